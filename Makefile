@@ -1,0 +1,35 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - a whole simulated phone call against the embedded engines
+#   make test   - lint and the full test suite
+# Both bootstrap uv (pinned) and the locked environment first.
+
+UV_VERSION := 0.13.9
+UV ?= $(shell command -v uv 2>/dev/null || echo .bootstrap/bin/uv)
+export UV_PYTHON_DOWNLOADS := never
+export ORT_DISABLE_TELEMETRY := 1
+
+.PHONY: demo test lint bench serve sync clean
+
+demo: sync
+	$(UV) run --locked --no-sync dialgraph demo
+
+test: sync
+	$(UV) run --locked --no-sync ruff check .
+	$(UV) run --locked --no-sync ruff format --check .
+	$(UV) run --locked --no-sync pytest
+
+bench: sync
+	$(UV) run --locked --no-sync python bench/run_all.py
+
+serve: sync
+	$(UV) run --locked --no-sync dialgraph serve
+
+sync: $(UV)
+	$(UV) sync --locked --all-extras
+
+.bootstrap/bin/uv:
+	python3 -m venv .bootstrap
+	.bootstrap/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+clean:
+	rm -rf .venv .bootstrap var .pytest_cache .ruff_cache

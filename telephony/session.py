@@ -1,0 +1,579 @@
+"""One phone call: the media stream, the speech engines and the agent.
+
+How it works. A :class:`CallSession` owns one accepted media-stream socket.
+``run()`` waits for Twilio's ``start`` (checking the call token and admitting
+the call to the registry), then runs four tasks until the call ends:
+
+- **reader**: socket -> :class:`MediaStreamProtocol` -> events. Media is
+  decoded once and handed to the recogniser's queue; DTMF becomes caller
+  input; echoed marks update the :class:`PlayoutBuffer`; ``stop`` ends the call.
+- **recogniser**: the ``SpeechToText`` stream; final transcripts become
+  caller input.
+- **turns**: one agent reply at a time. The reply's text is cut into phrases,
+  synthesised, and appended to the playout buffer as audio arrives. Caller
+  input while a reply is active interrupts it first (``clear``, cancel the
+  agent's run, record what was heard).
+- **writer**: sends the buffer's frames paced at real time plus a small lead
+  (``playout_lead_ms``), so the rest of the reply stays here where it can be
+  paused, resumed or dropped; a mark follows each phrase.
+
+Anything the peer does wrong ends only this call, with a close code that says
+why and one log line. ``stop``, a closed socket, or a hang-up end the call
+within a second whatever it is doing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from telephony.calltoken import CallTokenError, CallTokens
+from telephony.clock import Clock, MonotonicClock
+from telephony.codec import FRAME_MS, ulaw_to_pcm
+from telephony.phrases import PhraseSplitter
+from telephony.playout import PlayoutBuffer
+from telephony.protocol import (
+    Dtmf,
+    Mark,
+    Media,
+    MediaStreamProtocol,
+    ProtocolError,
+    Start,
+    Stop,
+    UnknownEvent,
+)
+from telephony.providers.base import (
+    Agent,
+    AgentFactory,
+    AudioFrame,
+    CallAction,
+    CallControl,
+    CallInfo,
+    InputSource,
+    ProviderError,
+    SpeechToText,
+    TextToSpeech,
+    VoiceActivityFactory,
+)
+from telephony.registry import CallRegistry, DuplicateCallError, LiveCall
+from telephony.settings import Settings
+from telephony.transport import MediaTransport, TransportClosed
+
+__all__ = [
+    "CallObserver",
+    "CallReport",
+    "CallServices",
+    "CallSession",
+    "CallerInput",
+    "TurnTiming",
+]
+
+logger = logging.getLogger("dialgraph.call")
+
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008  # refused: bad token, duplicate call, no start, flood
+CLOSE_INTERNAL = 1011
+PACING_SLACK_S = 0.002  # sleeping less than this is pointless (and a float trap)
+END_GRACE_S = 1.0  # a call must be torn down within a second of its end
+FLOOD_WINDOW_S = 2.0  # inbound rate is judged over this window
+AUDIO_QUEUE_FRAMES = 500  # 10 s of audio may wait for the recogniser before frames drop
+APOLOGY = "Sorry, I had a problem there. Could you say that again?"
+
+
+@dataclass
+class CallServices:
+    """Process-wide engines and registries, opened once and shared by calls."""
+
+    agent_factory: AgentFactory
+    registry: CallRegistry
+    tokens: CallTokens
+    tts: TextToSpeech | None = None
+    stt: SpeechToText | None = None
+    vad: VoiceActivityFactory | None = None
+    call_control: CallControl | None = None
+    clock: Clock = field(default_factory=MonotonicClock)
+    observer: CallObserver | None = None
+
+
+class CallObserver(Protocol):
+    """Told what is said on every call (the demo's live transcript, metrics).
+
+    ``who`` is ``"caller"`` or ``"agent"``; ``text`` is what was recognised or
+    what the caller heard of the agent's reply (cut at a barge-in).
+    """
+
+    def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallerInput:
+    """A finished piece of caller input for the agent."""
+
+    text: str
+    source: InputSource
+    at: float
+
+
+@dataclass(slots=True)
+class TurnTiming:
+    """When each stage of one turn happened (clock seconds)."""
+
+    turn: int
+    source: str
+    input_at: float
+    first_token_at: float | None = None
+    first_audio_at: float | None = None
+    finished_at: float | None = None
+    interrupted: bool = False
+
+    def ms(self, stage: float | None) -> float | None:
+        return None if stage is None else round((stage - self.input_at) * 1000, 1)
+
+
+@dataclass(slots=True)
+class CallReport:
+    """What happened on one call, for logs, metrics and tests."""
+
+    call_sid: str = ""
+    stream_sid: str = ""
+    end_reason: str = ""
+    close_code: int = CLOSE_NORMAL
+    turns: list[TurnTiming] = field(default_factory=list)
+    interruptions: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    heard: dict[int, str] = field(default_factory=dict)
+
+
+class _CallLog(logging.LoggerAdapter):
+    def process(self, msg, kwargs):  # type: ignore[override]
+        return f"[{self.extra['call_sid']}] {msg}", kwargs
+
+
+class CallSession:
+    """One media stream from ``start`` to the end of the call."""
+
+    def __init__(
+        self, transport: MediaTransport, services: CallServices, settings: Settings
+    ) -> None:
+        self._transport = transport
+        self._services = services
+        self._settings = settings
+        self._clock = services.clock
+        self._protocol = MediaStreamProtocol(max_message_bytes=settings.max_message_bytes)
+        self._buffer = PlayoutBuffer()
+        self._inputs: asyncio.Queue[CallerInput] = asyncio.Queue()
+        self._audio: asyncio.Queue[AudioFrame | None] = asyncio.Queue(AUDIO_QUEUE_FRAMES)
+        self._wake = asyncio.Event()  # the writer: audio arrived or playback resumed
+        self._progress = asyncio.Event()  # reply waiters: a mark came back or audio was cleared
+        self._ended = asyncio.Event()
+        self._send_lock = asyncio.Lock()
+        self._paused = False
+        self._reply_task: asyncio.Task[None] | None = None
+        self._turn = 0
+        self._agent: Agent | None = None
+        self._log: logging.LoggerAdapter = _CallLog(logger, {"call_sid": "-"})
+        self._window_start = 0.0
+        self._window_count = 0
+        self._unknown_seen: set[str] = set()
+        self.info: CallInfo | None = None
+        self.report = CallReport()
+
+    # -- lifecycle ---------------------------------------------------------------
+    async def run(self) -> CallReport:
+        """Serve the call until it ends; never raises for peer misbehaviour."""
+        tasks: list[asyncio.Task[None]] = []
+        try:
+            start = await self._await_start()
+            if start is None:
+                return self.report
+            self._agent = await self._services.agent_factory(self.info)  # type: ignore[arg-type]
+            tasks.append(self._spawn(self._read_loop(), "reader"))
+            tasks.append(self._spawn(self._write_loop(), "writer"))
+            tasks.append(self._spawn(self._turn_loop(), "turns"))
+            if self._services.stt is not None:
+                tasks.append(self._spawn(self._recognise_loop(), "recogniser"))
+            await self._ended.wait()
+        except Exception:
+            self._log.exception("call failed")
+            self._finish("internal error", CLOSE_INTERNAL)
+        finally:
+            await self._teardown(tasks)
+        return self.report
+
+    def _spawn(self, coro, name: str) -> asyncio.Task[None]:
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except TransportClosed:
+                self._finish("socket closed")
+            except Exception as exc:
+                self._log.exception("%s task failed: %s", name, type(exc).__name__)
+                self._finish(f"{name} failed", CLOSE_INTERNAL)
+
+        return asyncio.create_task(guarded(), name=f"{name}:{self.report.call_sid}")
+
+    def _finish(self, reason: str, code: int = CLOSE_NORMAL) -> None:
+        if not self._ended.is_set():
+            self.report.end_reason = reason
+            self.report.close_code = code
+            self._ended.set()
+
+    async def _teardown(self, tasks: list[asyncio.Task[None]]) -> None:
+        if self._reply_task is not None:
+            tasks.append(self._reply_task)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=END_GRACE_S)
+            if pending:
+                self._log.warning("%d task(s) did not stop within %.1fs", len(pending), END_GRACE_S)
+        with contextlib.suppress(Exception):
+            await self._transport.close(self.report.close_code, self.report.end_reason[:120])
+        if self.info is not None:
+            self._services.registry.release(self.info.call_sid)
+        if self._agent is not None:
+            try:
+                await asyncio.wait_for(self._agent.aclose(), END_GRACE_S)
+            except Exception as exc:
+                self._log.warning("agent did not close cleanly: %s", type(exc).__name__)
+        if self.info is not None:
+            self._log.info(
+                "call ended: %s (code %d, %d turns, %d interruptions)",
+                self.report.end_reason,
+                self.report.close_code,
+                len(self.report.turns),
+                self.report.interruptions,
+            )
+
+    async def _await_start(self) -> Start | None:
+        """Read until ``start``; refuse the stream on timeout, bad token or replay."""
+        reader = asyncio.create_task(self._read_until_start())
+        timer = asyncio.create_task(self._clock.sleep(self._settings.start_timeout))
+        try:
+            done, _ = await asyncio.wait({reader, timer}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
+            if not reader.done():
+                reader.cancel()
+        if reader in done:
+            return reader.result()
+        return self._refuse(f"no start message within {self._settings.start_timeout:.0f}s")
+
+    async def _read_until_start(self) -> Start | None:
+        while True:
+            try:
+                data = await self._transport.receive()
+            except TransportClosed:
+                self._finish("socket closed before start")
+                return None
+            if not self._accept(data):
+                return None
+            for event in self._protocol.events():
+                if isinstance(event, Start):
+                    return self._begin(event)
+                if isinstance(event, UnknownEvent):
+                    self._note_unknown(event.name)
+
+    def _refuse(self, why: str) -> None:
+        self._log.warning("media stream refused: %s", why)
+        self._finish(f"refused: {why}", CLOSE_POLICY)
+
+    def _begin(self, start: Start) -> Start | None:
+        params: Mapping[str, str] = dict(start.custom_parameters)
+        self.report.call_sid, self.report.stream_sid = start.call_sid, start.stream_sid
+        self._log = _CallLog(logger, {"call_sid": start.call_sid})
+        try:
+            self._services.tokens.check(params.get("token"), start.call_sid)
+            self._services.registry.admit(
+                LiveCall(start.call_sid, start.stream_sid, params.get("caller", ""))
+            )
+        except (CallTokenError, DuplicateCallError) as exc:
+            return self._refuse(str(exc))
+        self.info = CallInfo(
+            call_sid=start.call_sid,
+            stream_sid=start.stream_sid,
+            account_sid=start.account_sid,
+            caller=params.get("caller", ""),
+            called=params.get("called", ""),
+            direction=params.get("direction", "inbound"),
+            parameters=params,
+        )
+        self._log.info("call started (stream %s)", start.stream_sid)
+        return start
+
+    # -- reader ----------------------------------------------------------------
+    def _accept(self, data: str | bytes) -> bool:
+        """Feed one message to the protocol; on bad input end the call."""
+        now = self._clock.now()
+        if now - self._window_start > FLOOD_WINDOW_S:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        if self._window_count > self._settings.max_inbound_rate * FLOOD_WINDOW_S:
+            self._refuse(f"message flood (more than {self._settings.max_inbound_rate:.0f}/s)")
+            return False
+        try:
+            self._protocol.receive(data)
+        except ProtocolError as exc:
+            self._log.warning("closing stream, protocol error: %s", exc)
+            self._finish(f"protocol error: {exc}", exc.close_code)
+            return False
+        return True
+
+    async def _read_loop(self) -> None:
+        while True:
+            try:
+                data = await self._transport.receive()
+            except TransportClosed:
+                self._protocol.receive_eof()
+                self._finish("socket closed")
+                return
+            if not self._accept(data):
+                return
+            for event in self._protocol.events():
+                if isinstance(event, Media):
+                    self._on_media(event)
+                elif isinstance(event, Mark):
+                    if self._buffer.on_mark(event.name, self._clock.now()) is not None:
+                        self._progress.set()
+                elif isinstance(event, Dtmf):
+                    self.submit(event.digit, "dtmf")
+                elif isinstance(event, Stop):
+                    self._finish("caller hung up (stop)")
+                    return
+                elif isinstance(event, UnknownEvent):
+                    self._note_unknown(event.name)
+
+    def _on_media(self, event: Media) -> None:
+        self.report.frames_in += 1
+        if self._services.stt is None:
+            return
+        frame = AudioFrame(event.payload, ulaw_to_pcm(event.payload), event.timestamp_ms)
+        try:
+            self._audio.put_nowait(frame)
+        except asyncio.QueueFull:
+            if self.report.frames_in % 50 == 0:
+                self._log.warning(
+                    "recogniser is %d frames behind; dropping audio", AUDIO_QUEUE_FRAMES
+                )
+
+    def _note_unknown(self, name: str) -> None:
+        if name not in self._unknown_seen:
+            self._unknown_seen.add(name)
+            self._log.info("ignoring unknown media-stream event %r", name[:40])
+
+    # -- caller input ----------------------------------------------------------
+    def submit(self, text: str, source: InputSource = "speech") -> None:
+        """Deliver finished caller input (a transcript, digits) to the agent."""
+        self._inputs.put_nowait(CallerInput(text, source, self._clock.now()))
+
+    async def _audio_stream(self) -> AsyncIterator[AudioFrame]:
+        while (frame := await self._audio.get()) is not None:
+            yield frame
+
+    async def _recognise_loop(self) -> None:
+        stt = self._services.stt
+        assert stt is not None and self.info is not None
+        try:
+            async for result in stt.transcribe(self._audio_stream(), call=self.info):
+                if result.is_final and result.text.strip():
+                    self.submit(result.text.strip(), "speech")
+        except ProviderError as exc:
+            self._log.error("speech recognition failed, keypad only from now: %s", exc)
+
+    async def _turn_loop(self) -> None:
+        self._start_reply(CallerInput("", "start", self._clock.now()))
+        while True:
+            item = await self._inputs.get()
+            if self.replying:
+                await self.interrupt("caller input")
+            self._start_reply(item)
+
+    # -- replies -----------------------------------------------------------------
+    @property
+    def replying(self) -> bool:
+        """Whether a reply is being produced or is still audible."""
+        return (
+            self._reply_task is not None and not self._reply_task.done()
+        ) or self._buffer.speaking
+
+    def _observe(self, who: str, text: str, timing: TurnTiming | None = None) -> None:
+        observer = self._services.observer
+        if observer is not None and self.info is not None:
+            try:
+                observer(self.info.call_sid, who, text, timing)
+            except Exception:
+                self._log.exception("call observer failed")
+
+    def _start_reply(self, item: CallerInput) -> None:
+        if item.source != "start":
+            self._observe(
+                "caller", item.text if item.source == "speech" else f"[{item.source}] {item.text}"
+            )
+        self._turn += 1
+        timing = TurnTiming(self._turn, item.source, item.at)
+        self.report.turns.append(timing)
+        self._reply_task = asyncio.create_task(self._reply(self._turn, item, timing))
+
+    async def _reply(self, turn: int, item: CallerInput, timing: TurnTiming) -> None:
+        agent = self._agent
+        assert agent is not None
+        phrases: asyncio.Queue[str | None] = asyncio.Queue()
+        speaker = asyncio.create_task(self._speak(turn, phrases))
+        splitter = PhraseSplitter()
+        try:
+            try:
+                async with contextlib.aclosing(agent.respond(item.text, source=item.source)) as run:
+                    async for token in run:
+                        if timing.first_token_at is None:
+                            timing.first_token_at = self._clock.now()
+                        for phrase in splitter.feed(token):
+                            phrases.put_nowait(phrase)
+                for phrase in splitter.flush():
+                    phrases.put_nowait(phrase)
+            except Exception as exc:
+                self._log.error("agent failed during turn %d: %s", turn, type(exc).__name__)
+                phrases.put_nowait(APOLOGY)
+            phrases.put_nowait(None)
+            await speaker
+            while self._buffer.speaking:  # wait until the caller heard it all
+                self._progress.clear()
+                await self._progress.wait()
+            timing.finished_at = self._clock.now()
+            self.report.heard[turn] = self._buffer.heard_text(turn)
+            self._observe("agent", self.report.heard[turn], timing)
+            await self._perform(agent.pending_action())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._log.exception("reply %d failed", turn)
+        finally:
+            speaker.cancel()
+
+    async def _speak(self, turn: int, phrases: asyncio.Queue[str | None]) -> None:
+        tts = self._services.tts
+        index = 0
+        while (text := await phrases.get()) is not None:
+            index += 1
+            if tts is None:
+                self._log.error("no text-to-speech engine configured; reply not spoken")
+                continue
+            phrase = self._buffer.open_phrase(turn, index, text)
+            try:
+                async with contextlib.aclosing(tts.synthesize(text)) as audio:
+                    async for chunk in audio:
+                        self._buffer.append(phrase, chunk)
+                        self._wake.set()
+            except ProviderError as exc:
+                self._log.error("speech synthesis failed for a phrase: %s", exc)
+            finally:
+                self._buffer.close_phrase(phrase)
+                self._wake.set()
+
+    async def interrupt(self, reason: str = "barge-in") -> str:
+        """Stop the current reply now: ``clear``, cancel the run, record what was heard.
+
+        Returns the text of the reply the caller heard.
+        """
+        task, turn = self._reply_task, self._turn
+        running = task is not None and not task.done()
+        if not running and not self._buffer.speaking:
+            return self.report.heard.get(turn, "")
+        if running:
+            task.cancel()
+            await asyncio.wait({task})
+        cut = []
+        if self._buffer.speaking:
+            cut = self._buffer.clear(self._clock.now())
+            self._protocol.send_clear()
+            self._progress.set()
+            await self._flush()
+        self._paused = False
+        heard = self._buffer.heard_text(turn, cut)
+        self.report.heard[turn] = heard
+        self.report.interruptions += 1
+        self.report.turns[-1].interrupted = True
+        self._log.info("reply %d interrupted (%s); caller heard %d chars", turn, reason, len(heard))
+        self._observe("agent", heard + " [interrupted]", self.report.turns[-1])
+        if running and self._agent is not None:
+            await self._agent.cancel()
+        if self._agent is not None:
+            await self._agent.record_heard(heard)
+        return heard
+
+    def pause(self) -> None:
+        """Stop sending agent audio (Twilio plays out what it already has)."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Continue sending agent audio from where :meth:`pause` stopped."""
+        self._paused = False
+        self._wake.set()
+
+    async def _perform(self, action: CallAction | Mapping[str, str] | None) -> None:
+        if action is None or self.info is None:
+            return
+        if isinstance(action, Mapping):
+            action = CallAction(
+                action.get("kind", "hangup"),
+                action.get("target", ""),  # type: ignore[arg-type]
+                action.get("reason", ""),
+            )
+        control = self._services.call_control
+        self._log.info("agent asked to %s (%s)", action.kind, action.reason or "no reason given")
+        try:
+            if action.kind == "transfer" and control is not None:
+                await control.transfer(
+                    self.info.call_sid, action.target, caller_id=self.info.caller
+                )
+            elif action.kind == "transfer":
+                self._log.error("transfer requested but no call control is configured")
+                return
+            elif control is not None:
+                await control.hangup(self.info.call_sid)
+        except ProviderError as exc:
+            self._log.error("call control failed: %s", exc)
+        # Closing the stream ends <Connect>; with nothing after it the call ends.
+        self._finish(f"agent {action.kind}")
+
+    # -- writer ------------------------------------------------------------------
+    async def _flush(self) -> None:
+        async with self._send_lock:
+            for text in self._protocol.data_to_send():
+                await self._transport.send(text)
+
+    async def _write_loop(self) -> None:
+        lead = self._settings.playout_lead_ms / 1000
+        frame_s = FRAME_MS / 1000
+        play_end = self._clock.now()  # when Twilio will have played all we sent
+        while True:
+            if self._paused or not self._buffer.has_audio:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            now = self._clock.now()
+            wait = play_end - now - lead
+            if wait > PACING_SLACK_S:
+                await self._clock.sleep(wait)
+                continue
+            item = self._buffer.pop(now)
+            if item is None:  # synthesis has not caught up yet
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            if isinstance(item, str):
+                self._protocol.send_mark(item)
+            else:
+                timing = self.report.turns[-1] if self.report.turns else None
+                if timing is not None and timing.first_audio_at is None:
+                    timing.first_audio_at = now
+                self._protocol.send_media(item)
+                play_end = max(play_end, now) + frame_s
+                self.report.frames_out += 1
+            await self._flush()

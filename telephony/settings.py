@@ -1,0 +1,253 @@
+"""Configuration from the environment (and an optional ``.env`` file).
+
+Every setting is declared once in :data:`SETTINGS` with its environment
+variable, type, default and a one-line description; ``dialgraph --help`` and
+the README's table are generated from that list, so nothing goes undocumented.
+
+Twilio's credentials keep Twilio's usual names (``TWILIO_ACCOUNT_SID``,
+``TWILIO_AUTH_TOKEN``); everything else is prefixed ``DIALGRAPH_``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["SETTINGS", "ConfigError", "Setting", "Settings", "load_settings", "settings_help"]
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed or inconsistent; the message says which."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _parse_public_url(raw: str) -> str:
+    raw = raw.strip().rstrip("/")
+    if not raw:
+        return ""
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// base URL, got {raw!r}")
+    if parts.query or parts.fragment:
+        raise ValueError("the public base URL takes no query string or fragment")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One documented setting."""
+
+    field: str
+    env: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "twilio_account_sid",
+        "TWILIO_ACCOUNT_SID",
+        "",
+        "Twilio account SID (AC...), used for REST call control.",
+        secret=False,
+    ),
+    Setting(
+        "twilio_auth_token",
+        "TWILIO_AUTH_TOKEN",
+        "",
+        "Twilio auth token. When set, every webhook, status callback and media "
+        "handshake must carry a valid X-Twilio-Signature.",
+        secret=True,
+    ),
+    Setting(
+        "public_url",
+        "DIALGRAPH_PUBLIC_URL",
+        "",
+        "Base URL Twilio reaches (e.g. https://abc.example.com). Stream URLs are "
+        "derived from it (https -> wss, http -> ws) and signatures are checked "
+        "against it. Empty: use the request's own URL.",
+        _parse_public_url,
+    ),
+    Setting(
+        "trust_forwarded",
+        "DIALGRAPH_TRUST_FORWARDED",
+        False,
+        "Rebuild the public URL from X-Forwarded-Proto/Host when no public URL is "
+        "set (only behind a proxy you control).",
+        _parse_bool,
+    ),
+    Setting("host", "DIALGRAPH_HOST", "127.0.0.1", "Address `dialgraph serve` binds."),
+    Setting("port", "DIALGRAPH_PORT", 8080, "Port `dialgraph serve` binds.", int),
+    Setting(
+        "var_dir",
+        "DIALGRAPH_VAR_DIR",
+        "var",
+        "Directory for databases, transcripts and recordings.",
+        Path,
+    ),
+    Setting("log_level", "DIALGRAPH_LOG_LEVEL", "INFO", "Logging level (DEBUG, INFO, ...)."),
+    Setting(
+        "call_token_secret",
+        "DIALGRAPH_CALL_TOKEN_SECRET",
+        "",
+        "Key that signs the per-call token passed to the media stream. Empty: the "
+        "auth token, or a random per-process key without one. Set it when several "
+        "workers share calls.",
+        secret=True,
+    ),
+    Setting(
+        "call_token_ttl",
+        "DIALGRAPH_CALL_TOKEN_TTL",
+        60.0,
+        "Seconds a call token stays valid between the webhook and the media stream's start.",
+        float,
+    ),
+    Setting(
+        "start_timeout",
+        "DIALGRAPH_START_TIMEOUT",
+        10.0,
+        "Seconds a media socket may stay open without a valid start message.",
+        float,
+    ),
+    Setting(
+        "max_message_bytes",
+        "DIALGRAPH_MAX_MESSAGE_BYTES",
+        64 * 1024,
+        "Largest media-stream message accepted; larger ones end that stream.",
+        int,
+    ),
+    Setting(
+        "max_inbound_rate",
+        "DIALGRAPH_MAX_INBOUND_RATE",
+        250.0,
+        "Inbound messages per second (averaged over 2 s) above which a stream is "
+        "treated as a flood and closed. Twilio sends 50/s.",
+        float,
+    ),
+    Setting(
+        "playout_lead_ms",
+        "DIALGRAPH_PLAYOUT_LEAD_MS",
+        120,
+        "How far ahead of real time agent audio is sent to Twilio. More absorbs "
+        "network jitter; less makes pause and clear sharper.",
+        int,
+    ),
+    Setting(
+        "agent",
+        "DIALGRAPH_AGENT",
+        "echo",
+        "Dialogue to run: `echo` (repeats what it heard) or a graph name.",
+        str,
+    ),
+    Setting("tts", "DIALGRAPH_TTS", "piper", "Text-to-speech engine: `piper`.", str),
+    Setting(
+        "stt",
+        "DIALGRAPH_STT",
+        "none",
+        "Speech recogniser: `none` (keypad only until the speech issue lands).",
+        str,
+    ),
+)
+
+_BY_FIELD = {s.field: s for s in SETTINGS}
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The resolved configuration. Build it with :func:`load_settings`."""
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    public_url: str = ""
+    trust_forwarded: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+    call_token_secret: str = ""
+    call_token_ttl: float = 60.0
+    start_timeout: float = 10.0
+    max_message_bytes: int = 64 * 1024
+    max_inbound_rate: float = 250.0
+    playout_lead_ms: int = 120
+    agent: str = "echo"
+    tts: str = "piper"
+    stt: str = "none"
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def stream_url(self) -> str:
+        """The media-stream WebSocket URL for the configured public base URL."""
+        if not self.public_url:
+            return ""
+        parts = urlsplit(self.public_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}/twilio/media"
+
+    def __repr__(self) -> str:
+        shown = []
+        for s in SETTINGS:
+            value = getattr(self, s.field)
+            shown.append(f"{s.field}={'***' if s.secret and value else repr(value)}")
+        return f"Settings({', '.join(shown)})"
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, *, env_file: str | Path | None = ".env"
+) -> Settings:
+    """Resolve settings from ``environ`` (default ``os.environ``) and ``env_file``.
+
+    Values in the environment win over the ``.env`` file. Raises
+    :class:`ConfigError` naming the variable when a value does not parse.
+    """
+    values: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        from dotenv import dotenv_values
+
+        values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    values.update(os.environ if environ is None else environ)
+    resolved: dict[str, Any] = {}
+    for s in SETTINGS:
+        raw = values.get(s.env)
+        if raw is None:
+            continue
+        try:
+            resolved[s.field] = s.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{s.env}: {exc}") from None
+    settings = Settings(**resolved)
+    if settings.playout_lead_ms < 20:
+        raise ConfigError("DIALGRAPH_PLAYOUT_LEAD_MS must be at least 20 (one frame)")
+    return settings
+
+
+def settings_help() -> str:
+    """Every environment variable with its default and description."""
+    lines = []
+    for s in SETTINGS:
+        default = "(empty)" if s.default in ("", None) else str(s.default)
+        lines.append(f"  {s.env:<30} default {default}\n      {s.help}")
+    return "\n".join(lines)
+
+
+def setting(field: str) -> Setting:
+    """The declaration of one setting (for error messages)."""
+    return _BY_FIELD[field]
