@@ -1,0 +1,151 @@
+"""The ``dialgraph`` command line: ``serve``, ``call``, ``demo``.
+
+Every option has a matching environment variable (listed by ``--help``);
+options win over the environment, the environment over ``.env``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from pathlib import Path
+
+from telephony.settings import ConfigError, Settings, load_settings, settings_help
+
+__all__ = ["main"]
+
+_EPILOG = "environment variables (also read from ./.env):\n" + settings_help()
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dialgraph",
+        description="Put LangGraph agents on the telephone (Twilio Media Streams).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="serve Twilio's voice webhook and media streams",
+        description="Serve POST /twilio/voice, POST /twilio/status, WS /twilio/media, "
+        "GET /healthz.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", help="bind address (DIALGRAPH_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="bind port (DIALGRAPH_PORT, default 8080)")
+    serve.add_argument("--public-url", help="base URL Twilio reaches (DIALGRAPH_PUBLIC_URL)")
+
+    call = sub.add_parser(
+        "call",
+        help="place a scripted call against a Dialgraph URL (plays Twilio's side)",
+        description="The softphone: signs the webhook, follows the TwiML, streams the script's "
+        "audio in real time, plays and records the agent, prints per-turn timing.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    call.add_argument("url", help="base URL of the Dialgraph server, e.g. http://127.0.0.1:8080")
+    call.add_argument("--script", required=True, type=Path, help="caller script (TOML)")
+    call.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="write the call as a stereo WAV here (left caller, right agent)",
+    )
+    call.add_argument(
+        "--auth-token",
+        default=None,
+        help="sign requests with this Twilio auth token (default: TWILIO_AUTH_TOKEN)",
+    )
+    call.add_argument("--caller", default="+15550100123", help="caller number (From)")
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the server on loopback and place a whole scripted call against it",
+        description="Starts the service with the embedded defaults on a free loopback port, "
+        "places the demo call with the softphone, prints the transcript and timings, and "
+        "writes var/demo/ (stereo WAV, JSON report).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    demo.add_argument("--script", type=Path, default=None, help="another caller script (TOML)")
+    demo.add_argument("--out", type=Path, default=None, help="output folder (default var/demo)")
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from telephony.web import create_app
+
+    changes = {
+        k: v
+        for k, v in {"host": args.host, "port": args.port, "public_url": args.public_url}.items()
+        if v
+    }
+    settings = settings.replace(**changes)
+    if not settings.twilio_auth_token:
+        logging.getLogger("dialgraph").warning(
+            "TWILIO_AUTH_TOKEN is not set: requests are NOT signature-checked "
+            "(fine on loopback, never on a public URL)"
+        )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        ws="websockets",
+        lifespan="on",
+    )
+    return 0
+
+
+def _call(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.softphone import main_call
+
+    token = args.auth_token if args.auth_token is not None else settings.twilio_auth_token
+    return asyncio.run(main_call(args.url, args.script, args.record, token or None))
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.demo import run_demo
+
+    return asyncio.run(run_demo(settings, script=args.script, out=args.out))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``dialgraph`` command."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"dialgraph: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    handlers = {"serve": _serve, "call": _call, "demo": _demo}
+    try:
+        return handlers[args.command](args, settings)
+    except ConfigError as exc:
+        print(f"dialgraph: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""``dialgraph demo``: a whole simulated phone call on one machine.
+
+Starts the real service (Litestar under uvicorn) on a free loopback port with
+the embedded engines, then the softphone calls it over real HTTP and
+WebSocket exactly as Twilio would (signed webhook, signed stream, real-time
+audio, marks, clear). Prints a live transcript and per-turn timings and
+writes ``var/demo/``: ``call.wav`` (left caller, right agent) and
+``report.json``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import socket
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from telephony.calltoken import CallTokens
+from telephony.providers.base import TextToSpeech
+from telephony.registry import CallRegistry
+from telephony.services import make_agent_factory, make_stt, make_tts
+from telephony.session import CallServices, TurnTiming
+from telephony.settings import Settings
+
+__all__ = ["DEFAULT_SCRIPT", "run_demo"]
+
+DEFAULT_SCRIPT = Path(__file__).parent / "softphone" / "scripts" / "demo.toml"
+
+
+def _step(label: str) -> float:
+    print(f"  {label} ...", end="", flush=True)
+    return time.perf_counter()
+
+
+def _done(started: float) -> None:
+    print(f" ready ({time.perf_counter() - started:.1f} s)", flush=True)
+
+
+async def _warm_tts(tts: TextToSpeech) -> None:
+    async for _ in tts.synthesize("Hello."):
+        pass
+
+
+def _default_stt() -> str:
+    try:
+        import pocketsphinx  # noqa: F401
+    except ImportError:
+        return "none"
+    return "pocketsphinx"
+
+
+class _Transcript:
+    """Prints what is said as the call goes (the server side's view)."""
+
+    def __init__(self) -> None:
+        self.lines: list[dict] = []
+
+    def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None:
+        entry: dict = {"who": who, "text": text}
+        if timing is not None and who == "agent":
+            entry["first_token_ms"] = timing.ms(timing.first_token_at)
+            entry["first_audio_ms"] = timing.ms(timing.first_audio_at)
+        self.lines.append(entry)
+        label = "caller" if who == "caller" else "agent "
+        extra = ""
+        if "first_audio_ms" in entry and timing is not None and timing.source != "start":
+            extra = (
+                f"   (first token {entry['first_token_ms']} ms,"
+                f" first audio {entry['first_audio_ms']} ms)"
+            )
+        print(f"    {label}: {text}{extra}", flush=True)
+
+
+def _free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    return sock
+
+
+async def run_demo(
+    settings: Settings, *, script: Path | None = None, out: Path | None = None
+) -> int:
+    """Run the demo call; returns the process exit code."""
+    import uvicorn
+
+    from telephony.softphone import default_caller_voice, load_script, place_call
+    from telephony.web import create_app
+
+    out = out or settings.var_dir / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    script_path = script or DEFAULT_SCRIPT
+    caller_script = load_script(script_path)
+    print(f"Dialgraph demo: {caller_script.description or script_path.name}")
+
+    started = _step(f"loading text-to-speech ({settings.tts})")
+    tts = make_tts(settings.tts)
+    if tts is not None:
+        await _warm_tts(tts)
+    _done(started)
+    stt_name = settings.stt if settings.stt != "none" else _default_stt()
+    started = _step(f"loading speech recognition ({stt_name})")
+    stt = make_stt(stt_name)
+    _done(started)
+    started = _step("loading the caller's voice")
+    caller_voice = default_caller_voice()
+    await _warm_tts(caller_voice)
+    _done(started)
+
+    sock = _free_socket()
+    port = sock.getsockname()[1]
+    token = secrets.token_hex(16)  # the demo signs its own requests, as Twilio would
+    settings = settings.replace(twilio_auth_token=token, public_url=f"http://127.0.0.1:{port}")
+    transcript = _Transcript()
+    services = CallServices(
+        agent_factory=make_agent_factory(settings.agent),
+        registry=CallRegistry(),
+        tokens=CallTokens(token, ttl=settings.call_token_ttl),
+        tts=tts,
+        stt=stt,
+        observer=transcript,
+    )
+    app = create_app(settings, services=services)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", ws="websockets", lifespan="on", access_log=False)
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            print("dialgraph demo: the server failed to start", file=sys.stderr)
+            return 1
+        await asyncio.sleep(0.02)
+    print(f"  server listening on {settings.public_url} (agent: {settings.agent})")
+    print("  calling ...\n")
+
+    try:
+        result = await place_call(
+            settings.public_url,
+            caller_script,
+            auth_token=token,
+            tts=caller_voice,
+            record_to=out / "call.wav",
+            print_progress=lambda line: print(f"    {line}", flush=True),
+        )
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, 10)
+
+    print()
+    print(result.summary())
+    report = {
+        "script": str(script_path),
+        "outcome": result.outcome,
+        "detail": result.detail,
+        "call_sid": result.call_sid,
+        "transcript": transcript.lines,
+        "turns": [asdict(t) for t in result.turns],
+        "late_frames": result.late_frames,
+        "max_lateness_ms": result.max_lateness_ms,
+        "clears_received": result.clears_received,
+        "marks_echoed": result.marks_echoed,
+        "duration_ms": result.duration_ms,
+        "warnings": result.warnings,
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"\n  recording: {out / 'call.wav'} (left caller, right agent)")
+    print(f"  report:    {out / 'report.json'}")
+    return 0 if result.outcome in {"completed", "remote_closed"} else 1

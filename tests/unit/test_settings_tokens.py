@@ -1,0 +1,83 @@
+"""Settings from the environment, and call tokens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from telephony.calltoken import CallTokenError, CallTokens
+from telephony.settings import SETTINGS, ConfigError, Settings, load_settings, settings_help
+
+CALL = "CA" + "a" * 32
+
+
+@pytest.mark.parametrize(
+    ("public_url", "stream_url"),
+    [
+        ("https://abc.example.com", "wss://abc.example.com/twilio/media"),
+        ("http://127.0.0.1:8080", "ws://127.0.0.1:8080/twilio/media"),
+        ("https://example.com/prefix/", "wss://example.com/prefix/twilio/media"),
+        ("", ""),
+    ],
+)
+def test_stream_url_follows_public_url_scheme(public_url: str, stream_url: str) -> None:
+    settings = load_settings({"DIALGRAPH_PUBLIC_URL": public_url}, env_file=None)
+    assert settings.stream_url == stream_url
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DIALGRAPH_PORT": "eighty"}, "DIALGRAPH_PORT"),
+        ({"DIALGRAPH_PUBLIC_URL": "ftp://x"}, "DIALGRAPH_PUBLIC_URL"),
+        ({"DIALGRAPH_PUBLIC_URL": "https://x/?a=1"}, "no query"),
+        ({"DIALGRAPH_TRUST_FORWARDED": "maybe"}, "DIALGRAPH_TRUST_FORWARDED"),
+        ({"DIALGRAPH_PLAYOUT_LEAD_MS": "5"}, "at least 20"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env, env_file=None)
+
+
+def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("DIALGRAPH_PORT=9000\nTWILIO_AUTH_TOKEN=from-file\n")
+    settings = load_settings({"DIALGRAPH_PORT": "9100"}, env_file=env_file)
+    assert settings.port == 9100
+    assert settings.twilio_auth_token == "from-file"
+    assert "from-file" not in repr(settings), "secrets never appear in repr/logs"
+
+
+def test_every_setting_is_documented_and_declared() -> None:
+    text = settings_help()
+    fields = set(Settings.__dataclass_fields__)
+    for setting in SETTINGS:
+        assert setting.env in text
+        assert setting.field in fields
+        assert setting.help
+    assert fields == {s.field for s in SETTINGS}
+
+
+def test_token_round_trip_and_refusals() -> None:
+    tokens = CallTokens("k", ttl=60)
+    token = tokens.issue(CALL, now=1000.0)
+    tokens.check(token, CALL, now=1059.0)
+    cases = [
+        (None, CALL, 1000.0, "no call token"),
+        ("garbage", CALL, 1000.0, "malformed"),
+        (token, "CA" + "b" * 32, 1000.0, "does not match"),
+        (token, CALL, 1061.0, "expired"),
+        (CallTokens("other").issue(CALL, now=1000.0), CALL, 1000.0, "does not match"),
+        (token.replace(token.split(".")[1], "9999999999"), CALL, 1000.0, "does not match"),
+    ]
+    for candidate, call_sid, now, message in cases:
+        with pytest.raises(CallTokenError, match=message):
+            tokens.check(candidate, call_sid, now=now)
+
+
+def test_tokens_without_a_secret_are_per_process() -> None:
+    token = CallTokens("").issue(CALL)
+    with pytest.raises(CallTokenError):
+        CallTokens("").check(token, CALL)
