@@ -1,0 +1,461 @@
+"""The live part of a softphone call: one media stream, played like Twilio.
+
+How it works: three tasks share one stream.
+
+- The *ticker* is Twilio's clock. Every 20 ms, scheduled against the
+  stream's start time (so it never drifts), it sends one caller frame
+  (scripted speech or silence: Twilio streams continuously), plays one frame
+  of the agent's audio from the :class:`PlaybackBuffer`, echoes the marks
+  that playback has reached, and records both frames side by side.
+- The *reader* takes the app's messages: ``media`` goes into the playback
+  buffer, ``mark`` is queued in it, ``clear`` empties it and echoes every
+  pending mark at once.
+- The *script runner* walks the steps. Speaking queues frames for the ticker
+  and waits until they are sent; waiting steps re-check their condition on
+  every tick.
+
+Stream time (milliseconds since the first frame) is the tick index times
+20 ms for everything sent and played, and the clock for everything received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
+
+from telephony.clock import Clock
+from telephony.codec import FRAME_BYTES, FRAME_MS, ulaw_silence
+
+from . import wire
+from .audio import Utterance
+from .playback import PlaybackBuffer
+from .result import CallResult, TurnTiming
+from .script import Dtmf, Hangup, Pause, Play, Say, Step, WaitForAgent
+
+__all__ = ["MediaStream"]
+
+logger = logging.getLogger(__name__)
+
+_FRAME_S = FRAME_MS / 1000
+_BYTES_PER_MS = FRAME_BYTES / FRAME_MS
+LATE_FRAME_MS = 20.0  # a frame sent a whole frame after its slot: the sender stalled
+TALK_GAP_MS = 400  # agent silence that separates two replies (pauses inside one are shorter)
+DTMF_GAP_MS = 200  # between the keys of one dtmf step, like a person typing
+_MAX_WARNINGS = 20  # keep a misbehaving app from filling the report
+_SILENCE = ulaw_silence(FRAME_MS)
+
+
+class MediaStream:
+    """Runs one connected media stream to its end and fills a :class:`CallResult`.
+
+    Args:
+        ws: The open WebSocket to the app.
+        result: Filled in as the call goes.
+        clock: Time source (the ticker's schedule and receive times).
+        utterances: Prepared caller audio per step number.
+        parameters: The TwiML ``<Parameter>`` values for ``start``.
+        account_sid: The fake account's SID.
+        progress: Called with one line per notable event.
+    """
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        result: CallResult,
+        *,
+        clock: Clock,
+        utterances: Mapping[int, Utterance],
+        parameters: Mapping[str, str],
+        account_sid: str,
+        progress: Callable[[str], None],
+    ) -> None:
+        self.ws = ws
+        self.result = result
+        self.clock = clock
+        self.playback = PlaybackBuffer()
+        self._utterances = utterances
+        self._parameters = dict(parameters)
+        self._account_sid = account_sid
+        self._progress = progress
+        self._debug = logger.isEnabledFor(logging.DEBUG)
+        self._send_lock = asyncio.Lock()  # sequence numbers reach the wire in order
+        self._seq = 0
+        self._t0 = 0.0
+        self.tick = 0  # index of the next caller frame
+        self._tick_event = asyncio.Event()
+        self._hanging_up = False
+        self._caller = bytearray()
+        self._agent = bytearray()
+        # Caller speech in flight: frames left, the turn, frames sent, done future.
+        self._speech: deque[bytes] = deque()
+        self._speech_turn: TurnTiming | None = None
+        self._speech_last_voiced = 0
+        self._speech_sent = 0
+        self._speech_done: asyncio.Future[None] | None = None
+        # Agent activity, for waits, turn timing and progress lines.
+        self._last_input_end_tick = 0
+        self._last_played_tick: int | None = None
+        self._last_media_tick: int | None = None
+        self._last_media_ms = float("-inf")
+        self._first_media_ms: float | None = None  # first agent audio since a barge-in step began
+        self._reply_turn: TurnTiming | None = None  # awaiting its first agent audio
+        self._play_turn: tuple[TurnTiming, int] | None = None  # awaiting that audio's playback
+        self._agent_talking = False
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _now_ms(self) -> float:
+        return (self.clock.now() - self._t0) * 1000
+
+    def _say(self, message: str) -> None:
+        self._progress(f"{self._now_ms() / 1000:7.2f}s  {message}")
+
+    def _warn(self, message: str) -> None:
+        if len(self.result.warnings) < _MAX_WARNINGS:
+            self.result.warnings.append(message)
+            self._say(f"warning: {message}")
+
+    async def _send(self, build: Callable[[int], str]) -> None:
+        """Send one message built with the next sequence number."""
+        async with self._send_lock:
+            self._seq += 1
+            text = build(self._seq)
+            await self.ws.send(text)
+        if self._debug:
+            logger.debug("softphone sent %.120s", text)
+
+    async def _next_tick(self) -> None:
+        await self._tick_event.wait()
+
+    # -- run -------------------------------------------------------------------
+
+    async def run(self, steps: Sequence[Step]) -> None:
+        """Send ``connected`` and ``start``, run the script, end the stream."""
+        sid = self.result.stream_sid
+        try:
+            await self.ws.send(wire.build_connected())
+            await self._send(
+                lambda seq: wire.build_start(
+                    stream_sid=sid,
+                    call_sid=self.result.call_sid,
+                    account_sid=self._account_sid,
+                    parameters=self._parameters,
+                    sequence_number=seq,
+                )
+            )
+        except ConnectionClosed:  # refused right after the handshake (e.g. bad signature)
+            self._note_app_close()
+            return
+        self._t0 = self.clock.now()
+        # The script first, so that speech queued by its first step is in frame 0.
+        runner = asyncio.create_task(self._run_script(steps), name="softphone-script")
+        ticker = asyncio.create_task(self._run_ticker(), name="softphone-ticker")
+        reader = asyncio.create_task(self._run_reader(), name="softphone-reader")
+        try:
+            await asyncio.wait({ticker, reader, runner}, return_when=asyncio.FIRST_COMPLETED)
+            if runner.done() and not runner.cancelled() and runner.exception() is None:
+                await self._hang_up(ticker)
+        finally:
+            for task in (runner, ticker):
+                task.cancel()
+            await asyncio.gather(runner, ticker, return_exceptions=True)
+            if self.ws.state is State.OPEN:  # a local failure: hang up on the app
+                self.result.closed_by = "caller"
+                await self.ws.close(1011, "softphone error")
+            await asyncio.gather(reader, return_exceptions=True)
+            self._finish()
+        for task in (runner, ticker, reader):
+            exc = None if task.cancelled() else task.exception()
+            if exc is not None and not isinstance(exc, ConnectionClosed):
+                raise exc
+
+    def _finish(self) -> None:
+        self.result.duration_ms = self.tick * FRAME_MS
+        self.result.caller_audio = bytes(self._caller)
+        self.result.agent_audio = bytes(self._agent)
+        self.result.agent_ms_played = self.playback.played_bytes / _BYTES_PER_MS
+        self.result.agent_ms_cleared = self.playback.dropped_bytes / _BYTES_PER_MS
+
+    async def _hang_up(self, ticker: asyncio.Task[None]) -> None:
+        """The caller hangs up: last frame, ``stop``, close the socket."""
+        self._hanging_up = True
+        await asyncio.gather(ticker, return_exceptions=True)
+        if self.result.closed_by:  # the app closed first
+            return
+        self._say("caller hangs up")
+        try:
+            await self._send(
+                lambda seq: wire.build_stop(
+                    stream_sid=self.result.stream_sid,
+                    call_sid=self.result.call_sid,
+                    account_sid=self._account_sid,
+                    sequence_number=seq,
+                )
+            )
+        except ConnectionClosed:
+            return  # the reader reports the app's close
+        if not self.result.closed_by:
+            self.result.closed_by = "caller"
+            self.result.outcome = "completed"
+            await self.ws.close(1000, "caller hung up")
+
+    # -- the ticker -------------------------------------------------------------
+
+    async def _run_ticker(self) -> None:
+        clock, result = self.clock, self.result
+        while not self._hanging_up:
+            due = self._t0 + self.tick * _FRAME_S
+            now = clock.now()
+            if now < due:
+                await clock.sleep(due - now)
+                now = clock.now()
+            lateness_ms = (now - due) * 1000
+            if lateness_ms > LATE_FRAME_MS:
+                result.late_frames += 1
+            result.max_lateness_ms = max(result.max_lateness_ms, lateness_ms)
+            frame = self._next_caller_frame()
+            tick = self.tick
+            await self._send(
+                lambda seq, frame=frame, tick=tick: wire.build_media(
+                    frame,
+                    stream_sid=result.stream_sid,
+                    sequence_number=seq,
+                    chunk=tick + 1,
+                    timestamp_ms=tick * FRAME_MS,
+                )
+            )
+            result.frames_sent += 1
+            self._caller += frame
+            await self._play_agent_frame()
+            self.tick += 1
+            event, self._tick_event = self._tick_event, asyncio.Event()
+            event.set()
+
+    def _next_caller_frame(self) -> bytes:
+        if not self._speech:
+            return _SILENCE
+        frame = self._speech.popleft()
+        turn = self._speech_turn
+        if turn is not None:
+            if self._speech_sent == 0:
+                turn.start_ms = self.tick * FRAME_MS
+            if self._speech_sent == self._speech_last_voiced:
+                self._end_input(turn, (self.tick + 1) * FRAME_MS, self.tick + 1)
+        self._speech_sent += 1
+        if not self._speech and self._speech_done is not None and not self._speech_done.done():
+            self._speech_done.set_result(None)
+        return frame
+
+    def _end_input(self, turn: TurnTiming, end_ms: float, end_tick: int) -> None:
+        """The caller's input ended: from now on, agent audio answers it."""
+        turn.end_ms = end_ms
+        self._last_input_end_tick = end_tick
+        self._reply_turn = turn
+        self._play_turn = None
+
+    async def _play_agent_frame(self) -> None:
+        played = self.playback.play_frame()
+        audio = played.audio
+        if audio:
+            self._last_played_tick = self.tick
+            if self._play_turn is not None:
+                turn, position = self._play_turn
+                if self.playback.played_to > position:
+                    turn.first_audio_played_ms = self.tick * FRAME_MS
+                    self._play_turn = None
+        elif self._agent_talking and self._quiet_ticks() * FRAME_MS >= TALK_GAP_MS:
+            self._agent_talking = False
+            self._say("agent quiet")
+        self._agent += audio + _SILENCE[len(audio) :]
+        for name in played.marks:
+            await self._echo_mark(name)
+
+    def _quiet_ticks(self) -> int:
+        """Ticks since the agent last played or sent audio."""
+        last = max(self._last_played_tick or 0, self._last_media_tick or 0)
+        return self.tick - last
+
+    async def _echo_mark(self, name: str) -> None:
+        await self._send(
+            lambda seq: wire.build_mark(
+                name, stream_sid=self.result.stream_sid, sequence_number=seq
+            )
+        )
+        self.result.marks_echoed += 1
+
+    # -- the reader -------------------------------------------------------------
+
+    async def _run_reader(self) -> None:
+        result = self.result
+        try:
+            async for data in self.ws:
+                await self._on_message(data)
+        except ConnectionClosed:
+            pass
+        if not result.closed_by:
+            self._note_app_close()
+        else:
+            sent = self.ws.protocol.close_sent
+            result.close_code = sent.code if sent is not None else None
+            result.close_reason = sent.reason if sent is not None else ""
+
+    def _note_app_close(self) -> None:
+        result, received = self.result, self.ws.protocol.close_rcvd
+        result.closed_by = "app"
+        result.outcome = "remote_closed"
+        result.close_code = received.code if received is not None else 1006
+        result.close_reason = received.reason if received is not None else "connection lost"
+        reason = f" {result.close_reason!r}" if result.close_reason else ""
+        self._say(f"app closed the stream: {result.close_code}{reason}")
+
+    async def _on_message(self, data: str | bytes) -> None:
+        if self._debug:
+            logger.debug("softphone received %.120s", data)
+        try:
+            message = wire.parse_app_message(data)
+        except wire.WireError as exc:
+            self._warn(f"app sent an invalid message: {exc}")
+            return
+        if message.stream_sid != self.result.stream_sid:
+            kind = type(message).__name__
+            self._warn(f"app sent {kind} for unknown stream {message.stream_sid!r}")
+            return
+        if isinstance(message, wire.OutboundMedia):
+            self._on_media(message.media.payload)
+        elif isinstance(message, wire.OutboundMark):
+            self.result.marks_received += 1
+            self.playback.add_mark(message.mark.name)
+        else:
+            self.result.clears_received += 1
+            dropped = self.playback.buffered_bytes / _BYTES_PER_MS
+            marks = self.playback.clear()
+            self._say(f"app cleared playback: dropped {dropped:.0f} ms, echoing {len(marks)} marks")
+            for name in marks:
+                await self._echo_mark(name)
+
+    def _on_media(self, payload: bytes) -> None:
+        now_ms = self._now_ms()
+        result = self.result
+        result.frames_received += 1
+        result.agent_ms_received += len(payload) / _BYTES_PER_MS
+        turn, replied = self._reply_turn, ""
+        # A reply starts a new burst of agent audio after the caller's input
+        # ended; audio flowing on without a gap is the previous reply going on.
+        starts_burst = now_ms - self._last_media_ms >= TALK_GAP_MS
+        if turn is not None and payload and starts_burst and now_ms >= turn.end_ms:
+            turn.first_audio_received_ms = now_ms
+            self._play_turn = (turn, self.playback.queued_to)
+            self._reply_turn = None
+            replied = f" ({now_ms - turn.end_ms:.0f} ms after turn {turn.number})"
+        if not self._agent_talking:
+            self._agent_talking = True
+            self._say(f"agent speaking{replied}")
+        if self._first_media_ms is None:
+            self._first_media_ms = now_ms
+        self._last_media_tick = self.tick
+        self._last_media_ms = now_ms
+        self.playback.feed(payload)
+
+    # -- the script -------------------------------------------------------------
+
+    async def _run_script(self, steps: Sequence[Step]) -> None:
+        for step in steps:
+            if isinstance(step, Hangup):
+                return
+            if isinstance(step, Say | Play):
+                await self._speak(step)
+            elif isinstance(step, Pause):
+                self._say(f"step {step.number}: pause {step.ms} ms")
+                await self._wait_ticks(step.ms)
+            elif isinstance(step, Dtmf):
+                await self._press(step)
+            elif isinstance(step, WaitForAgent):
+                await self._wait_for_agent(step)
+
+    async def _wait_ticks(self, ms: float) -> None:
+        until = self.tick + max(1, round(ms / FRAME_MS))
+        while self.tick < until:
+            await self._next_tick()
+
+    async def _speak(self, step: Say | Play) -> None:
+        utterance = self._utterances[step.number]
+        kind, text = ("say", step.text) if isinstance(step, Say) else ("play", step.path.name)
+        if step.barge_in_after_ms is not None:
+            await self._await_agent_reply(step)
+        turn = TurnTiming(
+            number=len(self.result.turns) + 1,
+            step=step.number,
+            kind=kind,
+            text=text,
+            barge_in=step.barge_in_after_ms is not None,
+        )
+        self.result.turns.append(turn)
+        self._say(f"step {step.number}: caller {kind}s {text!r} ({utterance.duration_ms} ms)")
+        self._speech_turn = turn
+        self._speech_last_voiced = utterance.last_voiced
+        self._speech_sent = 0
+        self._speech_done = asyncio.get_running_loop().create_future()
+        self._speech.extend(utterance.frames)
+        await self._speech_done
+
+    async def _await_agent_reply(self, step: Say | Play) -> None:
+        """Wait for the agent's next audio, then ``barge_in_after_ms`` more."""
+        self._first_media_ms = None
+        deadline = self.tick + step.timeout_ms // FRAME_MS
+        while self._first_media_ms is None:
+            if self.tick >= deadline:
+                self._warn(
+                    f"step {step.number}: the agent did not start speaking within "
+                    f"{step.timeout_ms} ms; speaking anyway"
+                )
+                return
+            await self._next_tick()
+        start_at = self._first_media_ms + (step.barge_in_after_ms or 0)
+        while self.tick * FRAME_MS < start_at:
+            await self._next_tick()
+
+    async def _press(self, step: Dtmf) -> None:
+        self._say(f"step {step.number}: caller presses {step.digits}")
+        turn = TurnTiming(
+            number=len(self.result.turns) + 1, step=step.number, kind="dtmf", text=step.digits
+        )
+        self.result.turns.append(turn)
+        turn.start_ms = self.tick * FRAME_MS
+        for i, digit in enumerate(step.digits):
+            if i:
+                await self._wait_ticks(DTMF_GAP_MS)
+            await self._send(
+                lambda seq, digit=digit: wire.build_dtmf(
+                    digit, stream_sid=self.result.stream_sid, sequence_number=seq
+                )
+            )
+            self.result.dtmf_sent += 1
+        self._end_input(turn, self._now_ms(), self.tick)
+
+    async def _wait_for_agent(self, step: WaitForAgent) -> None:
+        self._say(f"step {step.number}: waiting for the agent")
+        start = self.tick
+        quiet_ticks = step.quiet_ms // FRAME_MS
+        while True:
+            if (
+                self._last_played_tick is not None
+                and self._last_played_tick >= self._last_input_end_tick
+                and self.playback.buffered_bytes == 0
+                and self._quiet_ticks() >= quiet_ticks
+            ):
+                return
+            if (self.tick - start) * FRAME_MS >= step.timeout_ms:
+                spoke = (
+                    self._last_played_tick is not None
+                    and self._last_played_tick >= self._last_input_end_tick
+                )
+                what = "did not stop speaking" if spoke else "did not speak"
+                self._warn(f"step {step.number}: the agent {what} within {step.timeout_ms} ms")
+                return
+            await self._next_tick()
