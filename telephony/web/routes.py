@@ -1,0 +1,144 @@
+"""Twilio's HTTP side: the voice webhook, the status callback, and a health check."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import FormMultiDict
+from litestar.enums import MediaType
+from litestar.exceptions import ClientException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
+
+from telephony.settings import Settings
+from telephony.web.signature import SignatureError, stream_url, verify_signature
+from telephony.web.state import WebState
+
+__all__ = ["TwilioController", "VoiceCall", "healthz", "require_twilio_signature"]
+
+logger = logging.getLogger("dialgraph.web")
+
+# Twilio SIDs are two letters and 32 hex digits; being a little looser keeps
+# test tools working while still keeping log lines and TwiML clean.
+_SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
+_STATUS = re.compile(r"^[a-z-]{1,20}$")  # queued, ringing, in-progress, no-answer, ...
+
+
+async def require_twilio_signature(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Guard: refuse with 403 unless the request carries a valid Twilio signature.
+
+    A no-op when no auth token is configured. The refusal is logged once, at
+    WARNING, with the reason and the URL checked (never the token or the form).
+    """
+    settings: Settings = connection.app.state.settings
+    if not settings.twilio_auth_token:
+        return
+    params: FormMultiDict | None = None
+    if isinstance(connection, Request):
+        params = await connection.form()
+    try:
+        verify_signature(connection, settings, params)
+    except SignatureError as exc:
+        logger.warning(
+            "refused %s %s: %s", connection.scope.get("method", ""), connection.scope["path"], exc
+        )
+        raise PermissionDeniedException(detail=f"Forbidden: {exc.reason}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceCall:
+    """The fields of Twilio's voice webhook that the TwiML needs.
+
+    Attributes:
+        call_sid: ``CallSid``.
+        caller: ``From`` (E.164, or whatever Twilio sends for withheld numbers).
+        called: ``To``.
+        direction: ``"inbound"`` or ``"outbound"`` (Twilio's ``outbound-api`` and
+            ``outbound-dial`` both count as outbound).
+    """
+
+    call_sid: str
+    caller: str = ""
+    called: str = ""
+    direction: str = "inbound"
+
+    @classmethod
+    def from_form(cls, form: FormMultiDict) -> VoiceCall:
+        """Read the webhook's form; raise ``ClientException`` (400) without a usable CallSid."""
+        call_sid = str(form.get("CallSid") or "")
+        if not call_sid:
+            raise ClientException(
+                detail="missing CallSid: this endpoint takes Twilio's voice webhook"
+            )
+        if not _SID.match(call_sid):
+            raise ClientException(detail="malformed CallSid")
+        direction = str(form.get("Direction") or "inbound")
+        return cls(
+            call_sid=call_sid,
+            caller=str(form.get("From") or ""),
+            called=str(form.get("To") or ""),
+            direction="outbound" if direction.startswith("outbound") else "inbound",
+        )
+
+
+def connect_stream_twiml(call: VoiceCall, url: str, token: str) -> str:
+    """TwiML that connects the call to the media stream at ``url``.
+
+    Everything the session needs travels as ``<Parameter>``s, because Twilio
+    ignores a query string on the stream URL; they come back in
+    ``start.customParameters``.
+    """
+    response = VoiceResponse()
+    connect = Connect()
+    stream = Stream(url=url)
+    stream.parameter(name="caller", value=call.caller)
+    stream.parameter(name="called", value=call.called)
+    stream.parameter(name="direction", value=call.direction)
+    stream.parameter(name="token", value=token)
+    connect.append(stream)
+    response.append(connect)
+    return response.to_xml()
+
+
+class TwilioController(Controller):
+    """The routes Twilio calls over HTTP; every one is signature-checked."""
+
+    path = "/twilio"
+    guards = [require_twilio_signature]
+
+    @post("/voice", status_code=HTTP_200_OK, media_type=MediaType.XML, name="twilio-voice")
+    async def voice(self, request: Request[Any, Any, Any], state: WebState) -> Response[str]:
+        """Answer an incoming (or answered outbound) call with ``<Connect><Stream>``."""
+        call = VoiceCall.from_form(await request.form())
+        token = state.services.tokens.issue(call.call_sid)
+        url = stream_url(request, state.settings)
+        logger.info(
+            "voice webhook: connecting %s (%s) to the media stream", call.call_sid, call.direction
+        )
+        return Response(connect_stream_twiml(call, url, token), media_type=MediaType.XML)
+
+    @post("/status", status_code=HTTP_204_NO_CONTENT, name="twilio-status")
+    async def status(self, request: Request[Any, Any, Any]) -> None:
+        """Log a call status callback (no phone numbers)."""
+        form = await request.form()
+        call_sid = str(form.get("CallSid") or "")
+        status = str(form.get("CallStatus") or "")
+        logger.info(
+            "status callback: call %s is %s",
+            call_sid if _SID.match(call_sid) else "(no valid CallSid)",
+            status if _STATUS.match(status) else "(unknown status)",
+        )
+
+
+@get("/healthz", name="healthz", sync_to_thread=False)
+def healthz(state: WebState) -> dict[str, Any]:
+    """Liveness plus the number of calls this process is serving."""
+    return {"status": "ok", "live_calls": len(state.services.registry)}

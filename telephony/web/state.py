@@ -1,0 +1,23 @@
+"""The application state the handlers see, typed."""
+
+from __future__ import annotations
+
+from litestar.datastructures import State
+
+from telephony.session import CallServices
+from telephony.settings import Settings
+
+__all__ = ["WebState"]
+
+
+class WebState(State):
+    """Process-wide objects on ``app.state``; handlers declare ``state: WebState``.
+
+    Attributes:
+        settings: The configuration the app was created with.
+        services: Engines and registries shared by every call, opened once by
+            the lifespan (or handed to :func:`~telephony.web.create_app`).
+    """
+
+    settings: Settings
+    services: CallServices
