@@ -108,6 +108,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         ws="websockets",
+        ws_max_size=settings.max_message_bytes,
+        proxy_headers=settings.trust_forwarded,
         lifespan="on",
     )
     return 0

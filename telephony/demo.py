@@ -45,14 +45,6 @@ async def _warm_tts(tts: TextToSpeech) -> None:
         pass
 
 
-def _default_stt() -> str:
-    try:
-        import pocketsphinx  # noqa: F401
-    except ImportError:
-        return "none"
-    return "pocketsphinx"
-
-
 class _Transcript:
     """Prints what is said as the call goes (the server side's view)."""
 
@@ -103,9 +95,8 @@ async def run_demo(
     if tts is not None:
         await _warm_tts(tts)
     _done(started)
-    stt_name = settings.stt if settings.stt != "none" else _default_stt()
-    started = _step(f"loading speech recognition ({stt_name})")
-    stt = make_stt(stt_name)
+    started = _step(f"loading speech recognition ({settings.stt})")
+    stt = make_stt(settings.stt)
     _done(started)
     started = _step("loading the caller's voice")
     caller_voice = default_caller_voice()
@@ -127,7 +118,14 @@ async def run_demo(
     )
     app = create_app(settings, services=services)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", ws="websockets", lifespan="on", access_log=False)
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            ws="websockets",
+            ws_max_size=settings.max_message_bytes,
+            lifespan="on",
+            access_log=False,
+        )
     )
     serving = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
@@ -168,6 +166,5 @@ async def run_demo(
         "warnings": result.warnings,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"\n  recording: {out / 'call.wav'} (left caller, right agent)")
     print(f"  report:    {out / 'report.json'}")
     return 0 if result.outcome in {"completed", "remote_closed"} else 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -187,7 +188,7 @@ class Settings:
     playout_lead_ms: int = 120
     agent: str = "echo"
     tts: str = "piper"
-    stt: str = "none"
+    stt: str = "pocketsphinx"
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""
@@ -244,7 +245,8 @@ def settings_help() -> str:
     lines = []
     for s in SETTINGS:
         default = "(empty)" if s.default in ("", None) else str(s.default)
-        lines.append(f"  {s.env:<30} default {default}\n      {s.help}")
+        lines.append(f"  {s.env:<30} default {default}")
+        lines.extend(textwrap.wrap(s.help, 74, initial_indent="      ", subsequent_indent="      "))
     return "\n".join(lines)
 
 
