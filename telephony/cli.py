@@ -107,7 +107,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        ws="websockets",
+        ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes,
         proxy_headers=settings.trust_forwarded,
         lifespan="on",

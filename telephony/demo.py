@@ -121,7 +121,7 @@ async def run_demo(
         uvicorn.Config(
             app,
             log_level="warning",
-            ws="websockets",
+            ws="websockets-sansio",
             ws_max_size=settings.max_message_bytes,
             lifespan="on",
             access_log=False,
