@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 
 import pytest
 
@@ -393,3 +394,25 @@ async def test_media_payload_decoded_once_reaches_recogniser() -> None:
         base64.b64encode(audio[:160]).decode() == call.twilio.frames(audio)[0]["media"]["payload"]
     )
     await call.end()
+
+
+@pytest.mark.parametrize(
+    ("message", "fragment"),
+    [
+        ("{not json", "protocol error"),
+        (b"\x00binary", "protocol error"),
+        (json.dumps({"event": "start"}), "protocol error"),
+    ],
+)
+async def test_bad_input_logs_one_clear_line_without_traceback(caplog, message, fragment) -> None:
+    caplog.set_level(logging.INFO, logger="dialgraph")
+    call = Call()
+    call.begin()
+    await call.run_for(0.2)
+    call.transport.push(message)
+    await asyncio.wait_for(call.task, 5)
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(problems) == 1, [r.getMessage() for r in problems]
+    assert fragment in problems[0].getMessage()
+    assert call.twilio.call_sid in problems[0].getMessage()
+    assert problems[0].exc_info is None
