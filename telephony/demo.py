@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 import socket
 import sys
@@ -21,9 +22,8 @@ from pathlib import Path
 
 from telephony.calltoken import CallTokens
 from telephony.providers.base import TextToSpeech
-from telephony.registry import CallRegistry
-from telephony.services import make_agent_factory, make_stt, make_tts
-from telephony.session import CallServices, TurnTiming
+from telephony.services import build_services
+from telephony.session import TurnTiming
 from telephony.settings import Settings
 
 __all__ = ["DEFAULT_SCRIPT", "run_demo"]
@@ -84,19 +84,18 @@ async def run_demo(
     from telephony.softphone import default_caller_voice, load_script, place_call
     from telephony.web import create_app
 
+    # The live transcript below is the demo's view; keep per-request logs quiet.
+    for name in ("httpx", "dialgraph"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
     out = out or settings.var_dir / "demo"
     out.mkdir(parents=True, exist_ok=True)
     script_path = script or DEFAULT_SCRIPT
     caller_script = load_script(script_path)
     print(f"Dialgraph demo: {caller_script.description or script_path.name}")
 
-    started = _step(f"loading text-to-speech ({settings.tts})")
-    tts = make_tts(settings.tts)
-    if tts is not None:
-        await _warm_tts(tts)
-    _done(started)
-    started = _step(f"loading speech recognition ({settings.stt})")
-    stt = make_stt(settings.stt)
+    started = _step(f"loading speech engines ({settings.tts}, {settings.stt})")
+    transcript = _Transcript()
+    services = await build_services(settings, observer=transcript, warm_decoders=1)
     _done(started)
     started = _step("loading the caller's voice")
     caller_voice = default_caller_voice()
@@ -107,15 +106,7 @@ async def run_demo(
     port = sock.getsockname()[1]
     token = secrets.token_hex(16)  # the demo signs its own requests, as Twilio would
     settings = settings.replace(twilio_auth_token=token, public_url=f"http://127.0.0.1:{port}")
-    transcript = _Transcript()
-    services = CallServices(
-        agent_factory=make_agent_factory(settings.agent),
-        registry=CallRegistry(),
-        tokens=CallTokens(token, ttl=settings.call_token_ttl),
-        tts=tts,
-        stt=stt,
-        observer=transcript,
-    )
+    services.tokens = CallTokens(token, ttl=settings.call_token_ttl)
     app = create_app(settings, services=services)
     server = uvicorn.Server(
         uvicorn.Config(

@@ -335,6 +335,8 @@ class MediaStream:
             self.result.clears_received += 1
             dropped = self.playback.buffered_bytes / _BYTES_PER_MS
             marks = self.playback.clear()
+            # A clear ends the interrupted reply: the next audio starts a new one.
+            self._last_media_ms = float("-inf")
             self._say(f"app cleared playback: dropped {dropped:.0f} ms, echoing {len(marks)} marks")
             for name in marks:
                 await self._echo_mark(name)

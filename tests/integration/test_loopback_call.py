@@ -167,6 +167,9 @@ async def test_call_over_real_sockets_records_audio_and_accounts_marks(
     assert result.clears_received == 1
     assert len(agent.heard) == 1 and ANSWER.startswith(agent.heard[0])
     assert 0 < len(agent.heard[0]) < len(ANSWER)
+    # The caller's timing counts the answer to the interruption as its reply.
+    barge_in = [turn for turn in result.turns if turn.barge_in]
+    assert len(barge_in) == 1 and barge_in[0].response_ms is not None
     # Every mark the app sent came back, and the app's ledger matches: the
     # greeting and the two uninterrupted replies were heard in full.
     assert result.marks_echoed == result.marks_received
