@@ -44,6 +44,7 @@ from telephony.protocol import (
     ProtocolError,
     Start,
     Stop,
+    StreamState,
     UnknownEvent,
 )
 from telephony.providers.base import (
@@ -491,9 +492,10 @@ class CallSession:
         cut = []
         if self._buffer.speaking:
             cut = self._buffer.clear(self._clock.now())
-            self._protocol.send_clear()
             self._progress.set()
-            await self._flush()
+            if self._protocol.state is StreamState.STREAMING:
+                self._protocol.send_clear()
+                await self._flush()
         self._paused = False
         heard = self._buffer.heard_text(turn, cut)
         self.report.heard[turn] = heard
@@ -562,6 +564,8 @@ class CallSession:
             if wait > PACING_SLACK_S:
                 await self._clock.sleep(wait)
                 continue
+            if self._ended.is_set() or self._protocol.state is not StreamState.STREAMING:
+                return  # the call is over: nothing more may be sent
             item = self._buffer.pop(now)
             if item is None:  # synthesis has not caught up yet
                 self._wake.clear()

@@ -1,0 +1,60 @@
+"""Run the benchmarks one after another and print what each prints (``make bench``).
+
+Run: ``uv run python bench/run_all.py``; about 45 s. Prints figures, never
+pass/fail: each benchmark runs in its own process (so one's imports and
+memory never colour the next), its output is passed through as it comes, and
+a benchmark that crashes or overruns is reported and the next one still runs.
+The exit status is non-zero only if a benchmark could not run to its end.
+
+- ``bench_codec.py``: mu-law, resampling and framing cost per 20 ms frame.
+- ``bench_frame.py``: protocol + codec cost per frame, both directions, and
+  the share of a core that 1 and 100 calls spend there.
+- ``bench_calls.py --quick``: concurrent calls against a real server process,
+  with its CPU and memory per call and whether any agent audio came late.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    # (script, arguments, time limit in seconds)
+    ("bench_codec.py", (), 120.0),
+    ("bench_frame.py", (), 120.0),
+    ("bench_calls.py", ("--quick",), 180.0),
+)
+
+
+def run(script: str, args: tuple[str, ...], limit_s: float) -> bool:
+    """Run one benchmark with its output streamed through; return whether it finished."""
+    print(f"== {script} {' '.join(args)}".rstrip(), flush=True)
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, str(HERE / script), *args],
+            check=False,  # a failing benchmark is reported, and the next one still runs
+            cwd=HERE.parent,
+            timeout=limit_s,  # kills the benchmark; bench_calls' servers exit with it (stdin EOF)
+        )
+    except subprocess.TimeoutExpired:
+        print(f"!! {script} did not finish within {limit_s:.0f} s", flush=True)
+        return False
+    elapsed = time.monotonic() - started
+    if done.returncode:
+        print(f"!! {script} exited with {done.returncode} after {elapsed:.0f} s", flush=True)
+        return False
+    print(f"   ({elapsed:.0f} s)\n", flush=True)
+    return True
+
+
+def main() -> int:
+    results = [run(script, args, limit) for script, args, limit in BENCHMARKS]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
