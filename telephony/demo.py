@@ -19,12 +19,16 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from telephony.calltoken import CallTokens
 from telephony.providers.base import TextToSpeech
 from telephony.services import build_services
-from telephony.session import TurnTiming
+from telephony.session import CallServices, TurnTiming
 from telephony.settings import Settings
+
+if TYPE_CHECKING:
+    from telephony.softphone import CallResult, Script
 
 __all__ = ["DEFAULT_SCRIPT", "run_demo"]
 
@@ -75,28 +79,15 @@ def _free_socket() -> socket.socket:
     return sock
 
 
-async def run_demo(
-    settings: Settings, *, script: Path | None = None, out: Path | None = None
-) -> int:
-    """Run the demo call; returns the process exit code."""
+async def _call(
+    settings: Settings, services: CallServices, caller_script: Script, out: Path
+) -> CallResult | None:
+    """Serve on a free loopback port and place the scripted call against it."""
     import uvicorn
 
-    from telephony.softphone import default_caller_voice, load_script, place_call
+    from telephony.softphone import default_caller_voice, place_call
     from telephony.web import create_app
 
-    # The live transcript below is the demo's view; keep per-request logs quiet.
-    for name in ("httpx", "dialgraph"):
-        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
-    out = out or settings.var_dir / "demo"
-    out.mkdir(parents=True, exist_ok=True)
-    script_path = script or DEFAULT_SCRIPT
-    caller_script = load_script(script_path)
-    print(f"Dialgraph demo: {caller_script.description or script_path.name}")
-
-    started = _step(f"loading speech engines ({settings.tts}, {settings.stt})")
-    transcript = _Transcript()
-    services = await build_services(settings, observer=transcript, warm_decoders=1)
-    _done(started)
     started = _step("loading the caller's voice")
     caller_voice = default_caller_voice()
     await _warm_tts(caller_voice)
@@ -122,7 +113,7 @@ async def run_demo(
     while not server.started:
         if serving.done():
             print("dialgraph demo: the server failed to start", file=sys.stderr)
-            return 1
+            return None
         await asyncio.sleep(0.02)
     print(f"  server listening on {settings.public_url} (agent: {settings.agent})")
     print("  calling ...\n")
@@ -139,6 +130,33 @@ async def run_demo(
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+    return result
+
+
+async def run_demo(
+    settings: Settings, *, script: Path | None = None, out: Path | None = None
+) -> int:
+    """Run the demo call; returns the process exit code."""
+    from telephony.softphone import load_script
+
+    # The live transcript below is the demo's view; keep per-request logs quiet.
+    for name in ("httpx", "dialgraph"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
+    out = out or settings.var_dir / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    script_path = script or DEFAULT_SCRIPT
+    caller_script = load_script(script_path)
+    print(f"Dialgraph demo: {caller_script.description or script_path.name}")
+
+    started = _step(
+        f"loading speech ({settings.tts}, {settings.stt}) and the {settings.agent} dialogue"
+    )
+    transcript = _Transcript()
+    async with build_services(settings, observer=transcript, warm_decoders=1) as services:
+        _done(started)
+        result = await _call(settings, services, caller_script, out)
+        if result is None:
+            return 1
 
     print()
     print(result.summary())

@@ -7,6 +7,8 @@ provider objects, so vendor modules are imported only when chosen.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from telephony.calltoken import CallTokens
 from telephony.providers.base import AgentFactory, SpeechToText, TextToSpeech
@@ -41,43 +43,64 @@ def make_stt(name: str) -> SpeechToText | None:
     raise ConfigError(f"DIALGRAPH_STT: unknown engine {name!r} (choose pocketsphinx or none)")
 
 
-def make_agent_factory(name: str) -> AgentFactory:
-    """The dialogue called ``name``."""
-    if name == "echo":
+async def _open_agent_factory(settings: Settings, stack: AsyncExitStack) -> AgentFactory:
+    """The dialogue named by ``DIALGRAPH_AGENT``, its resources on ``stack``."""
+    if settings.agent == "echo":
         from graphs.echo import echo_agent_factory
 
         return echo_agent_factory  # type: ignore[return-value]
-    raise ConfigError(f"DIALGRAPH_AGENT: unknown dialogue {name!r} (choose echo)")
+    if settings.agent == "clinic":
+        from graphs.models import ModelSpecError, get_chat_model
+        from graphs.service import open_clinic_agents
+
+        try:
+            get_chat_model(settings.model)
+        except ModelSpecError as exc:
+            raise ConfigError(f"DIALGRAPH_MODEL: {exc}") from None
+        return await stack.enter_async_context(
+            open_clinic_agents(
+                database_url=settings.database_url or None,
+                var_dir=settings.var_dir,
+                model=settings.model,
+                today=settings.today,
+            )
+        )
+    raise ConfigError(
+        f"DIALGRAPH_AGENT: unknown dialogue {settings.agent!r} (choose clinic or echo)"
+    )
 
 
+@asynccontextmanager
 async def build_services(
     settings: Settings, *, observer: CallObserver | None = None, warm_decoders: int = 2
-) -> CallServices:
-    """Open and warm every engine the settings name.
+) -> AsyncIterator[CallServices]:
+    """Open and warm every engine the settings name; close them on exit.
 
     Engines load their models here, once, so the first call does not pay
     for it (a pocketsphinx decoder load stalls the event loop ~0.3 s).
 
     Raises:
-        ConfigError: A setting names an unknown engine or dialogue.
+        ConfigError: A setting names an unknown engine, dialogue or model.
     """
     secret = settings.call_token_secret or settings.twilio_auth_token
-    services = CallServices(
-        agent_factory=make_agent_factory(settings.agent),
-        registry=CallRegistry(),
-        tokens=CallTokens(secret, ttl=settings.call_token_ttl),
-        tts=make_tts(settings.tts),
-        stt=make_stt(settings.stt),
-        observer=observer,
-    )
-    for engine, args in ((services.tts, ()), (services.stt, (warm_decoders,))):
-        warm_up = getattr(engine, "warm_up", None)
-        if warm_up is not None:
-            await warm_up(*args)
-    logger.info(
-        "engines ready: agent=%s tts=%s stt=%s",
-        settings.agent,
-        getattr(services.tts, "name", "none"),
-        getattr(services.stt, "name", "none"),
-    )
-    return services
+    async with AsyncExitStack() as stack:
+        services = CallServices(
+            agent_factory=await _open_agent_factory(settings, stack),
+            registry=CallRegistry(),
+            tokens=CallTokens(secret, ttl=settings.call_token_ttl),
+            tts=make_tts(settings.tts),
+            stt=make_stt(settings.stt),
+            observer=observer,
+        )
+        for engine, args in ((services.tts, ()), (services.stt, (warm_decoders,))):
+            warm_up = getattr(engine, "warm_up", None)
+            if warm_up is not None:
+                await warm_up(*args)
+        logger.info(
+            "engines ready: agent=%s model=%s tts=%s stt=%s",
+            settings.agent,
+            settings.model if settings.agent == "clinic" else "-",
+            getattr(services.tts, "name", "none"),
+            getattr(services.stt, "name", "none"),
+        )
+        yield services

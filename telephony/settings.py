@@ -149,19 +149,46 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "database_url",
+        "DIALGRAPH_DATABASE_URL",
+        "",
+        "Database for checkpoints, caller memory and the calendar: `postgresql://...` "
+        "or `sqlite:///path`. Empty: SQLite file `var/dialgraph.db`. `langgraph dev` "
+        "reads the same variable.",
+        secret=True,
+    ),
+    Setting(
+        "model",
+        "DIALGRAPH_MODEL",
+        "local",
+        "Dialogue model: `local` (offline), `openai:<model>` (needs OPENAI_API_KEY), or "
+        "`openai-compatible:<base_url>|<model>` (vLLM, llama.cpp, Ollama).",
+    ),
+    Setting(
+        "today",
+        "DIALGRAPH_TODAY",
+        "",
+        "Pin the clinic's date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM) for demos and tests. "
+        "Empty: the real date.",
+    ),
+    Setting(
         "agent",
         "DIALGRAPH_AGENT",
-        "echo",
-        "Dialogue to run: `echo` (repeats what it heard) or a graph name.",
-        str,
+        "clinic",
+        "Dialogue to run: `clinic` (the Riverside Family Clinic receptionist graph) or "
+        "`echo` (repeats what it recognised; a quick end-to-end line check).",
     ),
-    Setting("tts", "DIALGRAPH_TTS", "piper", "Text-to-speech engine: `piper`.", str),
+    Setting(
+        "tts",
+        "DIALGRAPH_TTS",
+        "piper",
+        "Text-to-speech engine: `piper` (offline, needs the piper extra) or `none`.",
+    ),
     Setting(
         "stt",
         "DIALGRAPH_STT",
-        "none",
-        "Speech recogniser: `none` (keypad only until the speech issue lands).",
-        str,
+        "pocketsphinx",
+        "Speech recogniser: `pocketsphinx` (offline) or `none` (keypad input only).",
     ),
 )
 
@@ -186,7 +213,10 @@ class Settings:
     max_message_bytes: int = 64 * 1024
     max_inbound_rate: float = 250.0
     playout_lead_ms: int = 120
-    agent: str = "echo"
+    database_url: str = ""
+    model: str = "local"
+    today: str = ""
+    agent: str = "clinic"
     tts: str = "piper"
     stt: str = "pocketsphinx"
 

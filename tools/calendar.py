@@ -26,6 +26,7 @@ How it works:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
@@ -68,7 +69,7 @@ class Calendar:
         self._ready = False
         self._setup_lock = asyncio.Lock()
         self._seeded_for: date | None = None
-        self._inflight: set[asyncio.Task[Any]] = set()
+        self._inflight: dict[str, asyncio.Task[Any]] = {}  # idempotency key -> write
 
     async def setup(self) -> None:
         """Create the schema if needed. Called by every method; cheap after the first time."""
@@ -82,7 +83,7 @@ class Calendar:
     async def aclose(self) -> None:
         """Wait for in-flight writes, then release connections."""
         if self._inflight:
-            await asyncio.gather(*self._inflight, return_exceptions=True)
+            await asyncio.gather(*self._inflight.values(), return_exceptions=True)
         await self._db.aclose()
 
     # -- reading -------------------------------------------------------------------------
@@ -160,7 +161,15 @@ class Calendar:
         return [Appointment.from_row(row).as_artifact() for row in rows]
 
     async def completed_effect(self, key: str) -> dict[str, Any] | None:
-        """The artifact a side effect committed under ``key``, or None if it never committed."""
+        """The artifact a side effect committed under ``key``, or None if it never committed.
+
+        A write still in flight under ``key`` (its run was cancelled, the
+        shielded transaction goes on) is awaited first, so the answer is final.
+        """
+        inflight = self._inflight.get(key)
+        if inflight is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(inflight)
         await self.setup()
         async with self._db.transaction(write=False) as tx:
             row = await tx.fetchone(
@@ -193,8 +202,8 @@ class Calendar:
 
         # Shielded: a barge-in that cancels the run must not cut the transaction short.
         task = asyncio.ensure_future(run())
-        self._inflight.add(task)
-        task.add_done_callback(self._inflight.discard)
+        self._inflight[key] = task
+        task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
     async def book(

@@ -58,6 +58,9 @@ def test_every_setting_is_documented_and_declared() -> None:
         assert setting.field in fields
         assert setting.help
     assert fields == {s.field for s in SETTINGS}
+    defaults = Settings()
+    for setting in SETTINGS:  # --help and the README show the real defaults
+        assert getattr(defaults, setting.field) == setting.parse(str(setting.default)), setting.env
 
 
 def test_token_round_trip_and_refusals() -> None:

@@ -1,0 +1,44 @@
+"""Per-call fixed data, read by nodes and tools through LangGraph's runtime.
+
+Everything here is known when the call starts and never changes during it,
+so it lives in the run's context, not in the checkpointed state.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+__all__ = ["Context"]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """The call's fixed facts and the engines it uses.
+
+    Attributes:
+        call_sid: Twilio's CallSid ("" outside a call, e.g. in Studio).
+        caller: The caller's number in E.164 (caller ID), "" if withheld.
+        model: Dialogue model: ``local``, ``openai:<model>``, or
+            ``openai-compatible:<base_url>|<model>``.
+        db_url: Database of the calendar and caller memory
+            (``sqlite:///path`` or ``postgresql://...``).
+        today: ISO date (or date and time, ``YYYY-MM-DDTHH:MM``, to pin the
+            clock too) to treat as now; "" = the real date. Tests inject it.
+        timezone: The clinic's time zone (IANA name).
+    """
+
+    call_sid: str = ""
+    caller: str = ""
+    model: str = "local"
+    db_url: str = "sqlite:///var/dialgraph.db"
+    today: str = ""
+    timezone: str = "America/New_York"
+
+    def today_date(self) -> dt.date:
+        """``today`` as a date (the real date in the clinic's zone if unset)."""
+        if self.today:
+            return dt.datetime.fromisoformat(self.today).date()
+        from zoneinfo import ZoneInfo
+
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()

@@ -1,0 +1,140 @@
+"""The Riverside Family Clinic receptionist, as an explicit LangGraph.
+
+One run per caller turn on the call's thread::
+
+    START --route_turn--> greet ------------------------------> END
+                     \\--> agent --route_after_agent--> tools --> remember --> agent
+                                                   \\--> END
+
+- ``greet`` runs once, at call start: it greets a returning caller by name
+  (from long-term memory keyed by phone number).
+- ``agent`` calls the chat model with the clinic tools bound.
+- ``tools`` runs the tool calls (``ToolNode``); tool errors come back as
+  messages the model can speak, never as exceptions.
+- ``remember`` stores what is worth keeping across calls (the caller's name
+  and last booking) after a successful booking.
+
+Exports ``builder`` (for tests and the service, compiled with a checkpointer
+and store) and ``graph`` (for LangGraph Studio / ``langgraph dev``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.prebuilt import ToolNode
+from langgraph.runtime import Runtime
+
+from graphs.models import get_chat_model
+from graphs.voice_agent.context import Context
+from graphs.voice_agent.prompts import SYSTEM_PROMPT, greeting
+from graphs.voice_agent.state import InputState, State
+from memory.store import CallerMemory
+from tools import CLINIC_TOOLS
+
+__all__ = ["builder", "graph", "make_builder"]
+
+
+def _memory(runtime: Runtime[Context]) -> CallerMemory | None:
+    if runtime.store is None or not runtime.context.caller:
+        return None
+    return CallerMemory(runtime.store)
+
+
+async def greet(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Greet the caller, by name if they called before."""
+    name = state.caller_name
+    memory = _memory(runtime)
+    if name is None and memory is not None:
+        profile = await memory.get(runtime.context.caller)
+        name = (profile or {}).get("name")
+    hour = dt.datetime.now(ZoneInfo(runtime.context.timezone)).hour
+    return {
+        "messages": [AIMessage(greeting(name, hour))],
+        "caller_name": name,
+        "greeted": True,
+    }
+
+
+def make_agent_node(model_for: Callable[[str], BaseChatModel]) -> Callable[..., Any]:
+    """The ``agent`` node, asking ``model_for(context.model)`` for the next step."""
+
+    async def agent(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        """Ask the model for the next reply or tool calls."""
+        ctx = runtime.context
+        today = ctx.today_date()
+        system = SystemMessage(
+            SYSTEM_PROMPT.format(
+                today=today.isoformat(),
+                weekday=today.strftime("%A"),
+                caller_name=state.caller_name or "unknown",
+                caller=ctx.caller or "withheld",
+            )
+        )
+        model = model_for(ctx.model).bind_tools(CLINIC_TOOLS)
+        response = await model.ainvoke([system, *state.messages])
+        return {"messages": [response]}
+
+    return agent
+
+
+async def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Keep the caller's name (and last booking) after a successful booking."""
+    update: dict[str, Any] = {}
+    for message in reversed(state.messages):
+        if not isinstance(message, ToolMessage):
+            break
+        artifact = message.artifact if isinstance(message.artifact, dict) else {}
+        appointment = artifact.get("appointment") if artifact.get("ok") else None
+        if message.name == "book_appointment" and appointment:
+            update["caller_name"] = appointment.get("name") or state.caller_name
+            memory = _memory(runtime)
+            if memory is not None:
+                await memory.remember(
+                    runtime.context.caller,
+                    name=update["caller_name"],
+                    last_booking=appointment,
+                )
+    return update
+
+
+def route_turn(state: State) -> Literal["greet", "agent", "__end__"]:
+    """Greet at call start; answer a caller turn; otherwise nothing to do."""
+    if state.messages and isinstance(state.messages[-1], HumanMessage):
+        return "agent"
+    if not state.greeted:
+        return "greet"
+    return END
+
+
+def route_after_agent(state: State) -> Literal["tools", "__end__"]:
+    """Run the tools the model asked for, or end the turn with its reply."""
+    last = state.messages[-1] if state.messages else None
+    if not isinstance(last, AIMessage):
+        raise ValueError(f"expected the model's reply after 'agent', got {type(last).__name__}")
+    return "tools" if last.tool_calls else END
+
+
+def make_builder(model_for: Callable[[str], BaseChatModel] = get_chat_model) -> StateGraph:
+    """The clinic graph, uncompiled; ``model_for`` maps ``Context.model`` to a chat model."""
+    graph_builder = StateGraph(State, input_schema=InputState, context_schema=Context)
+    graph_builder.add_node("greet", greet)
+    graph_builder.add_node("agent", make_agent_node(model_for))
+    graph_builder.add_node("tools", ToolNode(CLINIC_TOOLS, handle_tool_errors=True))
+    graph_builder.add_node("remember", remember)
+    graph_builder.add_conditional_edges(START, route_turn)
+    graph_builder.add_edge("greet", END)
+    graph_builder.add_conditional_edges("agent", route_after_agent)
+    graph_builder.add_edge("tools", "remember")
+    graph_builder.add_edge("remember", "agent")
+    return graph_builder
+
+
+builder = make_builder()
+graph = builder.compile(name="voice_agent")

@@ -1,0 +1,47 @@
+"""The checkpointed state of one call's conversation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from langchain_core.messages import AnyMessage
+
+from memory.window import windowed_messages
+
+__all__ = ["MESSAGE_WINDOW", "InputState", "State"]
+
+MESSAGE_WINDOW = 40  # ~10 caller turns of context: enough for any booking dialogue
+# One reducer object: LangGraph compares the input and full schemas' channels by identity.
+keep_recent_messages = windowed_messages(MESSAGE_WINDOW)
+
+
+@dataclass
+class InputState:
+    """What one caller turn brings in."""
+
+    messages: Annotated[list[AnyMessage], keep_recent_messages] = field(default_factory=list)
+    """The recent conversation: caller turns, the agent's replies, tool calls and results.
+
+    Bounded to the last ``MESSAGE_WINDOW`` messages (never splitting a tool
+    call from its results) so every turn costs the same at turn 200 as at
+    turn 1; the whole call is kept in its transcript. An interrupted reply is
+    stored as the part the caller actually heard."""
+
+
+@dataclass
+class State(InputState):
+    """The whole conversation state of a call."""
+
+    caller_name: str | None = None
+    """The caller's name, once known (from memory or given during the call)."""
+
+    greeted: bool = False
+    """Whether the greeting turn has run."""
+
+    transfer: dict[str, Any] | None = None
+    """A requested hand-off, ``{"target": "+1...", "reason": "..."}``; the
+    telephony layer moves the call once the caller has heard the reply."""
+
+    end_call: bool = False
+    """Set when the conversation is over; the call is hung up after the reply."""

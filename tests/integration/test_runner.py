@@ -1,0 +1,263 @@
+"""GraphAgent on the real clinic graph, tools, calendar and SQLite checkpointer.
+
+The chat model is scripted (tests/fakes_graph.py) so a test can stop a turn
+at an exact point -- while the model streams, while a booking is being
+written, between nodes -- cancel it as a barge-in would, and then check what
+a caller would care about: the history is valid for the next turn, the
+caller's words are kept, the reply is stored as heard, and a booking exists
+exactly once or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+
+from graphs.runner import GraphAgent, thread_id_for_call
+from graphs.voice_agent.context import Context
+from graphs.voice_agent.graph import make_builder
+from memory.checkpointer import open_checkpointer
+from memory.store import open_store
+from tests.fakes_graph import ScriptedChatModel, Step
+from tools import SIDE_EFFECT_TOOLS, completed_effect
+from tools.calendar import Calendar, get_calendar
+
+CALLER = "+15550001111"
+TODAY = "2026-11-24"  # a Tuesday
+BOOKING = {"appointment_type": "checkup", "day": "2026-11-27", "time": "14:00", "name": "Ana Diaz"}
+
+
+@pytest.fixture
+async def clinic(tmp_path: Path) -> AsyncIterator[SimpleNamespace]:
+    db_url = f"sqlite:///{tmp_path}/clinic.db"
+    model = ScriptedChatModel(steps=[])
+    async with open_checkpointer(db_url) as saver, open_store(db_url) as store:
+        graph = make_builder(lambda spec: model).compile(checkpointer=saver, store=store)
+        context = Context(call_sid="CA1", caller=CALLER, db_url=db_url, today=TODAY)
+
+        def new_agent(**kwargs) -> GraphAgent:
+            return GraphAgent(
+                graph,
+                thread_id=thread_id_for_call("CA1"),
+                context=context,
+                side_effect_tools=SIDE_EFFECT_TOOLS,
+                ledger=functools.partial(completed_effect, db_url),
+                **kwargs,
+            )
+
+        yield SimpleNamespace(
+            model=model, graph=graph, agent=new_agent(), new_agent=new_agent, db_url=db_url
+        )
+
+
+async def say(agent: GraphAgent, text: str, source: str = "speech") -> str:
+    return "".join([token async for token in agent.respond(text, source=source)])
+
+
+async def messages(clinic) -> list:
+    state = await clinic.graph.aget_state(clinic.agent.config)
+    return list(state.values.get("messages", []))
+
+
+def assert_valid_history(history: list) -> None:
+    """Every tool call answered exactly once, in order: what OpenAI accepts."""
+    open_calls: set[str] = set()
+    for message in history:
+        if isinstance(message, AIMessage):
+            assert not open_calls, f"tool calls left unanswered: {open_calls}"
+            open_calls = {call["id"] for call in message.tool_calls}
+        elif isinstance(message, ToolMessage):
+            assert message.tool_call_id in open_calls, "a tool answer without its call"
+            open_calls.discard(message.tool_call_id)
+        else:
+            assert not open_calls, f"tool calls left unanswered: {open_calls}"
+    assert not open_calls
+
+
+async def bookings(db_url: str) -> list[dict]:
+    return await get_calendar(db_url).upcoming(CALLER, now=datetime(2026, 11, 24, 8, 0))
+
+
+class Barge:
+    """Consume a turn like the session does, so a test can cut it anywhere."""
+
+    def __init__(self, agent: GraphAgent, text: str) -> None:
+        self.tokens: list[str] = []
+        self._token = asyncio.Condition()
+        self.task = asyncio.create_task(self._consume(agent, text))
+
+    async def _consume(self, agent: GraphAgent, text: str) -> None:
+        async with contextlib.aclosing(agent.respond(text)) as run:
+            async for token in run:
+                async with self._token:
+                    self.tokens.append(token)
+                    self._token.notify_all()
+
+    async def heard_words(self, count: int) -> None:
+        async with self._token:
+            await self._token.wait_for(lambda: len(self.tokens) >= count)
+
+    async def cut(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+
+
+async def test_greeting_then_booking_turn(clinic) -> None:
+    greeting = await say(clinic.agent, "", source="start")
+    assert "Riverside Family Clinic" in greeting
+    clinic.model.steps += [
+        Step(tool_calls=[("book_appointment", BOOKING)]),
+        Step(text="You are booked."),
+    ]
+    reply = await say(clinic.agent, "book a checkup friday at two for ana diaz")
+    assert reply == "You are booked."
+    assert [b["time"] for b in await bookings(clinic.db_url)] == ["14:00"]
+    history = await messages(clinic)
+    assert_valid_history(history)
+    assert clinic.agent.pending_action() is None
+    # The second model call saw the booking tool's result.
+    assert any(
+        isinstance(m, ToolMessage) and m.name == "book_appointment" for m in clinic.model.seen[-1]
+    )
+
+
+async def test_cancel_while_the_model_streams_keeps_caller_words_and_heard_reply(clinic) -> None:
+    await say(clinic.agent, "", source="start")
+    gate = asyncio.Event()
+    clinic.model.steps.append(
+        Step(text="We are open from nine to five on weekdays.", word_gate=(3, gate))
+    )
+    barge = Barge(clinic.agent, "when are you open")
+    await barge.heard_words(3)
+    await barge.cut()
+    await clinic.agent.cancel()
+    await clinic.agent.record_heard("We are open")
+    history = await messages(clinic)
+    assert isinstance(history[-2], HumanMessage) and history[-2].content == "when are you open"
+    assert history[-1].content == "We are open"
+    assert history[-1].response_metadata.get("interrupted") is True
+    assert_valid_history(history)
+    # The next turn runs normally on that history.
+    clinic.model.steps.append(Step(text="Sorry, go ahead."))
+    assert await say(clinic.agent, "sorry what about saturday") == "Sorry, go ahead."
+    assert_valid_history(await messages(clinic))
+
+
+async def test_cancel_during_a_booking_waits_for_it_and_books_once(clinic, monkeypatch) -> None:
+    entered, release = asyncio.Event(), asyncio.Event()
+    original = Calendar.book
+
+    async def slow_book(self, *args, **kwargs):
+        entered.set()
+        await release.wait()
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Calendar, "book", slow_book)
+    clinic.model.steps += [Step(tool_calls=[("book_appointment", BOOKING)]), Step(text="Booked.")]
+    barge = Barge(clinic.agent, "yes book it")
+    await entered.wait()
+    await barge.cut()
+    cancelling = asyncio.create_task(clinic.agent.cancel())
+    await asyncio.sleep(0.1)
+    assert not cancelling.done(), "a booking in progress is never cut halfway"
+    release.set()
+    await asyncio.wait_for(cancelling, 10)
+    assert len(await bookings(clinic.db_url)) == 1
+    history = await messages(clinic)
+    assert_valid_history(history)
+    answer = next(m for m in history if isinstance(m, ToolMessage))
+    assert answer.artifact["ok"] is True
+    # A new turn sees the booking and does not make a second one.
+    clinic.model.steps.append(Step(text="You are all set for Friday."))
+    await say(clinic.agent, "is it booked")
+    assert len(await bookings(clinic.db_url)) == 1
+
+
+@pytest.mark.parametrize("inside_write", [True, False])
+async def test_a_run_cut_in_the_tool_node_books_once_or_not_at_all(
+    clinic, monkeypatch, inside_write: bool
+) -> None:
+    """With no grace period the run is cut at once. Cut inside the shielded
+    write, the booking still commits and the repair answers the open call with
+    it; cut before the write began, nothing is booked and the call is answered
+    as cancelled. Never two bookings, never a booking the state denies."""
+    entered, release = asyncio.Event(), asyncio.Event()
+    original = Calendar._effect
+
+    async def gated_effect(self, key, tool, decide):
+        async def gated(tx):
+            entered.set()
+            await release.wait()
+            return await decide(tx)
+
+        if inside_write:
+            return await original(self, key, tool, gated)
+        entered.set()
+        await release.wait()
+        return await original(self, key, tool, decide)
+
+    monkeypatch.setattr(Calendar, "_effect", gated_effect)
+    agent = clinic.new_agent(side_effect_grace=0.0)
+    clinic.model.steps += [Step(tool_calls=[("book_appointment", BOOKING)]), Step(text="Booked.")]
+    barge = Barge(agent, "yes book it")
+    await entered.wait()
+    await barge.cut()
+    cancelling = asyncio.create_task(agent.cancel())
+    await asyncio.sleep(0.05)
+    release.set()
+    await asyncio.wait_for(cancelling, 10)
+    history = await messages(clinic)
+    assert_valid_history(history)
+    answer = next(m for m in history if isinstance(m, ToolMessage))
+    booked = await bookings(clinic.db_url)
+    if inside_write:
+        assert answer.artifact["ok"] is True and len(booked) == 1
+    else:
+        assert answer.status == "error" and "Cancelled" in answer.content and booked == []
+
+
+async def test_cancel_before_a_tool_ran_answers_the_call_as_cancelled(clinic) -> None:
+    answer = Step(text="Friday has openings at nine.", gate=asyncio.Event())
+    clinic.model.steps += [Step(tool_calls=[("check_availability", {"day": "2026-11-27"})]), answer]
+    barge = Barge(clinic.agent, "anything friday")
+    await answer.started.wait()  # held between nodes: the tool ran, the model waits
+    await barge.cut()
+    await clinic.agent.cancel()
+    history = await messages(clinic)
+    assert_valid_history(history)
+    assert isinstance(history[-1], ToolMessage) and history[-1].name == "check_availability"
+    clinic.model.steps.append(Step(text="How can I help?"))
+    assert await say(clinic.agent, "never mind") == "How can I help?"
+    assert_valid_history(await messages(clinic))
+
+
+async def test_transfer_is_requested_in_state_and_surfaces_as_call_action(clinic) -> None:
+    clinic.model.steps += [
+        Step(tool_calls=[("transfer_to_front_desk", {"reason": "caller asked for a person"})]),
+        Step(text="Let me put you through."),
+    ]
+    await say(clinic.agent, "can i talk to someone")
+    action = clinic.agent.pending_action()
+    assert action == {
+        "kind": "transfer",
+        "target": "+15550100200",
+        "reason": "caller asked for a person",
+    }
+    assert clinic.agent.pending_action() is None, "an action is handed over once"
+
+
+async def test_threads_are_uuids_derived_from_the_call_sid() -> None:
+    import uuid
+
+    assert thread_id_for_call("CA1") == thread_id_for_call("CA1")
+    assert thread_id_for_call("CA1") != thread_id_for_call("CA2")
+    uuid.UUID(thread_id_for_call("CA1"))
