@@ -65,7 +65,7 @@ class PhraseSplitter:
         return None
 
 
-_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "no", "approx", "e.g", "i.e", "vs"}
+_ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "no", "approx", "e.g", "i.e", "vs", "a.m", "p.m"}
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:

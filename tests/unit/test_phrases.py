@@ -37,6 +37,11 @@ def _split(text: str, chunk: int = 3) -> list[str]:
         ("no punctuation at all", ["no punctuation at all"]),
         ("", []),
         ("Wait... what?", ["Wait...", "what?"]),
+        ("At nine a.m. or ten a.m. on Friday.", ["At nine a.m. or ten a.m. on Friday."]),
+        (
+            "We close at five p.m. today. Anything else?",
+            ["We close at five p.m. today.", "Anything else?"],
+        ),
         ("It costs 1,200 rupees. Okay?", ["It costs 1,200 rupees.", "Okay?"]),
     ],
 )

@@ -1,0 +1,368 @@
+"""Table tests for the clinic NLU: what the recogniser writes -> what the dialogue understands.
+
+Inputs are written the way pocketsphinx emits them (lower case, no
+punctuation, numbers as words), with a few typed forms ("3 pm", "15:30").
+"today" is fixed at Tuesday 2026-11-24.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from graphs.voice_agent.nlu import (
+    Intent,
+    normalise,
+    parse,
+    parse_appointment_type,
+    parse_day,
+    parse_doctor,
+    parse_name,
+    parse_part_of_day,
+    parse_time,
+)
+
+TODAY = dt.date(2026, 11, 24)  # a Tuesday
+
+
+def d(iso: str) -> dt.date:
+    return dt.date.fromisoformat(iso)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It's 3pm, Dr. Nguyen's check-up!", "its 3 pm dr nguyens check up"),
+        ("three P.M.", "three pm"),
+        ("three p m", "three pm"),
+        ("At 15:30.", "at 15:30"),
+        ("two o'clock", "two oclock"),
+        ("  Twenty-Fifth  ", "twenty fifth"),
+        ("#", "#"),
+    ],
+)
+def test_normalise(text: str, expected: str) -> None:
+    assert normalise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("three", "15:00"),  # clinic open 09-17: a bare three is the afternoon
+        ("nine", "09:00"),
+        ("eleven", "11:00"),
+        ("twelve", "12:00"),
+        ("one", "13:00"),
+        ("three thirty", "15:30"),
+        ("ten fifteen", "10:15"),
+        ("nine oh five", "09:05"),
+        ("two forty five", "14:45"),
+        ("half past two", "14:30"),
+        ("quarter past nine", "09:15"),
+        ("quarter to four", "15:45"),
+        ("a quarter to ten", "09:45"),
+        ("twenty past ten", "10:20"),
+        ("ten to four", "15:50"),
+        ("3 pm", "15:00"),
+        ("3pm", "15:00"),
+        ("nine am", "09:00"),
+        ("eleven a m", "11:00"),
+        ("four in the afternoon", "16:00"),
+        ("eight in the morning", "08:00"),
+        ("15:30", "15:30"),
+        ("3:30", "15:30"),
+        ("noon", "12:00"),
+        ("midday", "12:00"),
+        ("two o'clock", "14:00"),
+        ("at three on friday", "15:00"),
+        ("no make it four", "16:00"),
+    ],
+)
+def test_times_when_a_time_was_asked(text: str, expected: str) -> None:
+    assert parse_time(text, loose=True) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("book a checkup for tuesday at three", "15:00"),
+        ("around ten thirty", "10:30"),
+        ("can i come at two", "14:00"),
+        ("i need three things", None),  # a bare number is not a time unless a time was asked
+        ("the second one", None),
+        ("on the third", None),  # a date, not 3 p.m.
+        ("book one for me", None),
+    ],
+)
+def test_times_in_free_speech(text: str, expected: str | None) -> None:
+    assert parse_time(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("today", "2026-11-24"),
+        ("tomorrow", "2026-11-25"),
+        ("the day after tomorrow", "2026-11-26"),
+        ("monday", "2026-11-30"),
+        ("tuesday", "2026-12-01"),  # the next Tuesday, not today
+        ("wednesday", "2026-11-25"),
+        ("sunday", "2026-11-29"),
+        ("this friday", "2026-11-27"),
+        ("this tuesday", "2026-11-24"),
+        ("next tuesday", "2026-12-01"),
+        ("next friday", "2026-12-04"),  # Friday of next week
+        ("the twenty fifth", "2026-11-25"),
+        ("the twenty third", "2026-12-23"),  # already past this month
+        ("on the 3rd", "2026-12-03"),
+        ("december third", "2026-12-03"),
+        ("the third of december", "2026-12-03"),
+        ("3 december", "2026-12-03"),
+        ("january second", "2027-01-02"),
+        ("november twentieth", "2027-11-20"),
+        ("tuesday the first", "2026-12-01"),
+        ("this afternoon", "2026-11-24"),
+        ("friday morning", "2026-11-27"),
+        ("tuesday no wednesday", "2026-11-25"),  # the last one said wins
+    ],
+)
+def test_days_relative_to_today(text: str, expected: str) -> None:
+    assert parse_day(text, TODAY) == d(expected)
+
+
+@pytest.mark.parametrize("text", ["book a checkup", "at three", "the second one", "one day"])
+def test_no_day(text: str) -> None:
+    assert parse_day(text, TODAY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("friday morning", "morning"),
+        ("in the afternoon", "afternoon"),
+        ("something this evening", "afternoon"),
+        ("after lunch", "afternoon"),
+        ("tuesday", None),
+    ],
+)
+def test_part_of_day(text: str, expected: str | None) -> None:
+    assert parse_part_of_day(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a check up", "checkup"),
+        ("my annual physical", "checkup"),
+        ("checkup", "checkup"),
+        ("a consult", "consultation"),
+        ("i want to see the doctor", "consultation"),
+        ("consultation", "consultation"),
+        ("a flu shot", "vaccination"),
+        ("my covid jab", "vaccination"),
+        ("a vaccine", "vaccination"),
+        ("a shot", "vaccination"),
+        ("can you check my appointment", None),
+    ],
+)
+def test_appointment_types(text: str, expected: str | None) -> None:
+    assert parse_appointment_type(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("with doctor patel", "Dr. Patel"),
+        ("dr nguyen please", "Dr. Nguyen"),
+        ("with doctor win", "Dr. Nguyen"),
+        ("doctor new when", "Dr. Nguyen"),
+        ("i win", None),
+        ("any doctor", None),
+    ],
+)
+def test_doctors(text: str, expected: str | None) -> None:
+    assert parse_doctor(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "bare", "expected"),
+    [
+        ("my name is maria lopez", False, "Maria Lopez"),
+        ("this is john", False, "John"),
+        ("it's priya sharma", False, "Priya Sharma"),
+        ("hi this is john i want to book", False, "John"),
+        ("under the name ann lee", False, "Ann Lee"),
+        ("im calling to book", False, None),
+        ("this is correct", False, None),
+        ("maria lopez", False, None),
+        ("maria lopez", True, "Maria Lopez"),
+        ("yes its maria", True, "Maria"),
+        ("next tuesday", True, None),
+        ("book a checkup", True, None),
+    ],
+)
+def test_names(text: str, bare: bool, expected: str | None) -> None:
+    assert parse_name(text, bare=bare) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("what are your hours", Intent.HOURS),
+        ("what time do you close on saturday", Intent.HOURS),
+        ("are you open on sunday", Intent.HOURS),
+        ("where are you located", Intent.ADDRESS),
+        ("whats the address", Intent.ADDRESS),
+        ("is there parking", Intent.PARKING),
+        ("where do i park", Intent.PARKING),
+        ("do you take my insurance", Intent.INSURANCE),
+        ("do you accept medicare", Intent.INSURANCE),
+        ("how much is a checkup", Intent.PRICES),
+        ("what does a flu shot cost", Intent.PRICES),
+        ("which doctors do you have", Intent.DOCTORS),
+        ("anything free on friday morning", Intent.AVAILABILITY),
+        ("what do you have on tuesday", Intent.AVAILABILITY),
+        ("do you have anything open thursday", Intent.AVAILABILITY),
+        ("id like to book a checkup for tuesday at three", Intent.BOOK),
+        ("i need to make an appointment", Intent.BOOK),
+        ("what appointments do i have", Intent.MY_APPOINTMENTS),
+        ("when is my appointment", Intent.MY_APPOINTMENTS),
+        ("cancel my appointment", Intent.CANCEL),
+        ("i need to cancel", Intent.CANCEL),
+        ("i need to reschedule", Intent.RESCHEDULE),
+        ("can i move my appointment", Intent.RESCHEDULE),
+        ("change my appointment to friday", Intent.RESCHEDULE),
+        ("can i talk to someone", Intent.TRANSFER),
+        ("a person please", Intent.TRANSFER),
+        ("human", Intent.TRANSFER),
+        ("receptionist", Intent.TRANSFER),
+        ("operator", Intent.TRANSFER),
+        ("representative", Intent.TRANSFER),
+        ("press zero", Intent.TRANSFER),
+        ("0", Intent.TRANSFER),
+        ("goodbye", Intent.GOODBYE),
+        ("thats all", Intent.GOODBYE),
+        ("thank you bye", Intent.GOODBYE),
+        ("no thats all thanks", Intent.GOODBYE),
+        ("thank you", Intent.THANKS),
+        ("never mind", Intent.ABORT),
+        ("hello", Intent.GREETING),
+        ("can you say that again", Intent.REPEAT),
+        ("sorry what", Intent.REPEAT),
+    ],
+)
+def test_intents(text: str, intent: Intent) -> None:
+    assert parse(text, TODAY).intent is intent
+
+
+def test_booking_request_carries_all_its_details() -> None:
+    u = parse("I'd like to book a checkup for Tuesday at three", TODAY)
+    assert (u.intent, u.appointment_type, u.day, u.time) == (
+        Intent.BOOK,
+        "checkup",
+        d("2026-12-01"),
+        "15:00",
+    )
+
+
+def test_availability_request_carries_day_and_part() -> None:
+    u = parse("anything free on friday morning", TODAY)
+    assert (u.intent, u.day, u.part_of_day) == (Intent.AVAILABILITY, d("2026-11-27"), "morning")
+
+
+def test_reschedule_separates_the_old_time_from_the_new() -> None:
+    u = parse("move my appointment from tuesday to wednesday at four", TODAY)
+    assert (u.ref_day, u.day, u.time) == (d("2026-12-01"), d("2026-11-25"), "16:00")
+
+
+@pytest.mark.parametrize(
+    ("text", "answer"),
+    [
+        ("yes", "yes"),
+        ("yeah", "yes"),
+        ("yep", "yes"),
+        ("sure", "yes"),
+        ("correct", "yes"),
+        ("that's right", "yes"),
+        ("yes please", "yes"),
+        ("okay", "yes"),
+        ("go ahead", "yes"),
+        ("1", "yes"),
+        ("press one", "yes"),
+        ("pressed 1", "yes"),
+        ("no", "no"),
+        ("nope", "no"),
+        ("no thanks", "no"),
+        ("not really", "no"),
+        ("that's wrong", "no"),
+        ("2", "no"),
+        ("press two", "no"),
+        ("maybe", None),
+        ("purple", None),
+    ],
+)
+def test_yes_no(text: str, answer: str | None) -> None:
+    assert parse(text, TODAY, expect="yes_no").answer == answer
+
+
+@pytest.mark.parametrize(
+    ("text", "slot", "value"),
+    [
+        ("no wednesday", "day", d("2026-11-25")),
+        ("no, wednesday", "day", d("2026-11-25")),
+        ("no, make it four", "time", "16:00"),
+        ("actually friday", "day", d("2026-11-27")),
+        ("i meant thursday", "day", d("2026-11-26")),
+        ("sorry i mean half past two", "time", "14:30"),
+        ("no a consultation", "appointment_type", "consultation"),
+        ("not tuesday wednesday", "day", d("2026-11-25")),
+        ("no four", "time", "16:00"),
+    ],
+)
+def test_corrections_carry_the_new_value_not_a_no(text: str, slot: str, value: object) -> None:
+    u = parse(text, TODAY, expect="yes_no")
+    assert u.correction
+    assert u.answer is None
+    assert getattr(u, slot) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "selection"),
+    [
+        ("the first one", 0),
+        ("the second one", 1),
+        ("second", 1),
+        ("the last one", -1),
+        ("number two", 1),
+        ("two", 1),
+        ("2", 1),
+        ("any of them", 0),
+        ("whatever is earliest", 0),
+    ],
+)
+def test_choosing_from_a_list(text: str, selection: int) -> None:
+    assert parse(text, TODAY, expect="choice").selection == selection
+
+
+def test_second_is_a_choice_only_after_a_list() -> None:
+    choosing = parse("the second", TODAY, expect="choice")
+    assert (choosing.selection, choosing.day) == (1, None)
+    assert parse("on the second", TODAY, expect="day").day == d("2026-12-02")
+
+
+def test_bare_number_is_a_time_only_when_a_time_was_asked() -> None:
+    assert parse("four", TODAY, expect="time").time == "16:00"
+    assert parse("four", TODAY).time is None
+
+
+@pytest.mark.parametrize(
+    "text", ["purple monkey dishwasher", "the cat sat", "hmm", "blah blah", "", "   "]
+)
+def test_gibberish_is_not_understood(text: str) -> None:
+    assert not parse(text, TODAY).understood
+
+
+def test_bare_name_is_understood_when_a_name_was_asked() -> None:
+    assert parse("maria lopez", TODAY, expect="name").name == "Maria Lopez"
+    assert not parse("maria lopez", TODAY).understood
