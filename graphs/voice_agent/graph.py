@@ -21,6 +21,7 @@ and store) and ``graph`` (for LangGraph Studio / ``langgraph dev``).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -37,14 +38,31 @@ from graphs.voice_agent.prompts import SYSTEM_PROMPT, greeting
 from graphs.voice_agent.state import InputState, State
 from memory.store import CallerMemory
 from tools import CLINIC_TOOLS
+from tools._runtime import clinic_now
+from tools.calendar import get_calendar
 
 __all__ = ["builder", "graph", "make_builder"]
+
+logger = logging.getLogger("dialgraph.graph")
 
 
 def _memory(runtime: Runtime[Context]) -> CallerMemory | None:
     if runtime.store is None or not runtime.context.caller:
         return None
     return CallerMemory(runtime.store)
+
+
+async def _name_on_file(ctx: Context) -> str | None:
+    """The name on the caller's upcoming appointments, if any (a patient who
+    booked by another channel is still greeted by name)."""
+    try:
+        booked = await get_calendar(ctx.db_url).upcoming(
+            ctx.caller, now=clinic_now(ctx.today, ctx.timezone)
+        )
+    except Exception:  # the greeting must never fail on a lookup
+        logger.warning("could not look up the caller's appointments for the greeting")
+        return None
+    return booked[0].get("name") if booked else None
 
 
 async def greet(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -54,6 +72,8 @@ async def greet(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     if name is None and memory is not None:
         profile = await memory.get(runtime.context.caller)
         name = (profile or {}).get("name")
+    if name is None and runtime.context.caller:
+        name = await _name_on_file(runtime.context)
     hour = dt.datetime.now(ZoneInfo(runtime.context.timezone)).hour
     return {
         "messages": [AIMessage(greeting(name, hour))],

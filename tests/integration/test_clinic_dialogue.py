@@ -1,0 +1,173 @@
+"""Whole conversations with the clinic receptionist: the real graph, tools,
+calendar and checkpointer, and the offline ``local`` model, fed what a
+recogniser would write (lower case, no punctuation, numbers as words).
+
+Today is pinned to Tuesday 2026-11-24, 08:00, so every date is reproducible.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from langchain_core.messages import AIMessage, ToolMessage
+
+from graphs.service import open_clinic_agents
+from tools.calendar import get_calendar
+
+TODAY = "2026-11-24T08:00"
+NEW_CALLER = "+15550001111"
+MARIA = "+15551230000"  # seeded returning caller with an upcoming checkup
+
+
+@pytest.fixture
+async def clinic(tmp_path: Path) -> AsyncIterator[SimpleNamespace]:
+    async with open_clinic_agents(var_dir=tmp_path, model="local", today=TODAY) as agents:
+        yield SimpleNamespace(agents=agents, tmp=tmp_path)
+
+
+class Caller:
+    """One call: says things, returns what the agent said."""
+
+    def __init__(self, agent) -> None:
+        self.agent = agent
+        self.replies: list[str] = []
+
+    async def start(self) -> str:
+        return await self.say("", source="start")
+
+    async def say(self, text: str, source: str = "speech") -> str:
+        reply = "".join([t async for t in self.agent.respond(text, source=source)]).strip()
+        self.replies.append(reply)
+        return reply
+
+
+async def call(clinic, caller: str, sid: str) -> Caller:
+    agent = await clinic.agents(SimpleNamespace(call_sid=sid, caller=caller))
+    phone = Caller(agent)
+    await phone.start()
+    return phone
+
+
+async def upcoming(clinic, phone: str) -> list[dict]:
+    return await get_calendar(clinic.agents.db_url).upcoming(phone, now=datetime(2026, 11, 24, 8))
+
+
+async def state(phone: Caller) -> dict:
+    snapshot = await phone.agent._graph.aget_state(phone.agent.config)
+    return snapshot.values
+
+
+def words(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower())
+
+
+async def test_returning_caller_is_greeted_by_name(clinic) -> None:
+    agent = await clinic.agents(SimpleNamespace(call_sid="CAgreet", caller=MARIA))
+    greeting = await Caller(agent).start()
+    assert "Maria" in greeting
+
+
+async def test_book_with_a_correction_then_confirm(clinic) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAbook")
+    await phone.say("i'd like to book a checkup for thursday at three")
+    reply = await phone.say("no wednesday")
+    if "name" in reply.lower():
+        reply = await phone.say("my name is ana diaz")
+    assert "wednesday" in reply.lower() and "three" in reply.lower(), reply
+    confirmed = await phone.say("yes please")
+    booked = await upcoming(clinic, NEW_CALLER)
+    assert [(b["day"], b["time"], b["appointment_type"]) for b in booked] == [
+        ("2026-11-25", "15:00", "checkup")
+    ], confirmed
+    assert booked[0]["name"] == "Ana Diaz"
+    assert "wednesday" in confirmed.lower()
+
+
+async def test_whats_free_on_a_day(clinic) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAfree")
+    reply = await phone.say("anything free on friday morning")
+    assert "friday" in reply.lower()
+    assert re.search(r"\b(nine|ten|eleven)\b", reply.lower()), reply
+    tool = [m for m in (await state(phone))["messages"] if isinstance(m, ToolMessage)]
+    assert tool[-1].name == "check_availability" and tool[-1].artifact["part_of_day"] == "morning"
+
+
+async def test_my_appointments_cancel_and_reschedule(clinic) -> None:
+    phone = await call(clinic, MARIA, "CAmine")
+    listing = await phone.say("when is my appointment")
+    assert "checkup" in listing.lower(), listing
+    # Move it, then cancel it.
+    reply = await phone.say("can i move it to friday at ten")
+    assert "friday" in reply.lower(), reply
+    await phone.say("yes")
+    moved = await upcoming(clinic, MARIA)
+    assert [(b["day"], b["time"]) for b in moved] == [("2026-11-27", "10:00")], phone.replies
+    reply = await phone.say("actually please cancel my appointment")
+    assert "cancel" in reply.lower(), reply
+    await phone.say("yes")
+    assert await upcoming(clinic, MARIA) == [], phone.replies
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("what time do you close on saturday", "noon"),
+        ("where are you located", "river road"),
+        ("is there parking", "park"),
+        ("do you take insurance", "insurance"),
+        ("how much is a checkup", "checkup"),
+    ],
+)
+async def test_clinic_facts(clinic, question: str, expected: str) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAfacts")
+    assert expected in words(await phone.say(question)), phone.replies
+
+
+@pytest.mark.parametrize("request_text", ["can i talk to someone", "pressed 0"])
+async def test_asking_for_a_person_requests_a_transfer(clinic, request_text: str) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAtransfer")
+    source = "dtmf" if request_text.startswith("pressed") else "speech"
+    reply = await phone.say(request_text.removeprefix("pressed "), source=source)
+    assert "front desk" in reply.lower()
+    assert (await state(phone))["transfer"]["target"] == "+15550100200"
+    assert phone.agent.pending_action()["kind"] == "transfer"
+
+
+async def test_goodbye_ends_the_call(clinic) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAbye")
+    reply = await phone.say("thats all thank you goodbye")
+    assert reply
+    assert (await state(phone))["end_call"] is True
+    assert phone.agent.pending_action()["kind"] == "hangup"
+
+
+async def test_gibberish_gets_a_reask_then_a_transfer_offer(clinic) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAgibber")
+    first = await phone.say("purple monkey dishwasher")
+    assert "sorry" in first.lower()
+    second = await phone.say("blue elephant toaster")
+    assert "front desk" in second.lower(), second
+    await phone.say("yes")
+    assert (await state(phone))["transfer"] is not None
+
+
+async def test_conversation_history_stays_valid_and_is_transcribed(clinic) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAvalid")
+    for text in ("book a vaccination", "tomorrow at ten", "my name is john smith", "yes", "bye"):
+        await phone.say(text)
+    history = (await state(phone))["messages"]
+    open_calls: set[str] = set()
+    for message in history:
+        if isinstance(message, AIMessage):
+            assert not open_calls
+            open_calls = {c["id"] for c in message.tool_calls}
+        elif isinstance(message, ToolMessage):
+            open_calls.discard(message.tool_call_id)
+    assert not open_calls
+    transcript = (clinic.tmp / "transcripts" / "CAvalid.jsonl").read_text()
+    assert "john smith" in transcript.lower()
