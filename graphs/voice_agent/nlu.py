@@ -355,7 +355,8 @@ _INTENT_RULES: tuple[tuple[Intent, re.Pattern[str]], ...] = tuple(
             r"\bre ?schedul\w*|\b(move|change|switch|shift|push|bring)\b( \w+){0,3}"
             r" (appointment|booking|visit)\b"
             # "move it to friday", "can we change that to ten": a pronoun and a new time
-            r"|\b(move|change|switch|shift|push|bring)\b (it|that|this)\b( \w+)?(?= (to|till|until)\b)",
+            r"|\b(move|change|switch|shift|push|bring)\b (it|that|this)\b( \w+)?"
+            r"(?= (to|till|until)\b)",
         ),
         (Intent.PARKING, r"\b(park|parking|car park|garage)\b"),
         (
