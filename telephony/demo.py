@@ -144,6 +144,11 @@ async def run_demo(
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
     out = out or settings.var_dir / "demo"
     out.mkdir(parents=True, exist_ok=True)
+    # A fresh clinic each run: the demo's caller is a new patient, and the
+    # demo never touches the service's own database under var/.
+    for stale in [*out.glob("dialgraph.db*"), *out.glob("transcripts/*.jsonl")]:
+        stale.unlink()
+    settings = settings.replace(var_dir=out, database_url="")
     script_path = script or DEFAULT_SCRIPT
     caller_script = load_script(script_path)
     print(f"Dialgraph demo: {caller_script.description or script_path.name}")
@@ -175,5 +180,6 @@ async def run_demo(
         "warnings": result.warnings,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    print(f"  report:    {out / 'report.json'}")
+    print(f"  transcript: {out / 'transcripts' / (result.call_sid + '.jsonl')}")
+    print(f"  report:     {out / 'report.json'}")
     return 0 if result.outcome in {"completed", "remote_closed"} else 1

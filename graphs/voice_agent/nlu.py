@@ -342,7 +342,9 @@ _INTENT_RULES: tuple[tuple[Intent, re.Pattern[str]], ...] = tuple(
             r"\b(good ?bye|bye bye|hang up|have a (good|nice|great) (day|one|evening|weekend)"
             r"|thats all|that is all|thats everything|nothing else|im done|im all set"
             r"|that will be all|thatll be all|thats it for (now|today))\b"
-            r"|^bye\b|\b(thanks|thank you|ok|okay|alright|great|perfect|cheers) (bye|by)$",
+            r"|^bye\b|\b(thanks|thank you|ok|okay|alright|great|perfect|cheers) (bye|by)$"
+            # the recogniser writes "bye" as "by": "thank you by by", "no thank the by"
+            r"|\b(bye|by) (bye|by)$|\bthank(s| you)?( \w+)? by$|^(at |that )?all thank you",
         ),
         (
             Intent.ABORT,
