@@ -7,9 +7,15 @@ so it lives in the run's context, not in the checkpointed state.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 __all__ = ["Context"]
+
+
+def _default_db_url() -> str:
+    # The same database as the service, also for runs Studio starts without a context.
+    return os.environ.get("DIALGRAPH_DATABASE_URL") or "sqlite:///var/dialgraph.db"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +37,7 @@ class Context:
     call_sid: str = ""
     caller: str = ""
     model: str = "local"
-    db_url: str = "sqlite:///var/dialgraph.db"
+    db_url: str = field(default_factory=_default_db_url)
     today: str = ""
     timezone: str = "America/New_York"
 

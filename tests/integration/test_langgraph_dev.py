@@ -1,0 +1,394 @@
+"""LangGraph Studio sees the calls: ``langgraph dev`` on the service's database.
+
+Calls are placed through the service code path (``open_clinic_agents``; the
+model is ``langchain-openai`` against the local fake OpenAI server) on a
+temporary SQLite file. Then the real ``langgraph dev`` runs as a subprocess
+with the repository's ``langgraph.json`` (paths made absolute, so the server
+can run in a temporary directory and leave no ``.langgraph_api/`` behind), the
+offline environment variables and the same ``DIALGRAPH_DATABASE_URL``, and a
+``langgraph-sdk`` client checks what Studio would show: the calls listed,
+each call's messages, its history, and a turn continued from the server.
+
+The sync logic (:class:`graphs.studio.StudioThreads`) is also checked without
+a server, against a recording client, on SQLite and (when reachable) Postgres.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import START, MessagesState, StateGraph
+
+from graphs.models import get_chat_model
+from graphs.runner import thread_id_for_call
+from graphs.service import open_clinic_agents
+from graphs.studio import StudioThreads, list_call_threads, sync_to_server
+from memory.checkpointer import open_checkpointer
+from tests.openai_fake import FakeOpenAI, Text, ToolCalls
+
+REPO = Path(__file__).resolve().parents[2]
+HAS_DEV_SERVER = all(importlib.util.find_spec(m) for m in ("langgraph_cli", "langgraph_api"))
+OFFLINE_ENV = {
+    "LANGGRAPH_CLI_NO_ANALYTICS": "1",  # the CLI's usage ping, sent before the config is read
+    "LANGGRAPH_NO_VERSION_CHECK": "true",  # the server's "newer version on PyPI?" check
+    "LANGSMITH_TRACING": "false",  # no LangSmith traces, no LangSmith org lookup
+}
+START_TIMEOUT_S = 60.0
+SYNC_INTERVAL_S = "0.5"  # how often the server looks for new calls in this test
+CALLER = "+15550001111"
+TODAY = "2026-11-24"
+FRIDAY = "2026-11-27"
+DUMMY_KEY = "sk-test-not-a-real-key"
+ANSWER = "Friday morning I have nine and ten. Which suits you?"
+
+_URL_IN_LOG = re.compile(r"API: (?:\x1b\[[0-9;]*m)?(http://127\.0\.0\.1:\d+)")
+
+
+# -- the sync logic, no server --------------------------------------------------------
+
+
+class RecordingClient:
+    """Just enough of ``langgraph_sdk``'s client: an in-memory thread table."""
+
+    def __init__(self, graphs: tuple[str, ...] = ("voice_agent",)) -> None:
+        self.graphs = graphs
+        self.threads = self
+        self.assistants = self
+        self.table: dict[str, dict[str, Any]] = {}
+        self.calls: list[tuple[str, str]] = []
+
+    async def search(self, *, graph_id: str, limit: int) -> list[dict[str, Any]]:
+        return [{"assistant_id": f"asst-{graph_id}"}] if graph_id in self.graphs else []
+
+    async def create(self, *, thread_id: str, metadata: dict, if_exists: str) -> dict:
+        assert if_exists == "do_nothing"
+        self.calls.append(("create", thread_id))
+        return self.table.setdefault(thread_id, {"thread_id": thread_id, "metadata": metadata})
+
+    async def update(self, thread_id: str, *, metadata: dict) -> dict:
+        self.calls.append(("update", thread_id))
+        self.table[thread_id]["metadata"] = {**self.table[thread_id]["metadata"], **metadata}
+        return self.table[thread_id]
+
+
+def _echo_graph(saver):
+    def reply(state: MessagesState) -> dict:
+        return {"messages": [AIMessage(f"echo {state['messages'][-1].content}")]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("reply", reply)
+    builder.add_edge(START, "reply")
+    return builder.compile(checkpointer=saver)
+
+
+async def _turn(graph, call_sid: str, text: str, graph_id: str = "voice_agent") -> str:
+    thread_id = thread_id_for_call(call_sid)
+    config = {
+        "configurable": {"thread_id": thread_id},
+        "metadata": {"call_sid": call_sid, "graph_id": graph_id},
+    }
+    await graph.ainvoke({"messages": [HumanMessage(text)]}, config)
+    return thread_id
+
+
+async def _check_sync(saver) -> None:
+    graph = _echo_graph(saver)
+    first = await _turn(graph, f"CA{uuid.uuid4().hex}", "hello")
+    second = await _turn(graph, f"CA{uuid.uuid4().hex}", "hi")
+    foreign = await _turn(graph, f"CA{uuid.uuid4().hex}", "x", graph_id="some_other_graph")
+    client = RecordingClient()
+    threads = StudioThreads(client, saver)
+
+    touched = await threads.sync()
+    assert first in touched and second in touched and foreign not in touched
+    assert touched.index(first) < touched.index(second), "oldest first: newest ends on top"
+    meta = client.table[first]["metadata"]
+    assert meta["graph_id"] == "voice_agent"
+    assert meta["call_sid"].startswith("CA") and meta["source"] == "dialgraph"
+
+    client.calls.clear()
+    assert await threads.sync() == [], "nothing new, nothing sent"
+    assert client.calls == []
+
+    await graph.ainvoke(
+        {"messages": [HumanMessage("again")]}, {"configurable": {"thread_id": first}}
+    )
+    assert await threads.sync() == [first], "a call with new turns is refreshed"
+    assert ("update", first) in client.calls
+    latest = next(t for t in await list_call_threads(saver) if t.thread_id == first)
+    assert client.table[first]["metadata"]["last_checkpoint_id"] == latest.checkpoint_id
+
+    # A fresh syncer (e.g. after a server restart) re-registers idempotently.
+    again = RecordingClient()
+    again.table = client.table
+    await StudioThreads(again, saver).sync()
+    assert all(kind == "create" for kind, _ in again.calls), "up to date: no updates"
+
+
+async def test_sync_registers_calls_once_and_refreshes_changed_ones_sqlite(tmp_path) -> None:
+    async with open_checkpointer(f"sqlite:///{tmp_path}/calls.db") as saver:
+        await _check_sync(saver)
+
+
+async def test_sync_on_a_saver_without_sql() -> None:
+    await _check_sync(InMemorySaver())
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("DIALGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error:
+        return None
+    return url
+
+
+async def test_sync_registers_calls_on_postgres() -> None:
+    url = _postgres_url()
+    if url is None:
+        pytest.skip("Postgres unreachable (DIALGRAPH_TEST_POSTGRES_URL)")
+    async with open_checkpointer(url) as saver:
+        await _check_sync(saver)
+
+
+# -- the real `langgraph dev` ----------------------------------------------------------
+
+
+@pytest.fixture
+def openai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("OPENAI_API_KEY", DUMMY_KEY)
+    get_chat_model.cache_clear()
+    yield
+    get_chat_model.cache_clear()
+
+
+def _studio_config(directory: Path) -> Path:
+    """The repository's langgraph.json with its ``./`` paths made absolute."""
+    config = json.loads((REPO / "langgraph.json").read_text())
+
+    def absolute(spec: str) -> str:
+        return str(REPO / spec[2:]) if spec.startswith("./") else spec
+
+    config["graphs"] = {name: absolute(spec) for name, spec in config["graphs"].items()}
+    for section in ("checkpointer", "store"):
+        config[section]["path"] = absolute(config[section]["path"])
+    config["http"]["app"] = absolute(config["http"]["app"])
+    config["dependencies"] = [str(REPO) if dep == "." else dep for dep in config["dependencies"]]
+    path = directory / "langgraph.json"
+    path.write_text(json.dumps(config, indent=2))
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _spawn(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+    """Start ``langgraph dev`` on the repository's config, its output in a log file."""
+    config = _studio_config(directory)
+    log_path = directory / "langgraph-dev.log"
+    command = [
+        *(sys.executable, "-m", "langgraph_cli", "dev"),
+        *("--no-browser", "--no-reload", "--host", "127.0.0.1"),
+        *("--port", str(_free_port()), "--config", str(config)),
+    ]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=directory,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: killed whole at the end
+        )
+    return process, log_path
+
+
+def _stop(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def _url_in_log(log_path: Path) -> str | None:
+    """The server's real URL from its banner (``--port`` moves silently if taken)."""
+    found = _URL_IN_LOG.search(log_path.read_text(errors="replace"))
+    return found.group(1) if found else None
+
+
+@contextlib.asynccontextmanager
+async def langgraph_dev(directory: Path, env: dict[str, str]) -> AsyncIterator[SimpleNamespace]:
+    """Run ``langgraph dev`` until the block ends; yield its URL and start-up time."""
+    started = time.monotonic()
+    process, log_path = _spawn(directory, env)
+    try:
+        url = await _wait_until_up(process, log_path, started)
+        yield SimpleNamespace(url=url, startup_s=time.monotonic() - started, log=log_path)
+    finally:
+        _stop(process)
+
+
+async def _wait_until_up(process: subprocess.Popen, log_path: Path, started: float) -> str:
+    """The server's URL, once ``/ok`` answers there."""
+    url = None
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() - started < START_TIMEOUT_S:
+            if process.poll() is not None:
+                pytest.fail(f"langgraph dev exited ({process.returncode}):\n{_tail(log_path)}")
+            url = url or _url_in_log(log_path)
+            if url is not None:
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"{url}/ok")).status_code == 200:
+                        return url
+            await asyncio.sleep(0.1)
+    pytest.fail(f"langgraph dev not up within {START_TIMEOUT_S:.0f} s:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+async def _place_call(agents, call_sid: str, llm: FakeOpenAI) -> str:
+    """A greeting and one caller turn with a tool call, as the phone service runs them."""
+    llm.replies.extend(
+        [
+            ToolCalls((("check_availability", {"day": FRIDAY, "part_of_day": "morning"}),)),
+            Text(ANSWER),
+        ]
+    )
+    agent = await agents(SimpleNamespace(call_sid=call_sid, caller=CALLER))
+    async for _ in agent.respond("", source="start"):
+        pass
+    reply = "".join([t async for t in agent.respond("anything free friday morning")])
+    assert reply == ANSWER
+    await agent.aclose()
+    return agent.thread_id
+
+
+async def _listed(client, thread_id: str, within_s: float = 15.0) -> list[dict]:
+    """The listed call threads, once ``thread_id`` is among them (or ``within_s`` passed)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        threads = await client.threads.search(metadata={"graph_id": "voice_agent"}, limit=50)
+        if any(t["thread_id"] == thread_id for t in threads) or time.monotonic() > deadline:
+            return threads
+        await asyncio.sleep(0.2)
+
+
+def _as_pairs(messages: list) -> list[tuple[str, str]]:
+    """(type, content) of messages from the SDK (dicts) or in-process (objects)."""
+    pairs = []
+    for m in messages:
+        kind, content = (m["type"], m["content"]) if isinstance(m, dict) else (m.type, m.content)
+        pairs.append((kind, content))
+    return pairs
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAS_DEV_SERVER, reason='langgraph dev needs "langgraph-cli[inmem]"')
+async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
+    tmp_path: Path, openai_env: None
+) -> None:
+    from langgraph_sdk import get_client
+
+    db_url = f"sqlite:///{tmp_path}/dialgraph.db"
+    env = {
+        **os.environ,
+        **OFFLINE_ENV,
+        "DIALGRAPH_DATABASE_URL": db_url,
+        "DIALGRAPH_STUDIO_SYNC_SECONDS": SYNC_INTERVAL_S,
+        "OPENAI_API_KEY": DUMMY_KEY,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+    }
+    studio_dir = tmp_path / "studio"
+    studio_dir.mkdir()
+    async with (
+        FakeOpenAI() as llm,
+        open_clinic_agents(
+            database_url=db_url,
+            var_dir=tmp_path,
+            model=f"openai-compatible:{llm.base_url}|fake-model",
+            today=TODAY,
+        ) as agents,
+    ):
+        before = await _place_call(agents, "CA_before_studio", llm)
+
+        async with (
+            langgraph_dev(studio_dir, env) as server,
+            get_client(url=server.url, api_key=None) as client,
+        ):
+            print(f"\nlanggraph dev answered /ok after {server.startup_s:.1f} s")
+
+            # Listed as soon as the server is up (registered at start-up).
+            threads = await client.threads.search(metadata={"graph_id": "voice_agent"})
+            assert [t["thread_id"] for t in threads] == [before]
+            assert threads[0]["metadata"]["call_sid"] == "CA_before_studio"
+
+            # The call's messages, as Studio shows them, read from the shared checkpointer.
+            state = await client.threads.get_state(before)
+            local = await agents.graph.aget_state({"configurable": {"thread_id": before}})
+            assert _as_pairs(state["values"]["messages"]) == _as_pairs(local.values["messages"])
+            kinds = [m["type"] for m in state["values"]["messages"]]
+            assert kinds == ["ai", "human", "ai", "tool", "ai"]
+            assert state["values"]["messages"][-1]["content"] == ANSWER
+            assert state["values"]["messages"][3]["name"] == "check_availability"
+            assert len(await client.threads.get_history(before, limit=5)) >= 2
+
+            # A call placed while Studio is open shows up too, newest first.
+            during = await _place_call(agents, "CA_during_studio", llm)
+            threads = await _listed(client, during)
+            assert [t["thread_id"] for t in threads] == [during, before]
+
+            # Registering from outside (`dialgraph studio-sync`) is idempotent.
+            assert set(await sync_to_server(server.url, database_url=db_url)) >= {before, during}
+            assert len(await client.threads.search(metadata={"graph_id": "voice_agent"})) == 2
+
+            # Studio can continue a call: the run happens in the dev server, on
+            # the shared checkpointer, and the service sees the new turn.
+            llm.replies.append(Text("You are welcome. Goodbye!"))
+            context = {
+                "call_sid": "CA_before_studio",
+                "caller": CALLER,
+                "model": f"openai-compatible:{llm.base_url}|fake-model",
+                "db_url": db_url,
+                "today": TODAY,
+            }
+            await client.runs.wait(
+                before,
+                "voice_agent",
+                input={"messages": [{"role": "user", "content": "thanks"}]},
+                context=context,
+            )
+            local = await agents.graph.aget_state({"configurable": {"thread_id": before}})
+            assert _as_pairs(local.values["messages"][-2:]) == [
+                ("human", "thanks"),
+                ("ai", "You are welcome. Goodbye!"),
+            ], _tail(server.log)
