@@ -28,11 +28,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from typing import Protocol
 
-from telephony.calltoken import CallTokenError, CallTokens
-from telephony.clock import Clock, MonotonicClock
+from telephony.calldata import (
+    CLOSE_NORMAL,
+    CallerInput,
+    CallObserver,
+    CallReport,
+    CallServices,
+    TurnTiming,
+)
+from telephony.calltoken import CallTokenError
 from telephony.codec import FRAME_MS, ulaw_to_pcm
 from telephony.phrases import PhraseSplitter
 from telephony.playout import PlayoutBuffer
@@ -49,18 +54,13 @@ from telephony.protocol import (
 )
 from telephony.providers.base import (
     Agent,
-    AgentFactory,
     AudioFrame,
     CallAction,
-    CallControl,
     CallInfo,
     InputSource,
     ProviderError,
-    SpeechToText,
-    TextToSpeech,
-    VoiceActivityFactory,
 )
-from telephony.registry import CallRegistry, DuplicateCallError, LiveCall
+from telephony.registry import DuplicateCallError, LiveCall
 from telephony.settings import Settings
 from telephony.transport import MediaTransport, TransportClosed
 
@@ -75,7 +75,7 @@ __all__ = [
 
 logger = logging.getLogger("dialgraph.call")
 
-CLOSE_NORMAL = 1000
+
 CLOSE_POLICY = 1008  # refused: bad token, duplicate call, no start, flood
 CLOSE_INTERNAL = 1011
 PACING_SLACK_S = 0.002  # sleeping less than this is pointless (and a float trap)
@@ -85,74 +85,13 @@ AUDIO_QUEUE_FRAMES = 500  # 10 s of audio may wait for the recogniser before fra
 APOLOGY = "Sorry, I had a problem there. Could you say that again?"
 
 
-@dataclass
-class CallServices:
-    """Process-wide engines and registries, opened once and shared by calls."""
-
-    agent_factory: AgentFactory
-    registry: CallRegistry
-    tokens: CallTokens
-    tts: TextToSpeech | None = None
-    stt: SpeechToText | None = None
-    vad: VoiceActivityFactory | None = None
-    call_control: CallControl | None = None
-    clock: Clock = field(default_factory=MonotonicClock)
-    observer: CallObserver | None = None
-
-
-class CallObserver(Protocol):
-    """Told what is said on every call (the demo's live transcript, metrics).
-
-    ``who`` is ``"caller"`` or ``"agent"``; ``text`` is what was recognised or
-    what the caller heard of the agent's reply (cut at a barge-in).
-    """
-
-    def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CallerInput:
-    """A finished piece of caller input for the agent."""
-
-    text: str
-    source: InputSource
-    at: float
-
-
-@dataclass(slots=True)
-class TurnTiming:
-    """When each stage of one turn happened (clock seconds)."""
-
-    turn: int
-    source: str
-    input_at: float
-    first_token_at: float | None = None
-    first_audio_at: float | None = None
-    finished_at: float | None = None
-    interrupted: bool = False
-
-    def ms(self, stage: float | None) -> float | None:
-        return None if stage is None else round((stage - self.input_at) * 1000, 1)
-
-
-@dataclass(slots=True)
-class CallReport:
-    """What happened on one call, for logs, metrics and tests."""
-
-    call_sid: str = ""
-    stream_sid: str = ""
-    end_reason: str = ""
-    close_code: int = CLOSE_NORMAL
-    turns: list[TurnTiming] = field(default_factory=list)
-    interruptions: int = 0
-    frames_in: int = 0
-    frames_out: int = 0
-    heard: dict[int, str] = field(default_factory=dict)
-
-
 class _CallLog(logging.LoggerAdapter):
+    """Prefixes every line with the call (and its graph thread, to open in Studio)."""
+
     def process(self, msg, kwargs):  # type: ignore[override]
-        return f"[{self.extra['call_sid']}] {msg}", kwargs
+        thread = self.extra.get("thread_id")
+        where = f"{self.extra['call_sid']} thread={thread}" if thread else self.extra["call_sid"]
+        return f"[{where}] {msg}", kwargs
 
 
 class CallSession:
@@ -193,6 +132,10 @@ class CallSession:
             if start is None:
                 return self.report
             self._agent = await self._services.agent_factory(self.info)  # type: ignore[arg-type]
+            thread_id = getattr(self._agent, "thread_id", None)
+            if thread_id:
+                self._log = _CallLog(logger, {"call_sid": start.call_sid, "thread_id": thread_id})
+                self._log.info("dialogue thread %s", thread_id)
             tasks.append(self._spawn(self._read_loop(), "reader"))
             tasks.append(self._spawn(self._write_loop(), "writer"))
             tasks.append(self._spawn(self._turn_loop(), "turns"))
@@ -239,6 +182,7 @@ class CallSession:
             await self._transport.close(self.report.close_code, self.report.end_reason[:120])
         if self.info is not None:
             self._services.registry.release(self.info.call_sid)
+            self._services.metrics.call_ended(self.report.end_reason)
         if self._agent is not None:
             try:
                 await asyncio.wait_for(self._agent.aclose(), END_GRACE_S)
@@ -265,7 +209,9 @@ class CallSession:
                 reader.cancel()
         if reader in done:
             return reader.result()
-        return self._refuse(f"no start message within {self._settings.start_timeout:.0f}s")
+        return self._refuse(
+            f"no start message within {self._settings.start_timeout:.0f}s", "no_start"
+        )
 
     async def _read_until_start(self) -> Start | None:
         while True:
@@ -282,7 +228,8 @@ class CallSession:
                 if isinstance(event, UnknownEvent):
                     self._note_unknown(event.name)
 
-    def _refuse(self, why: str) -> None:
+    def _refuse(self, why: str, kind: str) -> None:
+        self._services.metrics.call_refused(kind)
         self._log.warning("media stream refused: %s", why)
         self._finish(f"refused: {why}", CLOSE_POLICY)
 
@@ -295,8 +242,10 @@ class CallSession:
             self._services.registry.admit(
                 LiveCall(start.call_sid, start.stream_sid, params.get("caller", ""))
             )
-        except (CallTokenError, DuplicateCallError) as exc:
-            return self._refuse(str(exc))
+        except CallTokenError as exc:
+            return self._refuse(str(exc), "call_token")
+        except DuplicateCallError as exc:
+            return self._refuse(str(exc), "duplicate_call")
         self.info = CallInfo(
             call_sid=start.call_sid,
             stream_sid=start.stream_sid,
@@ -306,6 +255,7 @@ class CallSession:
             direction=params.get("direction", "inbound"),
             parameters=params,
         )
+        self._services.metrics.call_started()
         self._log.info("call started (stream %s)", start.stream_sid)
         return start
 
@@ -317,11 +267,14 @@ class CallSession:
             self._window_start, self._window_count = now, 0
         self._window_count += 1
         if self._window_count > self._settings.max_inbound_rate * FLOOD_WINDOW_S:
-            self._refuse(f"message flood (more than {self._settings.max_inbound_rate:.0f}/s)")
+            self._refuse(
+                f"message flood (more than {self._settings.max_inbound_rate:.0f}/s)", "flood"
+            )
             return False
         try:
             self._protocol.receive(data)
         except ProtocolError as exc:
+            self._services.metrics.error("protocol")
             self._log.warning("closing stream, protocol error: %s", exc)
             self._finish(f"protocol error: {exc}", exc.close_code)
             return False
@@ -386,6 +339,7 @@ class CallSession:
                 if result.is_final and result.text.strip():
                     self.submit(result.text.strip(), "speech")
         except ProviderError as exc:
+            self._services.metrics.error("stt")
             self._log.error("speech recognition failed, keypad only from now: %s", exc)
 
     async def _turn_loop(self) -> None:
@@ -439,6 +393,7 @@ class CallSession:
                 for phrase in splitter.flush():
                     phrases.put_nowait(phrase)
             except Exception as exc:
+                self._services.metrics.error("agent")
                 self._log.error("agent failed during turn %d: %s", turn, type(exc).__name__)
                 phrases.put_nowait(APOLOGY)
             phrases.put_nowait(None)
@@ -449,6 +404,7 @@ class CallSession:
             timing.finished_at = self._clock.now()
             self.report.heard[turn] = self._buffer.heard_text(turn)
             self._observe("agent", self.report.heard[turn], timing)
+            self._turn_done(timing)
             await self._perform(agent.pending_action())
         except asyncio.CancelledError:
             raise
@@ -456,6 +412,25 @@ class CallSession:
             self._log.exception("reply %d failed", turn)
         finally:
             speaker.cancel()
+
+    def _turn_done(self, timing: TurnTiming) -> None:
+        first_token, first_audio = (
+            timing.ms(timing.first_token_at),
+            timing.ms(timing.first_audio_at),
+        )
+        self._services.metrics.turn(
+            timing.source,
+            None if first_token is None else first_token / 1000,
+            None if first_audio is None else first_audio / 1000,
+        )
+        self._log.info(
+            "turn %d (%s): first token %s ms, first audio %s ms%s",
+            timing.turn,
+            timing.source,
+            first_token,
+            first_audio,
+            ", interrupted" if timing.interrupted else "",
+        )
 
     async def _speak(self, turn: int, phrases: asyncio.Queue[str | None]) -> None:
         tts = self._services.tts
@@ -472,6 +447,7 @@ class CallSession:
                         self._buffer.append(phrase, chunk)
                         self._wake.set()
             except ProviderError as exc:
+                self._services.metrics.error("tts")
                 self._log.error("speech synthesis failed for a phrase: %s", exc)
             finally:
                 self._buffer.close_phrase(phrase)
@@ -501,6 +477,8 @@ class CallSession:
         self.report.heard[turn] = heard
         self.report.interruptions += 1
         self.report.turns[-1].interrupted = True
+        self._services.metrics.barge_in("confirmed")
+        self._turn_done(self.report.turns[-1])
         self._log.info("reply %d interrupted (%s); caller heard %d chars", turn, reason, len(heard))
         self._observe("agent", heard + " [interrupted]", self.report.turns[-1])
         if running and self._agent is not None:
@@ -540,6 +518,7 @@ class CallSession:
             elif control is not None:
                 await control.hangup(self.info.call_sid)
         except ProviderError as exc:
+            self._services.metrics.error("call_control")
             self._log.error("call control failed: %s", exc)
         # Closing the stream ends <Connect>; with nothing after it the call ends.
         self._finish(f"agent {action.kind}")

@@ -20,7 +20,7 @@ from telephony.settings import Settings
 from telephony.web.signature import SignatureError, stream_url, verify_signature
 from telephony.web.state import WebState
 
-__all__ = ["TwilioController", "VoiceCall", "healthz", "require_twilio_signature"]
+__all__ = ["TwilioController", "VoiceCall", "healthz", "metrics", "require_twilio_signature"]
 
 logger = logging.getLogger("dialgraph.web")
 
@@ -142,3 +142,9 @@ class TwilioController(Controller):
 def healthz(state: WebState) -> dict[str, Any]:
     """Liveness plus the number of calls this process is serving."""
     return {"status": "ok", "live_calls": len(state.services.registry)}
+
+
+@get("/metrics", name="metrics", sync_to_thread=False, media_type="text/plain; version=0.0.4")
+def metrics(state: WebState) -> Response[str]:
+    """Prometheus metrics: live calls, turns, latency histograms, barge-ins, errors."""
+    return Response(state.services.metrics.render(), media_type="text/plain; version=0.0.4")

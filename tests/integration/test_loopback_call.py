@@ -17,6 +17,7 @@ import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import uvicorn
@@ -260,6 +261,14 @@ async def test_abusing_one_stream_leaves_other_calls_untouched(script, tmp_path:
         )
         results = await asyncio.gather(*calls)
         assert services.registry.calls() == []
+        async with httpx.AsyncClient() as http:
+            scraped = (await http.get(f"{base}/metrics")).text
+    # The operator sees the abuse and the healthy calls apart.
+    assert "dialgraph_live_calls 0" in scraped
+    assert 'dialgraph_calls_ended_total{reason="caller_hangup"} 3' in scraped
+    assert 'dialgraph_errors_total{kind="protocol"} 3' in scraped
+    assert 'dialgraph_streams_refused_total{reason="call_token"} 1' in scraped
+    assert 'dialgraph_barge_ins_total{outcome="confirmed"} 3' in scraped
 
     assert codes == [1007, 1003, 1002, 1008, 1008]
     for result in results:

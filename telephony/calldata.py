@@ -1,0 +1,93 @@
+"""What a call session is given (the shared engines) and what it reports.
+
+Kept apart from :mod:`telephony.session` so the web layer, the demo and
+tests can name these types without the session's machinery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from telephony.calltoken import CallTokens
+from telephony.clock import Clock, MonotonicClock
+from telephony.metrics import CallMetrics
+from telephony.providers.base import (
+    AgentFactory,
+    CallControl,
+    InputSource,
+    SpeechToText,
+    TextToSpeech,
+    VoiceActivityFactory,
+)
+from telephony.registry import CallRegistry
+
+__all__ = ["CallObserver", "CallReport", "CallServices", "CallerInput", "TurnTiming"]
+
+CLOSE_NORMAL = 1000
+
+
+@dataclass
+class CallServices:
+    """Process-wide engines and registries, opened once and shared by calls."""
+
+    agent_factory: AgentFactory
+    registry: CallRegistry
+    tokens: CallTokens
+    tts: TextToSpeech | None = None
+    stt: SpeechToText | None = None
+    vad: VoiceActivityFactory | None = None
+    call_control: CallControl | None = None
+    clock: Clock = field(default_factory=MonotonicClock)
+    observer: CallObserver | None = None
+    metrics: CallMetrics = field(default_factory=CallMetrics)
+
+
+class CallObserver(Protocol):
+    """Told what is said on every call (the demo's live transcript, metrics).
+
+    ``who`` is ``"caller"`` or ``"agent"``; ``text`` is what was recognised or
+    what the caller heard of the agent's reply (cut at a barge-in).
+    """
+
+    def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallerInput:
+    """A finished piece of caller input for the agent."""
+
+    text: str
+    source: InputSource
+    at: float
+
+
+@dataclass(slots=True)
+class TurnTiming:
+    """When each stage of one turn happened (clock seconds)."""
+
+    turn: int
+    source: str
+    input_at: float
+    first_token_at: float | None = None
+    first_audio_at: float | None = None
+    finished_at: float | None = None
+    interrupted: bool = False
+
+    def ms(self, stage: float | None) -> float | None:
+        return None if stage is None else round((stage - self.input_at) * 1000, 1)
+
+
+@dataclass(slots=True)
+class CallReport:
+    """What happened on one call, for logs, metrics and tests."""
+
+    call_sid: str = ""
+    stream_sid: str = ""
+    end_reason: str = ""
+    close_code: int = CLOSE_NORMAL
+    turns: list[TurnTiming] = field(default_factory=list)
+    interruptions: int = 0
+    frames_in: int = 0
+    frames_out: int = 0
+    heard: dict[int, str] = field(default_factory=dict)
