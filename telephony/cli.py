@@ -13,7 +13,13 @@ import os
 import sys
 from pathlib import Path
 
-from telephony.settings import ConfigError, Settings, load_settings, settings_help
+from telephony.settings import (
+    ConfigError,
+    Settings,
+    check_for_serving,
+    load_settings,
+    settings_help,
+)
 
 __all__ = ["main"]
 
@@ -97,6 +103,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         if v
     }
     settings = settings.replace(**changes)
+    problems = check_for_serving(settings)
+    if problems:
+        print("dialgraph serve: refusing to start:", file=sys.stderr)
+        for problem in problems:
+            print(f"  - {problem}", file=sys.stderr)
+        return 2
     if not settings.twilio_auth_token:
         logging.getLogger("dialgraph").warning(
             "TWILIO_AUTH_TOKEN is not set: requests are NOT signature-checked "

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from telephony.calltoken import CallTokenError, CallTokens
-from telephony.settings import SETTINGS, ConfigError, Settings, load_settings, settings_help
+from telephony.settings import (
+    SETTINGS,
+    ConfigError,
+    Settings,
+    check_for_serving,
+    load_settings,
+    settings_help,
+)
 
 CALL = "CA" + "a" * 32
 
@@ -84,3 +91,33 @@ def test_tokens_without_a_secret_are_per_process() -> None:
     token = CallTokens("").issue(CALL)
     with pytest.raises(CallTokenError):
         CallTokens("").check(token, CALL)
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"DIALGRAPH_PUBLIC_URL": "https://abc.example.com"}, "TWILIO_AUTH_TOKEN is not set"),
+        ({"DIALGRAPH_HOST": "0.0.0.0"}, "TWILIO_AUTH_TOKEN is not set"),
+        (
+            {"DIALGRAPH_PUBLIC_URL": "http://abc.example.com", "TWILIO_AUTH_TOKEN": "t"},
+            "plain http",
+        ),
+        ({"DIALGRAPH_MODEL": "openai:gpt-4o-mini"}, "OPENAI_API_KEY"),
+    ],
+)
+def test_serve_refuses_unsafe_production_settings(env: dict[str, str], problem: str) -> None:
+    settings = load_settings(env, env_file=None)
+    problems = check_for_serving(settings, environ=env)
+    assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # loopback development
+        {"DIALGRAPH_PUBLIC_URL": "https://abc.example.com", "TWILIO_AUTH_TOKEN": "t"},
+        {"DIALGRAPH_PUBLIC_URL": "http://127.0.0.1:8080", "TWILIO_AUTH_TOKEN": "t"},
+    ],
+)
+def test_serve_accepts_safe_settings(env: dict[str, str]) -> None:
+    assert check_for_serving(load_settings(env, env_file=None), environ=env) == []
