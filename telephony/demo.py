@@ -54,9 +54,12 @@ class _Transcript:
 
     def __init__(self) -> None:
         self.lines: list[dict] = []
+        self.turns: list[TurnTiming] = []  # the server's timing of each answered caller input
 
     def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None:
         entry: dict = {"who": who, "text": text}
+        if timing is not None and who == "agent" and timing.source in {"speech", "dtmf"}:
+            self.turns.append(timing)
         if timing is not None and who == "agent":
             entry["first_token_ms"] = timing.ms(timing.first_token_at)
             entry["first_audio_ms"] = timing.ms(timing.first_audio_at)
@@ -133,6 +136,60 @@ async def _call(
     return result
 
 
+def latency_table(result: CallResult, server_turns: list[TurnTiming]) -> list[dict]:
+    """Per caller turn: end of speech -> ASR final -> first token -> first audio.
+
+    The softphone and the server share one clock in the demo, so the caller's
+    end of speech (softphone) and the server's stages line up exactly. Each
+    caller turn is matched to the first server turn whose input arrived after
+    the caller stopped speaking.
+    """
+    if result.started_at is None:
+        return []
+    rows, pool = [], list(server_turns)
+    for turn in result.turns:
+        if turn.response_ms is None:
+            continue
+        end = result.started_at + turn.end_ms / 1000
+        match = next((t for t in pool if t.input_at >= end - 0.05), None)
+        if match is None:
+            continue
+        pool.remove(match)
+
+        def ms(a: float | None, b: float | None) -> float | None:
+            return None if a is None or b is None else round((b - a) * 1000)
+
+        rows.append(
+            {
+                "turn": turn.number,
+                "input": turn.kind,
+                "text": turn.text,
+                "speech_end_to_asr_final": ms(end, match.input_at),
+                "asr_final_to_first_token": ms(match.input_at, match.first_token_at),
+                "first_token_to_first_audio": ms(match.first_token_at, match.first_audio_at),
+                "speech_end_to_first_audio_heard": round(turn.response_ms),
+            }
+        )
+    return rows
+
+
+def format_latency(rows: list[dict]) -> str:
+    """The latency table as the README shows it."""
+    header = (
+        "| turn | caller | end of speech -> ASR final | -> first token | -> first audio sent "
+        "| end of speech -> agent audio at the caller |"
+    )
+    lines = [header, "| --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        text = row["text"] if len(row["text"]) <= 34 else row["text"][:31] + "..."
+        lines.append(
+            f"| {row['turn']} | {text} | {row['speech_end_to_asr_final']} ms "
+            f"| {row['asr_final_to_first_token']} ms | {row['first_token_to_first_audio']} ms "
+            f"| {row['speech_end_to_first_audio_heard']} ms |"
+        )
+    return "\n".join(lines)
+
+
 async def run_demo(
     settings: Settings, *, script: Path | None = None, out: Path | None = None
 ) -> int:
@@ -165,6 +222,9 @@ async def run_demo(
 
     print()
     print(result.summary())
+    latency = latency_table(result, transcript.turns)
+    if latency:
+        print("\n" + format_latency(latency))
     report = {
         "script": str(script_path),
         "outcome": result.outcome,
@@ -178,6 +238,7 @@ async def run_demo(
         "marks_echoed": result.marks_echoed,
         "duration_ms": result.duration_ms,
         "warnings": result.warnings,
+        "latency_ms": latency,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"  transcript: {out / 'transcripts' / (result.call_sid + '.jsonl')}")

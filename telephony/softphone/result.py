@@ -101,6 +101,9 @@ class CallResult:
     agent_ms_played: float = 0.0
     agent_ms_cleared: float = 0.0
     duration_ms: float = 0.0
+    started_at: float | None = (
+        None  # the softphone clock at stream start (turn times count from it)
+    )
     warnings: list[str] = field(default_factory=list)
     caller_audio: bytes = b""
     agent_audio: bytes = b""

@@ -153,6 +153,7 @@ class MediaStream:
             self._note_app_close()
             return
         self._t0 = self.clock.now()
+        self.result.started_at = self._t0
         # The script first, so that speech queued by its first step is in frame 0.
         runner = asyncio.create_task(self._run_script(steps), name="softphone-script")
         ticker = asyncio.create_task(self._run_ticker(), name="softphone-ticker")
