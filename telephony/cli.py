@@ -1,4 +1,4 @@
-"""The ``dialgraph`` command line: ``serve``, ``call``, ``demo``.
+"""The ``dialgraph`` command line: ``serve``, ``call``, ``demo``, ``dial``.
 
 Every option has a matching environment variable (listed by ``--help``);
 options win over the environment, the environment over ``.env``.
@@ -89,6 +89,41 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--script", type=Path, default=None, help="another caller script (TOML)")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default var/demo)")
+
+    dial = sub.add_parser(
+        "dial",
+        help="ring a number; the answered call talks to the graph (after the compliance gate)",
+        description="Checks the do-not-call list and the calling hours in the callee's time "
+        "zone, then asks Twilio to ring NUMBER. On answer Twilio fetches "
+        "DIALGRAPH_PUBLIC_URL/twilio/voice, so the call streams into the graph served by "
+        "`dialgraph serve` there. Prints the new call's SID. Exit status: 0 placed, "
+        "1 Twilio refused, 2 configuration error, 3 refused by the compliance gate.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dial.add_argument("number", help="the callee in E.164, e.g. +13125550123")
+    dial.add_argument(
+        "--from",
+        dest="from_",
+        metavar="E164",
+        default=None,
+        help="your Twilio number (DIALGRAPH_OUTBOUND_FROM)",
+    )
+    dial.add_argument("--public-url", help="base URL Twilio reaches (DIALGRAPH_PUBLIC_URL)")
+    dial.add_argument(
+        "--dnc-list", type=Path, default=None, help="do-not-call list (DIALGRAPH_DNC_LIST)"
+    )
+    dial.add_argument(
+        "--machine-detection",
+        choices=("Enable", "DetectMessageEnd"),
+        default=None,
+        help="have Twilio detect answering machines (the webhook then gets AnsweredBy)",
+    )
+    dial.add_argument(
+        "--check",
+        action="store_true",
+        help="only run the compliance gate and print its decision; place no call",
+    )
     return parser
 
 
@@ -140,6 +175,40 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_demo(settings, script=args.script, out=args.out))
 
 
+def _dial(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.compliance import ComplianceGate
+    from telephony.dial import DialRefused, place_outbound_call
+    from telephony.providers.base import ProviderError
+
+    if args.public_url:
+        settings = settings.replace(public_url=args.public_url.rstrip("/"))
+    dnc = args.dnc_list or settings.dnc_list
+    if args.check:
+        decision = ComplianceGate(dnc, allowed_hours=settings.calling_hours).check(args.number)
+        print(decision.reason)
+        return 0 if decision.allowed else 3
+    try:
+        sid = asyncio.run(
+            place_outbound_call(
+                args.number,
+                settings,
+                from_=args.from_ or settings.outbound_from,
+                dnc_path=dnc,
+                calling_hours=settings.calling_hours,
+                machine_detection=args.machine_detection,
+                api_url=settings.twilio_api_url,
+            )
+        )
+    except DialRefused as exc:
+        print(f"dialgraph: not dialling: {exc}", file=sys.stderr)
+        return 3
+    except ProviderError as exc:
+        print(f"dialgraph: the call was not placed: {exc}", file=sys.stderr)
+        return 1
+    print(sid)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dialgraph`` command."""
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads
@@ -151,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dialgraph: configuration error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
-    handlers = {"serve": _serve, "call": _call, "demo": _demo}
+    handlers = {"serve": _serve, "call": _call, "demo": _demo, "dial": _dial}
     try:
         return handlers[args.command](args, settings)
     except ConfigError as exc:

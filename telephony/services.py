@@ -84,12 +84,23 @@ async def build_services(
     """
     secret = settings.call_token_secret or settings.twilio_auth_token
     async with AsyncExitStack() as stack:
+        call_control = None
+        if settings.twilio_account_sid and settings.twilio_auth_token:
+            from telephony.providers.twilio_rest import TwilioCallControl
+
+            call_control = TwilioCallControl(
+                settings.twilio_account_sid,
+                settings.twilio_auth_token,
+                base_url=settings.twilio_api_url or None,
+            )
+            stack.push_async_callback(call_control.aclose)
         services = CallServices(
             agent_factory=await _open_agent_factory(settings, stack),
             registry=CallRegistry(),
             tokens=CallTokens(secret, ttl=settings.call_token_ttl),
             tts=make_tts(settings.tts),
             stt=make_stt(settings.stt),
+            call_control=call_control,
             observer=observer,
         )
         for engine, args in ((services.tts, ()), (services.stt, (warm_decoders,))):

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from telephony.compliance import DEFAULT_CALLING_HOURS, parse_calling_hours
+
 __all__ = [
     "SETTINGS",
     "ConfigError",
@@ -198,6 +200,37 @@ SETTINGS: tuple[Setting, ...] = (
         "pocketsphinx",
         "Speech recogniser: `pocketsphinx` (offline) or `none` (keypad input only).",
     ),
+    Setting(
+        "outbound_from",
+        "DIALGRAPH_OUTBOUND_FROM",
+        "",
+        "Your Twilio number (E.164) that `dialgraph dial` calls from.",
+    ),
+    Setting(
+        "dnc_list",
+        "DIALGRAPH_DNC_LIST",
+        "var/dnc.txt",
+        "Do-not-call list checked before every outbound call: one number per line, "
+        "`#` comments. A missing file refuses every outbound call (create it empty "
+        "if nobody has opted out).",
+        Path,
+    ),
+    Setting(
+        "calling_hours",
+        "DIALGRAPH_CALLING_HOURS",
+        "9-20",
+        "Hours outbound calls may ring, START-END in the callee's local time (from "
+        "the number; END exclusive).",
+        parse_calling_hours,
+    ),
+    Setting(
+        "twilio_api_url",
+        "DIALGRAPH_TWILIO_API_URL",
+        "",
+        "Twilio REST API base URL. Empty: https://api.twilio.com. Only for pointing "
+        "call control at a local fake Twilio in tests and demos.",
+        _parse_public_url,
+    ),
 )
 
 _BY_FIELD = {s.field: s for s in SETTINGS}
@@ -227,6 +260,10 @@ class Settings:
     agent: str = "clinic"
     tts: str = "piper"
     stt: str = "pocketsphinx"
+    outbound_from: str = ""
+    dnc_list: Path = Path("var/dnc.txt")
+    calling_hours: tuple[int, int] = DEFAULT_CALLING_HOURS
+    twilio_api_url: str = ""
 
     def replace(self, **changes: Any) -> Settings:
         """Return a copy with ``changes`` applied."""

@@ -59,8 +59,10 @@ class VoiceCall:
 
     Attributes:
         call_sid: ``CallSid``.
-        caller: ``From`` (E.164, or whatever Twilio sends for withheld numbers).
-        called: ``To``.
+        caller: The person on the line: ``From`` on an inbound call, ``To`` on
+            an outbound one (E.164, or what Twilio sends for withheld numbers).
+            Caller memory and caller ID on transfers use it.
+        called: Our number: ``To`` inbound, ``From`` outbound.
         direction: ``"inbound"`` or ``"outbound"`` (Twilio's ``outbound-api`` and
             ``outbound-dial`` both count as outbound).
     """
@@ -80,12 +82,13 @@ class VoiceCall:
             )
         if not _SID.match(call_sid):
             raise ClientException(detail="malformed CallSid")
-        direction = str(form.get("Direction") or "inbound")
+        outbound = str(form.get("Direction") or "inbound").startswith("outbound")
+        ours, theirs = ("From", "To") if outbound else ("To", "From")
         return cls(
             call_sid=call_sid,
-            caller=str(form.get("From") or ""),
-            called=str(form.get("To") or ""),
-            direction="outbound" if direction.startswith("outbound") else "inbound",
+            caller=str(form.get(theirs) or ""),
+            called=str(form.get(ours) or ""),
+            direction="outbound" if outbound else "inbound",
         )
 
 

@@ -1,0 +1,169 @@
+"""Outbound calls: ``dialgraph dial +1...`` rings a number and the answer talks to the graph.
+
+How it works:
+
+1. The compliance gate (:mod:`telephony.compliance`) decides first: a number
+   on the do-not-call list, outside calling hours in the callee's time zone,
+   or with an unknown time zone is refused before anything reaches Twilio.
+2. Twilio is asked to create the call (``POST .../Calls.json``) with
+   ``Url = {public_url}/twilio/voice``: the same voice webhook inbound calls
+   use. When the callee answers, Twilio POSTs it with ``Direction=outbound-api``
+   and the call streams into the same graph as any inbound call.
+   ``StatusCallback = {public_url}/twilio/status`` logs how the call ended
+   (no-answer, busy, completed).
+3. The new call's SID is returned; the call itself is then served by the
+   running ``dialgraph serve`` behind the public URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from telephony.compliance import (
+    DEFAULT_CALLING_HOURS,
+    ComplianceDecision,
+    ComplianceGate,
+    mask_number,
+)
+from telephony.settings import ConfigError, Settings
+
+__all__ = ["DialRefused", "OutboundCalls", "dial", "place_outbound_call"]
+
+logger = logging.getLogger("dialgraph.dial")
+
+MACHINE_DETECTION = ("Enable", "DetectMessageEnd")  # Twilio's MachineDetection values
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+class DialRefused(Exception):
+    """The compliance gate refused the call; nothing was sent to Twilio.
+
+    Attributes:
+        decision: The gate's decision, with its human reason.
+    """
+
+    def __init__(self, decision: ComplianceDecision) -> None:
+        super().__init__(decision.reason)
+        self.decision = decision
+
+
+class OutboundCalls(Protocol):
+    """Whatever can create a call (``TwilioCallControl`` in production)."""
+
+    async def place_call(
+        self,
+        to: str,
+        from_: str,
+        url: str,
+        status_callback: str,
+        machine_detection: str | None = None,
+    ) -> str: ...
+
+
+async def dial(
+    to: str,
+    settings: Settings,
+    *,
+    control: OutboundCalls,
+    gate: ComplianceGate,
+    from_: str,
+    machine_detection: str | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> str:
+    """Check the gate, then have Twilio ring ``to``; return the new call's SID.
+
+    Args:
+        to: The callee (E.164; common formatting is normalised).
+        settings: Needs ``public_url`` and the Twilio credentials.
+        control: Creates the call (``TwilioCallControl``).
+        gate: The compliance gate.
+        from_: The Twilio number the call comes from (E.164).
+        machine_detection: ``"Enable"`` or ``"DetectMessageEnd"``; ``None``: off.
+        now: Clock for the calling-hours check (default: the gate's).
+
+    Raises:
+        ConfigError: No public URL, no credentials, or a bad ``from_`` /
+            ``machine_detection``; nothing was sent.
+        DialRefused: The gate refused; nothing was sent.
+        ProviderError: Twilio refused or could not be reached.
+    """
+    _require_config(settings, from_, machine_detection)
+    decision = gate.check(to, at=now() if now is not None else None)
+    if not decision.allowed:
+        logger.warning("outbound call not placed: %s", decision.reason)
+        raise DialRefused(decision)
+    logger.info("compliance gate: %s", decision.reason)
+    base = settings.public_url
+    if urlsplit(base).hostname in _LOOPBACK_HOSTS:
+        logger.warning("DIALGRAPH_PUBLIC_URL %s is loopback: real Twilio cannot reach it", base)
+    sid = await control.place_call(
+        decision.number,
+        from_,
+        f"{base}/twilio/voice",
+        f"{base}/twilio/status",
+        machine_detection,
+    )
+    logger.info("outbound call %s to %s created", sid, mask_number(decision.number))
+    return sid
+
+
+async def place_outbound_call(
+    to: str,
+    settings: Settings,
+    *,
+    from_: str,
+    dnc_path: str | Path,
+    calling_hours: tuple[int, int] = DEFAULT_CALLING_HOURS,
+    machine_detection: str | None = None,
+    api_url: str = "",
+    now: Callable[[], datetime] | None = None,
+) -> str:
+    """:func:`dial` with a Twilio client and a gate built from plain values (the CLI's entry).
+
+    ``api_url`` overrides Twilio's API origin (a local fake in tests).
+    Raises what :func:`dial` raises.
+    """
+    from telephony.providers.twilio_rest import TwilioCallControl
+
+    _require_config(settings, from_, machine_detection)
+    gate = ComplianceGate(dnc_path, allowed_hours=calling_hours, now=now)
+    async with TwilioCallControl(
+        settings.twilio_account_sid, settings.twilio_auth_token, base_url=api_url or None
+    ) as control:
+        return await dial(
+            to,
+            settings,
+            control=control,
+            gate=gate,
+            from_=from_,
+            machine_detection=machine_detection,
+        )
+
+
+def _require_config(settings: Settings, from_: str, machine_detection: str | None) -> None:
+    if not settings.public_url:
+        raise ConfigError(
+            "DIALGRAPH_PUBLIC_URL is not set: Twilio fetches the answered call's TwiML from "
+            "{public_url}/twilio/voice, so it needs the public base URL of `dialgraph serve`"
+        )
+    if not settings.twilio_account_sid or not settings.twilio_auth_token:
+        raise ConfigError(
+            "placing a call needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (Twilio REST API)"
+        )
+    if not _E164.match(from_ or ""):
+        raise ConfigError(
+            "the calling number (DIALGRAPH_OUTBOUND_FROM or --from) must be one of your "
+            f"Twilio numbers in E.164, e.g. +15550100100; got {from_!r}"
+        )
+    if machine_detection is not None and machine_detection not in MACHINE_DETECTION:
+        raise ConfigError(
+            f"machine detection must be one of {', '.join(MACHINE_DETECTION)}; "
+            f"got {machine_detection!r}"
+        )
