@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from telephony.calltoken import CallTokens
-from telephony.providers.base import AgentFactory, SpeechToText, TextToSpeech
+from telephony.providers.base import AgentFactory, ProviderError, SpeechToText, TextToSpeech
 from telephony.registry import CallRegistry
 from telephony.session import CallObserver, CallServices
 from telephony.settings import ConfigError, Settings
@@ -21,26 +21,83 @@ __all__ = ["build_services", "make_stt", "make_tts"]
 logger = logging.getLogger("dialgraph.services")
 
 
-def make_tts(name: str) -> TextToSpeech | None:
-    """The text-to-speech engine called ``name`` (``none`` for no speech)."""
+def _piper() -> TextToSpeech | None:
+    try:
+        from telephony.providers.piper import PiperTTS
+    except ImportError:  # the optional (GPL) piper extra is not installed
+        return None
+    return PiperTTS()
+
+
+def make_tts(settings: Settings) -> TextToSpeech | None:
+    """The text-to-speech engine ``DIALGRAPH_TTS`` names.
+
+    ``elevenlabs`` fails over to Piper (when installed) per call: a phrase the
+    cloud cannot speak in time is spoken offline at once.
+    """
+    name = settings.tts
     if name == "none":
         return None
     if name == "piper":
-        from telephony.providers.piper import PiperTTS
+        tts = _piper()
+        if tts is None:
+            raise ConfigError("DIALGRAPH_TTS=piper needs the piper extra: uv sync --extra piper")
+        return tts
+    if name == "elevenlabs":
+        if not (settings.elevenlabs_api_key and settings.elevenlabs_voice_id):
+            raise ConfigError(
+                "DIALGRAPH_TTS=elevenlabs needs ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID"
+            )
+        from telephony.providers.elevenlabs import ElevenLabsTTS
+        from telephony.providers.fallback import FallbackTTS
 
-        return PiperTTS()
-    raise ConfigError(f"DIALGRAPH_TTS: unknown engine {name!r} (choose piper or none)")
+        cloud = ElevenLabsTTS(
+            settings.elevenlabs_api_key,
+            settings.elevenlabs_voice_id,
+            model_id=settings.elevenlabs_model,
+        )
+        offline = _piper()
+        return FallbackTTS(cloud, offline) if offline is not None else cloud
+    raise ConfigError(f"DIALGRAPH_TTS: unknown engine {name!r} (choose piper, elevenlabs or none)")
 
 
-def make_stt(name: str) -> SpeechToText | None:
-    """The speech recogniser called ``name`` (``none``: keypad input only)."""
+def make_stt(settings: Settings) -> SpeechToText | None:
+    """The recogniser ``DIALGRAPH_STT`` names (``none``: keypad input only).
+
+    ``assemblyai`` fails over to pocketsphinx per call (retry once, then
+    offline for the rest of the call, replaying the audio since the failure).
+    """
+    name = settings.stt
     if name == "none":
         return None
-    if name == "pocketsphinx":
-        from telephony.providers.pocketsphinx import PocketsphinxSTT
+    from telephony.providers.pocketsphinx import PocketsphinxSTT
 
+    if name == "pocketsphinx":
         return PocketsphinxSTT()
-    raise ConfigError(f"DIALGRAPH_STT: unknown engine {name!r} (choose pocketsphinx or none)")
+    if name == "assemblyai":
+        if not settings.assemblyai_api_key:
+            raise ConfigError("DIALGRAPH_STT=assemblyai needs ASSEMBLYAI_API_KEY")
+        from telephony.providers.assemblyai import AssemblyAISTT
+        from telephony.providers.fallback import FallbackSTT
+
+        return FallbackSTT(
+            AssemblyAISTT(settings.assemblyai_api_key, keyterms=KEYTERMS), PocketsphinxSTT()
+        )
+    raise ConfigError(
+        f"DIALGRAPH_STT: unknown engine {name!r} (choose pocketsphinx, assemblyai or none)"
+    )
+
+
+# Rare words the cloud recogniser should favour (the vendor warns against long lists).
+KEYTERMS = (
+    "Riverside Family Clinic",
+    "checkup",
+    "consultation",
+    "vaccination",
+    "Dr. Patel",
+    "Dr. Nguyen",
+    "reschedule",
+)
 
 
 async def _open_agent_factory(settings: Settings, stack: AsyncExitStack) -> AgentFactory:
@@ -98,15 +155,18 @@ async def build_services(
             agent_factory=await _open_agent_factory(settings, stack),
             registry=CallRegistry(),
             tokens=CallTokens(secret, ttl=settings.call_token_ttl),
-            tts=make_tts(settings.tts),
-            stt=make_stt(settings.stt),
+            tts=make_tts(settings),
+            stt=make_stt(settings),
             call_control=call_control,
             observer=observer,
         )
         for engine, args in ((services.tts, ()), (services.stt, (warm_decoders,))):
             warm_up = getattr(engine, "warm_up", None)
             if warm_up is not None:
-                await warm_up(*args)
+                try:
+                    await warm_up(*args)
+                except ProviderError as exc:  # a cloud engine down at start: calls fail over
+                    logger.warning("could not warm up %s: %s", engine.name, exc)
         logger.info(
             "engines ready: agent=%s model=%s tts=%s stt=%s",
             settings.agent,

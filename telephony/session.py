@@ -121,6 +121,7 @@ class CallSession:
         self._window_count = 0
         self._unknown_seen: set[str] = set()
         self.info: CallInfo | None = None
+        self._tts = services.tts
         self.report = CallReport()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -255,6 +256,10 @@ class CallSession:
             direction=params.get("direction", "inbound"),
             parameters=params,
         )
+        # Engines with per-call state (failover counts) hand out a per-call view.
+        for_call = getattr(self._services.tts, "for_call", None)
+        if for_call is not None:
+            self._tts = for_call(self.info)
         self._services.metrics.call_started()
         self._log.info("call started (stream %s)", start.stream_sid)
         return start
@@ -433,7 +438,7 @@ class CallSession:
         )
 
     async def _speak(self, turn: int, phrases: asyncio.Queue[str | None]) -> None:
-        tts = self._services.tts
+        tts = self._tts
         index = 0
         while (text := await phrases.get()) is not None:
             index += 1

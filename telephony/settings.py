@@ -182,6 +182,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Empty: the real date.",
     ),
     Setting(
+        "assemblyai_api_key",
+        "ASSEMBLYAI_API_KEY",
+        "",
+        "AssemblyAI key, for DIALGRAPH_STT=assemblyai (fails over to pocketsphinx per call).",
+        secret=True,
+    ),
+    Setting(
+        "elevenlabs_api_key",
+        "ELEVENLABS_API_KEY",
+        "",
+        "ElevenLabs key, for DIALGRAPH_TTS=elevenlabs (fails over to Piper per call).",
+        secret=True,
+    ),
+    Setting(
+        "elevenlabs_voice_id",
+        "ELEVENLABS_VOICE_ID",
+        "",
+        "ElevenLabs voice id, for DIALGRAPH_TTS=elevenlabs.",
+    ),
+    Setting(
+        "elevenlabs_model",
+        "DIALGRAPH_ELEVENLABS_MODEL",
+        "eleven_flash_v2_5",
+        "ElevenLabs model (the flash models answer fastest).",
+    ),
+    Setting(
         "agent",
         "DIALGRAPH_AGENT",
         "clinic",
@@ -192,13 +218,15 @@ SETTINGS: tuple[Setting, ...] = (
         "tts",
         "DIALGRAPH_TTS",
         "piper",
-        "Text-to-speech engine: `piper` (offline, needs the piper extra) or `none`.",
+        "Text-to-speech engine: `piper` (offline, needs the piper extra), `elevenlabs` "
+        "(cloud, falls back to Piper per call) or `none`.",
     ),
     Setting(
         "stt",
         "DIALGRAPH_STT",
         "pocketsphinx",
-        "Speech recogniser: `pocketsphinx` (offline) or `none` (keypad input only).",
+        "Speech recogniser: `pocketsphinx` (offline), `assemblyai` (cloud, falls back to "
+        "pocketsphinx per call) or `none` (keypad input only).",
     ),
     Setting(
         "outbound_from",
@@ -257,6 +285,10 @@ class Settings:
     database_url: str = ""
     model: str = "local"
     today: str = ""
+    assemblyai_api_key: str = ""
+    elevenlabs_api_key: str = ""
+    elevenlabs_voice_id: str = ""
+    elevenlabs_model: str = "eleven_flash_v2_5"
     agent: str = "clinic"
     tts: str = "piper"
     stt: str = "pocketsphinx"
@@ -354,6 +386,14 @@ def check_for_serving(settings: Settings, environ: Mapping[str, str] | None = No
         problems.append(
             f"DIALGRAPH_PUBLIC_URL={public} is plain http: Twilio opens media streams only "
             "over wss://. Use the https:// URL of your proxy or tunnel."
+        )
+    if settings.stt == "assemblyai" and not settings.assemblyai_api_key:
+        problems.append("DIALGRAPH_STT=assemblyai needs ASSEMBLYAI_API_KEY.")
+    if settings.tts == "elevenlabs" and not (
+        settings.elevenlabs_api_key and settings.elevenlabs_voice_id
+    ):
+        problems.append(
+            "DIALGRAPH_TTS=elevenlabs needs ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID."
         )
     if settings.model.startswith("openai:") and not env.get("OPENAI_API_KEY"):
         problems.append(f"DIALGRAPH_MODEL={settings.model} needs OPENAI_API_KEY.")
