@@ -164,6 +164,26 @@ class PocketsphinxConfig:
             raise ValueError("PocketsphinxConfig batch_ms must be > 0 and partial_interval_ms >= 0")
         self.make_endpointer()  # fail at configuration time, not on the first call
 
+    @classmethod
+    def for_domain(
+        cls,
+        corpus: Iterable[str],
+        *,
+        cache_dir: Path,
+        words: Iterable[str] = (),
+        **settings: Any,
+    ) -> PocketsphinxConfig:
+        """A configuration with a language model built from ``corpus`` (sentences callers say).
+
+        Built by :mod:`telephony.providers.domain_lm`, or found in ``cache_dir`` (``var/asr``):
+        blocking, ~0.8 s once per corpus, ~10 ms cached. ``settings``: other fields.
+        """
+        from telephony.providers.domain_lm import DOMAIN_DECODER_OPTIONS, build_domain_model
+
+        model = build_domain_model(corpus, cache_dir=cache_dir, words=words)
+        options = {**DOMAIN_DECODER_OPTIONS, **settings.pop("options", {})}
+        return cls(lm=model.lm, dictionary=model.dictionary, options=options, **settings)
+
     def make_endpointer(self) -> pocketsphinx.Endpointer:
         """A new endpointer for 8 kHz audio with these settings.
 

