@@ -240,6 +240,17 @@ async def run_demo(
         "warnings": result.warnings,
         "latency_ms": latency,
     }
+    if settings.agent == "clinic" and result.call_sid:
+        from graphs.runner import thread_id_for_call
+
+        thread = thread_id_for_call(result.call_sid)
+        report["thread_id"] = thread
+        print(
+            f"\n  LangGraph Studio: thread {thread} in {out / 'dialgraph.db'}\n"
+            f"    DIALGRAPH_DATABASE_URL=sqlite:///{out.resolve() / 'dialgraph.db'} "
+            "LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true "
+            "LANGSMITH_TRACING=false uv run langgraph dev --no-browser"
+        )
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"  transcript: {out / 'transcripts' / (result.call_sid + '.jsonl')}")
     print(f"  report:     {out / 'report.json'}")
