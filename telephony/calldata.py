@@ -21,8 +21,17 @@ from telephony.providers.base import (
     VoiceActivityFactory,
 )
 from telephony.registry import CallRegistry
+from telephony.settings import Settings
+from telephony.turns import TurnConfig
 
-__all__ = ["CallObserver", "CallReport", "CallServices", "CallerInput", "TurnTiming"]
+__all__ = [
+    "CallObserver",
+    "CallReport",
+    "CallServices",
+    "CallerInput",
+    "TurnTiming",
+    "turn_config",
+]
 
 CLOSE_NORMAL = 1000
 
@@ -91,3 +100,22 @@ class CallReport:
     frames_in: int = 0
     frames_out: int = 0
     heard: dict[int, str] = field(default_factory=dict)
+
+
+def turn_config(settings: Settings) -> TurnConfig:
+    """The turn-taking thresholds from the settings."""
+    return TurnConfig(
+        start_threshold=settings.vad_start_threshold,
+        stop_threshold=settings.vad_stop_threshold,
+        start_ms=settings.vad_start_ms,
+        stop_ms=settings.vad_stop_ms,
+        end_silence_ms=settings.end_silence_ms,
+        unfinished_silence_ms=settings.unfinished_silence_ms,
+        final_hold_ms=settings.final_hold_ms,
+        confirm_ms=settings.barge_in_confirm_ms,
+        resume_after_ms=settings.barge_in_resume_ms,
+        late_word_ms=settings.barge_in_late_word_ms,
+        early_answer_ms=settings.early_answer_ms,
+        reprompt_after_ms=settings.reprompt_after_ms,
+        silence_reprompts=settings.silence_reprompts,
+    )

@@ -104,6 +104,17 @@ KEYTERMS = (
 )
 
 
+def make_vad(settings: Settings) -> Any:
+    """The voice activity detector factory ``DIALGRAPH_VAD`` names (``None``: none)."""
+    if settings.vad == "none":
+        return None
+    if settings.vad == "silero":
+        from telephony.providers.silero import SileroVADFactory
+
+        return SileroVADFactory()
+    raise ConfigError(f"DIALGRAPH_VAD: unknown detector {settings.vad!r} (choose silero or none)")
+
+
 async def domain_recogniser_config(settings: Settings) -> Any:
     """Pocketsphinx with a language model built from the dialogue's own corpus.
 
@@ -182,21 +193,24 @@ async def build_services(
             tokens=CallTokens(secret, ttl=settings.call_token_ttl),
             tts=make_tts(settings),
             stt=make_stt(settings, config=await domain_recogniser_config(settings)),
+            vad=make_vad(settings),
             call_control=call_control,
             observer=observer,
         )
-        for engine, args in ((services.tts, ()), (services.stt, (warm_decoders,))):
+        engines = ((services.tts, ()), (services.stt, (warm_decoders,)), (services.vad, (2,)))
+        for engine, args in engines:
             warm_up = getattr(engine, "warm_up", None)
             if warm_up is not None:
                 try:
                     await warm_up(*args)
                 except ProviderError as exc:  # a cloud engine down at start: calls fail over
-                    logger.warning("could not warm up %s: %s", engine.name, exc)
+                    logger.warning("could not warm up %s: %s", getattr(engine, "name", engine), exc)
         logger.info(
-            "engines ready: agent=%s model=%s tts=%s stt=%s",
+            "engines ready: agent=%s model=%s tts=%s stt=%s vad=%s",
             settings.agent,
             settings.model if settings.agent == "clinic" else "-",
             getattr(services.tts, "name", "none"),
             getattr(services.stt, "name", "none"),
+            settings.vad,
         )
         yield services

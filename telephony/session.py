@@ -29,6 +29,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 
+from telephony.actions import perform_call_action
 from telephony.calldata import (
     CLOSE_NORMAL,
     CallerInput,
@@ -36,9 +37,11 @@ from telephony.calldata import (
     CallReport,
     CallServices,
     TurnTiming,
+    turn_config,
 )
 from telephony.calltoken import CallTokenError
-from telephony.codec import FRAME_MS, ulaw_to_pcm
+from telephony.codec import ulaw_to_pcm
+from telephony.echo import EchoConfig, EchoSuppressor
 from telephony.phrases import PhraseSplitter
 from telephony.playout import PlayoutBuffer
 from telephony.protocol import (
@@ -63,6 +66,8 @@ from telephony.providers.base import (
 from telephony.registry import DuplicateCallError, LiveCall
 from telephony.settings import Settings
 from telephony.transport import MediaTransport, TransportClosed
+from telephony.turns import TurnAction, TurnTaking
+from telephony.writer import PACING_SLACK_S, PacedWriter
 
 __all__ = [
     "CallObserver",
@@ -78,11 +83,12 @@ logger = logging.getLogger("dialgraph.call")
 
 CLOSE_POLICY = 1008  # refused: bad token, duplicate call, no start, flood
 CLOSE_INTERNAL = 1011
-PACING_SLACK_S = 0.002  # sleeping less than this is pointless (and a float trap)
 END_GRACE_S = 1.0  # a call must be torn down within a second of its end
 FLOOD_WINDOW_S = 2.0  # inbound rate is judged over this window
 AUDIO_QUEUE_FRAMES = 500  # 10 s of audio may wait for the recogniser before frames drop
 APOLOGY = "Sorry, I had a problem there. Could you say that again?"
+SILENT_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
+POLL_S = 0.1  # turn-taking timers are checked at least this often
 
 
 class _CallLog(logging.LoggerAdapter):
@@ -108,11 +114,16 @@ class CallSession:
         self._buffer = PlayoutBuffer()
         self._inputs: asyncio.Queue[CallerInput] = asyncio.Queue()
         self._audio: asyncio.Queue[AudioFrame | None] = asyncio.Queue(AUDIO_QUEUE_FRAMES)
-        self._wake = asyncio.Event()  # the writer: audio arrived or playback resumed
         self._progress = asyncio.Event()  # reply waiters: a mark came back or audio was cleared
         self._ended = asyncio.Event()
-        self._send_lock = asyncio.Lock()
-        self._paused = False
+        self._writer = PacedWriter(
+            buffer=self._buffer,
+            protocol=self._protocol,
+            transport=transport,
+            clock=self._clock,
+            lead_ms=settings.playout_lead_ms,
+            on_frame=self._on_frame_sent,
+        )
         self._reply_task: asyncio.Task[None] | None = None
         self._turn = 0
         self._agent: Agent | None = None
@@ -122,6 +133,13 @@ class CallSession:
         self._unknown_seen: set[str] = set()
         self.info: CallInfo | None = None
         self._tts = services.tts
+        self._vad = services.vad() if services.vad is not None else None
+        echo = None
+        if self._vad is not None and settings.echo_suppression:
+            echo = EchoSuppressor(EchoConfig(max_delay_ms=settings.echo_max_delay_ms))
+        self._turns = TurnTaking(turn_config(settings), echo=echo, vad=self._vad is not None)
+        self._barge_task: asyncio.Task[str] | None = None
+        self._closing = False
         self.report = CallReport()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -138,8 +156,9 @@ class CallSession:
                 self._log = _CallLog(logger, {"call_sid": start.call_sid, "thread_id": thread_id})
                 self._log.info("dialogue thread %s", thread_id)
             tasks.append(self._spawn(self._read_loop(), "reader"))
-            tasks.append(self._spawn(self._write_loop(), "writer"))
+            tasks.append(self._spawn(self._writer.run(self._ended), "writer"))
             tasks.append(self._spawn(self._turn_loop(), "turns"))
+            tasks.append(self._spawn(self._poll_loop(), "turn-timers"))
             if self._services.stt is not None:
                 tasks.append(self._spawn(self._recognise_loop(), "recogniser"))
             await self._ended.wait()
@@ -173,6 +192,11 @@ class CallSession:
     async def _teardown(self, tasks: list[asyncio.Task[None]]) -> None:
         if self._reply_task is not None:
             tasks.append(self._reply_task)
+        if self._barge_task is not None:
+            tasks.append(self._barge_task)
+        close_vad = getattr(self._vad, "close", None)
+        if close_vad is not None:
+            close_vad()
         for task in tasks:
             task.cancel()
         if tasks:
@@ -302,6 +326,7 @@ class CallSession:
                     if self._buffer.on_mark(event.name, self._clock.now()) is not None:
                         self._progress.set()
                 elif isinstance(event, Dtmf):
+                    self._turns.on_dtmf(self._clock.now())
                     self.submit(event.digit, "dtmf")
                 elif isinstance(event, Stop):
                     self._finish("caller hung up (stop)")
@@ -311,11 +336,16 @@ class CallSession:
 
     def _on_media(self, event: Media) -> None:
         self.report.frames_in += 1
+        if self._services.stt is None and self._vad is None:
+            return
+        pcm = ulaw_to_pcm(event.payload)
+        if self._vad is not None:
+            now = self._clock.now()
+            self._apply(self._turns.on_caller_audio(pcm, self._vad.process(pcm), now))
         if self._services.stt is None:
             return
-        frame = AudioFrame(event.payload, ulaw_to_pcm(event.payload), event.timestamp_ms)
         try:
-            self._audio.put_nowait(frame)
+            self._audio.put_nowait(AudioFrame(event.payload, pcm, event.timestamp_ms))
         except asyncio.QueueFull:
             if self.report.frames_in % 50 == 0:
                 self._log.warning(
@@ -341,8 +371,7 @@ class CallSession:
         assert stt is not None and self.info is not None
         try:
             async for result in stt.transcribe(self._audio_stream(), call=self.info):
-                if result.is_final and result.text.strip():
-                    self.submit(result.text.strip(), "speech")
+                self._apply(self._turns.on_transcript(result, self._clock.now()))
         except ProviderError as exc:
             self._services.metrics.error("stt")
             self._log.error("speech recognition failed, keypad only from now: %s", exc)
@@ -351,6 +380,8 @@ class CallSession:
         self._start_reply(CallerInput("", "start", self._clock.now()))
         while True:
             item = await self._inputs.get()
+            if self._barge_task is not None and not self._barge_task.done():
+                await asyncio.wait({self._barge_task})
             if self.replying:
                 await self.interrupt("caller input")
             self._start_reply(item)
@@ -376,6 +407,7 @@ class CallSession:
             self._observe(
                 "caller", item.text if item.source == "speech" else f"[{item.source}] {item.text}"
             )
+        self._turns.on_reply_started(item.at)
         self._turn += 1
         timing = TurnTiming(self._turn, item.source, item.at)
         self.report.turns.append(timing)
@@ -410,6 +442,7 @@ class CallSession:
             self.report.heard[turn] = self._buffer.heard_text(turn)
             self._observe("agent", self.report.heard[turn], timing)
             self._turn_done(timing)
+            self._apply(self._turns.on_reply_finished(self._clock.now(), self.report.heard[turn]))
             await self._perform(agent.pending_action())
         except asyncio.CancelledError:
             raise
@@ -450,13 +483,13 @@ class CallSession:
                 async with contextlib.aclosing(tts.synthesize(text)) as audio:
                     async for chunk in audio:
                         self._buffer.append(phrase, chunk)
-                        self._wake.set()
+                        self._writer.wake()
             except ProviderError as exc:
                 self._services.metrics.error("tts")
                 self._log.error("speech synthesis failed for a phrase: %s", exc)
             finally:
                 self._buffer.close_phrase(phrase)
-                self._wake.set()
+                self._writer.wake()
 
     async def interrupt(self, reason: str = "barge-in") -> str:
         """Stop the current reply now: ``clear``, cancel the run, record what was heard.
@@ -476,8 +509,9 @@ class CallSession:
             self._progress.set()
             if self._protocol.state is StreamState.STREAMING:
                 self._protocol.send_clear()
-                await self._flush()
-        self._paused = False
+                await self._writer.flush()
+        self._writer.paused = False
+        self._turns.on_reply_interrupted(self._clock.now())
         heard = self._buffer.heard_text(turn, cut)
         self.report.heard[turn] = heard
         self.report.interruptions += 1
@@ -492,76 +526,75 @@ class CallSession:
             await self._agent.record_heard(heard)
         return heard
 
+    # -- turn-taking -------------------------------------------------------------
+    def _apply(self, actions: list[TurnAction]) -> None:
+        """Carry out what turn-taking decided (called on the reader's path: no awaits)."""
+        for action in actions:
+            kind = action.kind
+            if kind == "pause":
+                self.pause()
+                self._services.metrics.barge_in("paused")
+            elif kind == "resume":
+                self.resume()
+                self._services.metrics.barge_in("resumed")
+            elif kind == "interrupt":
+                self.pause()
+                if self._barge_task is None or self._barge_task.done():
+                    self._barge_task = asyncio.create_task(self.interrupt(action.reason))
+            elif kind == "turn":
+                if action.text.strip():
+                    self.submit(action.text.strip(), "speech")
+            elif kind == "reprompt":
+                self.submit("", "silence")
+            elif kind == "hangup" and not self._closing:
+                self._closing = True
+                self._barge_task = asyncio.create_task(self._close_politely())
+
+    async def _poll_loop(self) -> None:
+        """Turn-taking timers: they must fire even when no audio arrives."""
+        while True:
+            now = self._clock.now()
+            due = self._turns.deadline()
+            wait = POLL_S if due is None else min(POLL_S, max(0.0, due - now))
+            await self._clock.sleep(max(wait, PACING_SLACK_S))
+            self._apply(self._turns.poll(self._clock.now()))
+
+    async def _close_politely(self) -> str:
+        """The caller stayed silent after a reprompt: say goodbye, then hang up."""
+        if self.replying:
+            await self.interrupt("caller silent")
+        self._turn += 1
+        phrases: asyncio.Queue[str | None] = asyncio.Queue()
+        phrases.put_nowait(SILENT_GOODBYE)
+        phrases.put_nowait(None)
+        await self._speak(self._turn, phrases)
+        while self._buffer.speaking:
+            self._progress.clear()
+            await self._progress.wait()
+        await self._perform(CallAction("hangup", reason="caller silent"))
+        return SILENT_GOODBYE
+
     def pause(self) -> None:
         """Stop sending agent audio (Twilio plays out what it already has)."""
-        self._paused = True
+        self._writer.pause()
 
     def resume(self) -> None:
         """Continue sending agent audio from where :meth:`pause` stopped."""
-        self._paused = False
-        self._wake.set()
+        self._writer.resume()
 
     async def _perform(self, action: CallAction | Mapping[str, str] | None) -> None:
         if action is None or self.info is None:
             return
-        if isinstance(action, Mapping):
-            action = CallAction(
-                action.get("kind", "hangup"),
-                action.get("target", ""),  # type: ignore[arg-type]
-                action.get("reason", ""),
-            )
-        control = self._services.call_control
-        self._log.info("agent asked to %s (%s)", action.kind, action.reason or "no reason given")
-        try:
-            if action.kind == "transfer" and control is not None:
-                await control.transfer(
-                    self.info.call_sid, action.target, caller_id=self.info.caller
-                )
-            elif action.kind == "transfer":
-                self._log.error("transfer requested but no call control is configured")
-                return
-            elif control is not None:
-                await control.hangup(self.info.call_sid)
-        except ProviderError as exc:
-            self._services.metrics.error("call_control")
-            self._log.error("call control failed: %s", exc)
-        # Closing the stream ends <Connect>; with nothing after it the call ends.
-        self._finish(f"agent {action.kind}")
+        done = await perform_call_action(
+            action, self.info, self._services.call_control, self._services.metrics, self._log
+        )
+        if done:
+            self._finish(f"agent {done}")
 
-    # -- writer ------------------------------------------------------------------
-    async def _flush(self) -> None:
-        async with self._send_lock:
-            for text in self._protocol.data_to_send():
-                await self._transport.send(text)
-
-    async def _write_loop(self) -> None:
-        lead = self._settings.playout_lead_ms / 1000
-        frame_s = FRAME_MS / 1000
-        play_end = self._clock.now()  # when Twilio will have played all we sent
-        while True:
-            if self._paused or not self._buffer.has_audio:
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            now = self._clock.now()
-            wait = play_end - now - lead
-            if wait > PACING_SLACK_S:
-                await self._clock.sleep(wait)
-                continue
-            if self._ended.is_set() or self._protocol.state is not StreamState.STREAMING:
-                return  # the call is over: nothing more may be sent
-            item = self._buffer.pop(now)
-            if item is None:  # synthesis has not caught up yet
-                self._wake.clear()
-                await self._wake.wait()
-                continue
-            if isinstance(item, str):
-                self._protocol.send_mark(item)
-            else:
-                timing = self.report.turns[-1] if self.report.turns else None
-                if timing is not None and timing.first_audio_at is None:
-                    timing.first_audio_at = now
-                self._protocol.send_media(item)
-                play_end = max(play_end, now) + frame_s
-                self.report.frames_out += 1
-            await self._flush()
+    def _on_frame_sent(self, frame: bytes, plays_at: float) -> None:
+        self.report.frames_out += 1
+        timing = self.report.turns[-1] if self.report.turns else None
+        if timing is not None and timing.first_audio_at is None:
+            timing.first_audio_at = self._clock.now()
+        if self._turns.echo is not None:
+            self._turns.on_agent_audio(ulaw_to_pcm(frame), plays_at)

@@ -208,6 +208,118 @@ SETTINGS: tuple[Setting, ...] = (
         "ElevenLabs model (the flash models answer fastest).",
     ),
     Setting(
+        "vad",
+        "DIALGRAPH_VAD",
+        "silero",
+        "Voice activity detector: `silero` (offline, model in the wheel; enables two-step "
+        "barge-in and silence-based turn ends) or `none` (turns end on recogniser finals).",
+    ),
+    Setting(
+        "vad_start_threshold",
+        "DIALGRAPH_VAD_START_THRESHOLD",
+        0.5,
+        "Speech probability at or above which a 32 ms window counts as voice.",
+        float,
+    ),
+    Setting(
+        "vad_stop_threshold",
+        "DIALGRAPH_VAD_STOP_THRESHOLD",
+        0.35,
+        "Probability below which a window counts as silence (the gap is the hysteresis).",
+        float,
+    ),
+    Setting(
+        "vad_start_ms",
+        "DIALGRAPH_VAD_START_MS",
+        64,
+        "Voice needed before caller speech starts (one click does not pause the agent).",
+        int,
+    ),
+    Setting(
+        "vad_stop_ms",
+        "DIALGRAPH_VAD_STOP_MS",
+        192,
+        "Silence needed before caller speech stops; holds through pauses between words.",
+        int,
+    ),
+    Setting(
+        "end_silence_ms",
+        "DIALGRAPH_END_SILENCE_MS",
+        300,
+        "Silence after the caller's speech that ends the turn once a final transcript exists.",
+        int,
+    ),
+    Setting(
+        "unfinished_silence_ms",
+        "DIALGRAPH_UNFINISHED_SILENCE_MS",
+        800,
+        "The same after unfinished words ('and', 'um', 'at', a number being spoken).",
+        int,
+    ),
+    Setting(
+        "final_hold_ms",
+        "DIALGRAPH_FINAL_HOLD_MS",
+        2000,
+        "Longest wait for silence after the last new words (noise cannot hold a turn open).",
+        int,
+    ),
+    Setting(
+        "barge_in_confirm_ms",
+        "DIALGRAPH_BARGE_IN_CONFIRM_MS",
+        500,
+        "Caller voice over the agent that confirms an interruption without a recognised word.",
+        int,
+    ),
+    Setting(
+        "barge_in_resume_ms",
+        "DIALGRAPH_BARGE_IN_RESUME_MS",
+        1200,
+        "Longest the agent stays paused for unconfirmed caller sound (a cough, 'mhm').",
+        int,
+    ),
+    Setting(
+        "barge_in_late_word_ms",
+        "DIALGRAPH_BARGE_IN_LATE_WORD_MS",
+        1000,
+        "After resuming, how long a recognised word (a short 'no') still interrupts.",
+        int,
+    ),
+    Setting(
+        "early_answer_ms",
+        "DIALGRAPH_EARLY_ANSWER_MS",
+        1500,
+        "A 'yes'/'mhm' said this close to the end of a question is kept as its answer.",
+        int,
+    ),
+    Setting(
+        "reprompt_after_ms",
+        "DIALGRAPH_REPROMPT_AFTER_MS",
+        7000,
+        "Caller silence after the agent finished before it reprompts.",
+        int,
+    ),
+    Setting(
+        "silence_reprompts",
+        "DIALGRAPH_SILENCE_REPROMPTS",
+        1,
+        "Reprompts before a silent call is ended politely.",
+        int,
+    ),
+    Setting(
+        "echo_suppression",
+        "DIALGRAPH_ECHO_SUPPRESSION",
+        True,
+        "Ignore caller-side sound that is the agent's own audio coming back (speakerphones).",
+        _parse_bool,
+    ),
+    Setting(
+        "echo_max_delay_ms",
+        "DIALGRAPH_ECHO_MAX_DELAY_MS",
+        400,
+        "Longest echo delay searched, from play time to arrival.",
+        int,
+    ),
+    Setting(
         "agent",
         "DIALGRAPH_AGENT",
         "clinic",
@@ -289,6 +401,22 @@ class Settings:
     elevenlabs_api_key: str = ""
     elevenlabs_voice_id: str = ""
     elevenlabs_model: str = "eleven_flash_v2_5"
+    vad: str = "silero"
+    vad_start_threshold: float = 0.5
+    vad_stop_threshold: float = 0.35
+    vad_start_ms: int = 64
+    vad_stop_ms: int = 192
+    end_silence_ms: int = 300
+    unfinished_silence_ms: int = 800
+    final_hold_ms: int = 2000
+    barge_in_confirm_ms: int = 500
+    barge_in_resume_ms: int = 1200
+    barge_in_late_word_ms: int = 1000
+    early_answer_ms: int = 1500
+    reprompt_after_ms: int = 7000
+    silence_reprompts: int = 1
+    echo_suppression: bool = True
+    echo_max_delay_ms: int = 400
     agent: str = "clinic"
     tts: str = "piper"
     stt: str = "pocketsphinx"

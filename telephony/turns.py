@@ -116,7 +116,7 @@ class TurnConfig:
     start_ms: int = 64  # voice before speech starts: two windows, so one click cannot pause
     stop_ms: int = 192  # silence before speech stops: holds through gaps between words
     end_silence_ms: int = 300  # silence after the speech that ends a turn with a final
-    unfinished_silence_ms: int = 1000  # the same when the words end unfinished
+    unfinished_silence_ms: int = 800  # the same when the words end unfinished ("at three")
     final_hold_ms: int = 2000  # longest wait for VAD silence after the last new words
     confirm_ms: int = 500  # voice that confirms a barge-in: longer than "mhm" (250-450 ms)
     resume_after_ms: int = 1200  # longest pause of the agent without confirmation
