@@ -12,6 +12,7 @@ The exit status is non-zero only if a benchmark could not run to its end.
 - ``bench_graph_turns.py --quick``: checkpointer designs at turn 1 vs 200.
 - ``bench_clinic_turns.py``: the real clinic graph's turn cost at turn 1 vs 200.
 - ``bench_speech.py``: recogniser word error (generic vs domain model, two voices), TTS first audio.
+- ``bench_barge_in.py``: VAD onset delay and barge-in reaction on real speech.
 - ``bench_calls.py --quick``: concurrent calls against a real server process,
   with its CPU and memory per call and whether any agent audio came late.
 """
@@ -30,6 +31,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...], float], ...] = (
     ("bench_frame.py", (), 120.0),
     ("bench_calls.py", ("--quick",), 180.0),
     ("bench_speech.py", (), 180.0),
+    ("bench_barge_in.py", (), 180.0),
     ("bench_graph_turns.py", ("--quick",), 180.0),
     ("bench_clinic_turns.py", ("--calls", "1"), 180.0),
 )

@@ -162,6 +162,12 @@ class PlayoutBuffer:
     def pending_marks(self) -> int:
         return len(self._in_flight)
 
+    def delay_playback(self, seconds: float) -> None:
+        """The phrase being sent went silent for ``seconds`` (a pause), so it
+        reaches any point of its audio that much later."""
+        if seconds > 0 and self._queue and self._queue[0].play_start is not None:
+            self._queue[0].play_start += seconds
+
     # -- feedback from Twilio --------------------------------------------------
     def on_mark(self, name: str, now: float) -> Phrase | None:
         """Twilio played everything up to mark ``name``; returns that phrase.

@@ -510,7 +510,7 @@ class CallSession:
             if self._protocol.state is StreamState.STREAMING:
                 self._protocol.send_clear()
                 await self._writer.flush()
-        self._writer.paused = False
+        self._writer.resume()
         self._turns.on_reply_interrupted(self._clock.now())
         heard = self._buffer.heard_text(turn, cut)
         self.report.heard[turn] = heard

@@ -57,6 +57,7 @@ class PacedWriter:
         self._wake = asyncio.Event()  # audio arrived or playback resumed
         self._send_lock = asyncio.Lock()
         self.paused = False
+        self._paused_at: float | None = None
         self.frames_sent = 0
 
     def wake(self) -> None:
@@ -65,11 +66,16 @@ class PacedWriter:
 
     def pause(self) -> None:
         """Stop sending (Twilio plays out the ``lead`` it already has)."""
-        self.paused = True
+        if not self.paused:
+            self.paused, self._paused_at = True, self._clock.now()
 
     def resume(self) -> None:
         """Continue from where :meth:`pause` stopped."""
-        self.paused = False
+        if self.paused and self._paused_at is not None:
+            # The caller heard the lead, then silence: the rest plays that much later.
+            silent = self._clock.now() - self._paused_at - self._lead
+            self._buffer.delay_playback(silent)
+        self.paused, self._paused_at = False, None
         self._wake.set()
 
     async def flush(self) -> None:

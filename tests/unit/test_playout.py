@@ -112,3 +112,17 @@ def test_append_after_close_is_a_local_error() -> None:
     buffer.close_phrase(phrase)
     with pytest.raises(ValueError, match="already complete"):
         buffer.append(phrase, b"\x00")
+
+
+def test_a_pause_is_not_counted_as_heard() -> None:
+    buffer = PlayoutBuffer()
+    phrase = buffer.open_phrase(1, 1, "alpha bravo charlie delta echo foxtrot golf hotel india")
+    buffer.append(phrase, b"\x00" * 16000)  # 2 s
+    buffer.close_phrase(phrase)
+    for _ in range(25):
+        buffer.pop(10.0)  # 500 ms sent at t=10
+    buffer.delay_playback(3.0)  # then 3 s of silence (a paused barge-in that resumed)
+    for _ in range(25):
+        buffer.pop(13.5)
+    result = buffer.clear(13.9)  # 0.9 s of wall time into playback, 3 s of it silent
+    assert result[0].heard_ms == pytest.approx(900.0)

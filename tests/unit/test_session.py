@@ -419,3 +419,21 @@ async def test_bad_input_logs_one_clear_line_without_traceback(caplog, message, 
     assert fragment in problems[0].getMessage()
     assert call.twilio.call_sid in problems[0].getMessage()
     assert problems[0].exc_info is None
+
+
+async def test_silence_reprompts_once_then_ends_the_call_politely() -> None:
+    call = Call(settings=Settings(playout_lead_ms=100, start_timeout=5.0, reprompt_after_ms=7000))
+    call.begin()
+    await call.run_for(3.0)
+    call.echo_marks()  # the greeting was heard
+    await call.run_for(6.5)
+    assert ("silence", "") not in call.agent.inputs, "not before reprompt_after_ms"
+    await call.run_for(1.0)
+    assert call.agent.inputs[-1] == ("silence", "")
+    await call.run_for(2.0)
+    call.echo_marks()  # the reprompt was heard; the caller still says nothing
+    await call.run_for(8.0)
+    assert any("end the call now" in text for text in call.tts.spoken)
+    call.echo_marks()  # the goodbye was heard
+    report = await asyncio.wait_for(call.task, 5)
+    assert report.end_reason == "agent hangup"
