@@ -176,7 +176,7 @@ def latency_table(result: CallResult, server_turns: list[TurnTiming]) -> list[di
 def format_latency(rows: list[dict]) -> str:
     """The latency table as the README shows it."""
     header = (
-        "| turn | caller | end of speech -> ASR final | -> first token | -> first audio sent "
+        "| turn | caller | end of speech -> turn ended (ASR final + silence) | -> first token | -> first audio sent "
         "| end of speech -> agent audio at the caller |"
     )
     lines = [header, "| --- | --- | --- | --- | --- | --- |"]
