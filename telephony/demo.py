@@ -176,8 +176,8 @@ def latency_table(result: CallResult, server_turns: list[TurnTiming]) -> list[di
 def format_latency(rows: list[dict]) -> str:
     """The latency table as the README shows it."""
     header = (
-        "| turn | caller | end of speech -> turn ended (ASR final + silence) | -> first token | -> first audio sent "
-        "| end of speech -> agent audio at the caller |"
+        "| turn | caller | end of speech -> turn ended (ASR final + silence) "
+        "| -> first token | -> first audio sent | end of speech -> agent audio at the caller |"
     )
     lines = [header, "| --- | --- | --- | --- | --- | --- |"]
     for row in rows:
