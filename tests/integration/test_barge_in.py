@@ -6,13 +6,15 @@ audio is real: speech synthesised by Piper, and a cough (a short noise burst).
 
 from __future__ import annotations
 
+import base64
 import itertools
 
 import numpy as np
 import pytest
 
-from telephony.codec import pcm_to_ulaw, ulaw_silence
+from telephony.codec import pcm_to_ulaw, ulaw_silence, ulaw_to_pcm
 from telephony.providers.silero import SileroVADFactory
+from telephony.session import CallSession
 from telephony.settings import Settings
 from tests.fakes import FAKE_TTS_MS_PER_CHAR, ScriptedAgent
 from tests.unit.test_session import Call
@@ -113,4 +115,73 @@ async def test_real_speech_over_the_agent_confirms_and_clears() -> None:
     assert len(call.agent.heard) == 1
     heard = call.agent.heard[0]
     assert LONG_REPLY.startswith(heard) and 0 < len(heard) < len(LONG_REPLY)
+    await call.end()
+
+
+class RecordedTTS:
+    """Speaks pre-synthesised real speech (Piper runs in a thread; the virtual
+    clock cannot wait for it), so the agent's voice is real."""
+
+    name = "recorded"
+
+    def __init__(self, audio: bytes) -> None:
+        self.audio = audio
+
+    async def synthesize(self, text: str):
+        for i in range(0, len(self.audio), 1600):
+            yield self.audio[i : i + 1600]
+
+
+def attenuate(ulaw: bytes, db: float) -> bytes:
+    pcm = ulaw_to_pcm(ulaw).astype(np.float32) * 10 ** (-db / 20)
+    return pcm_to_ulaw(pcm.astype(np.int16))
+
+
+async def echo_call(*, suppression: bool, db: float = 6.0) -> Call:
+    """The agent speaks real speech; the caller's phone sends it back 120 ms later."""
+    agent_voice = await speech(
+        "We are open Monday to Friday from nine until five. On Saturday we open at nine."
+    )
+    call = Call(
+        agent=lambda: ScriptedAgent(greeting="We are open."),
+        tts=RecordedTTS(agent_voice),
+        settings=Settings(
+            playout_lead_ms=100, start_timeout=5.0, vad="silero", echo_suppression=suppression
+        ),
+    )
+    call.services.vad = SileroVADFactory()
+    call.session = CallSession(call.transport, call.services, call.settings)
+    call.begin()
+    delay_frames = 6  # 120 ms from our send to its echo arriving
+    echoed = 0
+    for _ in range(int(8.0 / 0.02)):
+        media = call.transport.of("media")
+        while echoed < len(media) - delay_frames:
+            payload = base64.b64decode(media[echoed]["media"]["payload"])
+            call.transport.push(call.twilio.media(attenuate(payload, db)))
+            echoed += 1
+        await call.run_for(0.02)
+    call.expected_frames = len(agent_voice) // 160  # type: ignore[attr-defined]
+    return call
+
+
+def pauses(call: Call) -> float:
+    counters = call.services.metrics._counters.get("dialgraph_barge_ins_total", {})
+    return counters.get((("outcome", "paused"),), 0.0)
+
+
+async def test_the_agents_own_voice_echoed_back_does_not_barge_in() -> None:
+    call = await echo_call(suppression=True)
+    assert pauses(call) == 0, "our own voice paused us"
+    assert not call.transport.of("clear"), "our own voice interrupted us"
+    assert call.agent.heard == [] and call.agent.cancelled == 0
+    assert len(call.transport.of("media")) >= call.expected_frames - 1, "the reply was held back"
+    await call.end()
+
+
+async def test_without_echo_suppression_the_echo_pauses_the_agent() -> None:
+    """The control case: the same echo, unsuppressed, is taken for the caller's
+    voice and stops the agent (it resumes once the echo dies with the pause)."""
+    call = await echo_call(suppression=False)
+    assert pauses(call) >= 1
     await call.end()
