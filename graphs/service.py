@@ -93,6 +93,7 @@ async def open_clinic_agents(
     model: str = "local",
     today: str = "",
     redact: Callable[[str], str] = identity,
+    encryption_key: str | None = None,
 ) -> AsyncIterator[ClinicAgents]:
     """Open the checkpointer, store and calendar, and compile the clinic graph.
 
@@ -103,11 +104,12 @@ async def open_clinic_agents(
         model: ``local``, ``openai:<model>`` or ``openai-compatible:<url>|<model>``.
         today: ISO date to treat as today ("" = the real date), for demos and tests.
         redact: Applied to every transcript line before it is written.
+        encryption_key: Encrypt checkpoints at rest with this secret.
     """
     database = resolve_database(database_url, var_dir=var_dir)
     db_url = database_url or f"sqlite:///{database.target}"
     async with (
-        open_checkpointer(database_url, var_dir=var_dir) as saver,
+        open_checkpointer(database_url, var_dir=var_dir, encryption_key=encryption_key) as saver,
         open_store(database_url, var_dir=var_dir) as store,
     ):
         calendar = get_calendar(db_url)

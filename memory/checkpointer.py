@@ -27,6 +27,7 @@ turns (the runner's per-call lock held) to keep only the latest few per call.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -39,16 +40,19 @@ from urllib.parse import unquote, urlsplit
 import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 __all__ = [
+    "CHECKPOINT_KEY_ENV",
     "DATABASE_URL_ENV",
     "DEFAULT_KEEP_CHECKPOINTS",
     "DEFAULT_SQLITE_NAME",
     "Database",
+    "checkpoint_serde",
     "database_url_from_env",
     "make_checkpointer",
     "open_checkpointer",
@@ -61,6 +65,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DATABASE_URL_ENV = "DIALGRAPH_DATABASE_URL"
+CHECKPOINT_KEY_ENV = "DIALGRAPH_CHECKPOINT_KEY"  # encrypts checkpoints at rest when set
 DEFAULT_SQLITE_NAME = "dialgraph.db"  # matches the contract's default db_url
 # Three checkpoints per simple turn (input, start, reply): ~10 turns of
 # time travel in Studio, and the runner's cancel repair needs only the latest.
@@ -169,6 +174,7 @@ async def open_checkpointer(
     *,
     var_dir: Path = Path("var"),
     pool_max_size: int = POOL_MAX_SIZE,
+    encryption_key: str | None = None,
 ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """Open the checkpointer for ``url`` (see the module docstring), tables created.
 
@@ -178,20 +184,23 @@ async def open_checkpointer(
             :func:`database_url_from_env`.
         var_dir: Directory of the default SQLite file.
         pool_max_size: Postgres connections at most.
+        encryption_key: When set, checkpoint contents are encrypted at rest
+            (AES-EAX, key = SHA-256 of this secret); see :func:`checkpoint_serde`.
 
     Yields:
         A ready :class:`~langgraph.checkpoint.base.BaseCheckpointSaver`, closed on exit.
     """
     database = resolve_database(url, var_dir=var_dir)
-    logger.info("checkpointer: %s", database.describe())
+    serde = checkpoint_serde(encryption_key)
+    logger.info("checkpointer: %s%s", database.describe(), " (encrypted at rest)" if serde else "")
     if database.kind == "sqlite":
         async with open_sqlite(database.target) as conn:
-            saver = AsyncSqliteSaver(conn)
+            saver = AsyncSqliteSaver(conn, serde=serde)
             await saver.setup()
             yield saver
     else:
         async with open_postgres_pool(database.target, max_size=pool_max_size) as pool:
-            saver_pg = AsyncPostgresSaver(conn=pool)
+            saver_pg = AsyncPostgresSaver(conn=pool, serde=serde)
             await saver_pg.setup()
             yield saver_pg
 
@@ -203,8 +212,26 @@ async def make_checkpointer() -> AsyncIterator[BaseCheckpointSaver[Any]]:
     Opens the database named by ``DIALGRAPH_DATABASE_URL`` (default
     ``var/dialgraph.db``) for as long as the LangGraph server runs.
     """
-    async with open_checkpointer(database_url_from_env()) as saver:
+    key = os.environ.get(CHECKPOINT_KEY_ENV) or None
+    async with open_checkpointer(database_url_from_env(), encryption_key=key) as saver:
         yield saver
+
+
+def checkpoint_serde(secret: str | None) -> EncryptedSerializer | None:
+    """The serializer that encrypts checkpoints with ``secret``, or ``None`` (plain).
+
+    Trade-off: what a call said and booked is unreadable in the database
+    without the key (a stolen disk or backup leaks nothing), at the cost of
+    ~microseconds per checkpoint; but Studio and every worker need the same
+    key, plain SQL inspection of checkpoints no longer works, and a lost key
+    means lost conversation state (bookings live in the calendar, unaffected).
+    Checkpoints written before the key was set still load; rotating the key
+    is not supported (old checkpoints would not decrypt).
+    """
+    if not secret:
+        return None
+    key = hashlib.sha256(secret.encode()).digest()
+    return EncryptedSerializer.from_pycryptodome_aes(key=key)
 
 
 async def prune_checkpoints(

@@ -156,6 +156,7 @@ async def _open_agent_factory(settings: Settings, stack: AsyncExitStack) -> Agen
                 var_dir=settings.var_dir,
                 model=settings.model,
                 today=settings.today,
+                encryption_key=settings.checkpoint_key or None,
             )
         )
     raise ConfigError(

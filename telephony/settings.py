@@ -168,6 +168,14 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
+        "checkpoint_key",
+        "DIALGRAPH_CHECKPOINT_KEY",
+        "",
+        "Encrypt checkpoints at rest with this secret (e.g. `openssl rand -hex 32`). "
+        "Studio needs the same key; losing it loses conversation state (not bookings).",
+        secret=True,
+    ),
+    Setting(
         "model",
         "DIALGRAPH_MODEL",
         "local",
@@ -395,6 +403,7 @@ class Settings:
     max_inbound_rate: float = 250.0
     playout_lead_ms: int = 120
     database_url: str = ""
+    checkpoint_key: str = ""
     model: str = "local"
     today: str = ""
     assemblyai_api_key: str = ""
