@@ -74,7 +74,7 @@ async def test_the_demo_call_books_confirms_and_survives_a_barge_in(tmp_path: Pa
     heard = " ".join(await recognise(agent_channel(out / "call.wav"), tmp_path / "asr"))
     # The read-back (the confirmation question, then the booked statement)
     # names the type, the corrected day and the time: twice.
-    readbacks = re.findall(r"checkup (?:with \w+ \w+ )?on friday .{0,40}?three p", heard)
+    readbacks = re.findall(r"checkup (?:with \w+ \w+ )?on wednesday .{0,40}?three p", heard)
     assert len(readbacks) >= 2, heard
     # The transcript on disk has no raw phone number.
     transcript = (out / "transcripts" / f"{report['call_sid']}.jsonl").read_text()
