@@ -6,15 +6,19 @@ tests can name these types without the session's machinery.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from telephony.calltoken import CallTokens
 from telephony.clock import Clock, MonotonicClock
+from telephony.limits import CallLimits, LimitStore, MemoryLimitStore
 from telephony.metrics import CallMetrics
 from telephony.providers.base import (
     AgentFactory,
     CallControl,
+    CallInfo,
     InputSource,
     SpeechToText,
     TextToSpeech,
@@ -25,11 +29,13 @@ from telephony.settings import Settings
 from telephony.turns import TurnConfig
 
 __all__ = [
+    "CallLog",
     "CallObserver",
     "CallReport",
     "CallServices",
     "CallerInput",
     "TurnTiming",
+    "call_info",
     "turn_config",
 ]
 
@@ -50,6 +56,7 @@ class CallServices:
     clock: Clock = field(default_factory=MonotonicClock)
     observer: CallObserver | None = None
     metrics: CallMetrics = field(default_factory=CallMetrics)
+    limit_store: LimitStore = field(default_factory=lambda: MemoryLimitStore(CallLimits()))
 
 
 class CallObserver(Protocol):
@@ -118,4 +125,28 @@ def turn_config(settings: Settings) -> TurnConfig:
         early_answer_ms=settings.early_answer_ms,
         reprompt_after_ms=settings.reprompt_after_ms,
         silence_reprompts=settings.silence_reprompts,
+    )
+
+
+class CallLog(logging.LoggerAdapter):
+    """Prefixes every line with the call (and its graph thread, to open in Studio)."""
+
+    def process(self, msg, kwargs):  # type: ignore[override]
+        thread = self.extra.get("thread_id")
+        where = f"{self.extra['call_sid']} thread={thread}" if thread else self.extra["call_sid"]
+        return f"[{where}] {msg}", kwargs
+
+
+def call_info(
+    call_sid: str, stream_sid: str, account_sid: str, params: Mapping[str, str]
+) -> CallInfo:
+    """The call's facts from ``start`` and the ``<Parameter>``s the webhook set."""
+    return CallInfo(
+        call_sid=call_sid,
+        stream_sid=stream_sid,
+        account_sid=account_sid,
+        caller=params.get("caller", ""),
+        called=params.get("called", ""),
+        direction=params.get("direction", "inbound"),
+        parameters=params,
     )

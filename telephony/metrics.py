@@ -78,12 +78,17 @@ class CallMetrics:
     def call_refused(self, why: str) -> None:
         self.inc("dialgraph_streams_refused_total", reason=why)
 
-    def turn(self, source: str, first_token_s: float | None, first_audio_s: float | None) -> None:
+    def turn(self, source: str, first_token_ms: float | None, first_audio_ms: float | None) -> None:
+        """One answered turn; latencies from the end of the caller's input, in ms."""
         self.inc("dialgraph_turns_total", source=source)
-        if first_token_s is not None:
-            self.observe("dialgraph_turn_latency_seconds", first_token_s, stage="first_token")
-        if first_audio_s is not None:
-            self.observe("dialgraph_turn_latency_seconds", first_audio_s, stage="first_audio")
+        if first_token_ms is not None:
+            self.observe(
+                "dialgraph_turn_latency_seconds", first_token_ms / 1000, stage="first_token"
+            )
+        if first_audio_ms is not None:
+            self.observe(
+                "dialgraph_turn_latency_seconds", first_audio_ms / 1000, stage="first_audio"
+            )
 
     def barge_in(self, outcome: str) -> None:
         self.inc("dialgraph_barge_ins_total", outcome=outcome)

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from telephony.calltoken import CallTokens
+from telephony.limits import CallLimits, make_limit_store
 from telephony.providers.base import AgentFactory, ProviderError, SpeechToText, TextToSpeech
 from telephony.registry import CallRegistry
 from telephony.session import CallObserver, CallServices
@@ -177,7 +178,22 @@ async def build_services(
         ConfigError: A setting names an unknown engine, dialogue or model.
     """
     secret = settings.call_token_secret or settings.twilio_auth_token
+    limits = CallLimits(
+        settings.calls_per_hour_per_caller,
+        settings.concurrent_per_caller,
+        settings.concurrent_total,
+        settings.max_call_seconds,
+        settings.max_turns,
+        settings.max_llm_tokens,
+    )
     async with AsyncExitStack() as stack:
+        limit_store = make_limit_store(
+            limits,
+            redis_url=settings.redis_url,
+            secret=secret,
+            prefix=settings.redis_prefix,
+        )
+        stack.push_async_callback(limit_store.aclose)
         call_control = None
         if settings.twilio_account_sid and settings.twilio_auth_token:
             from telephony.providers.twilio_rest import TwilioCallControl
@@ -197,6 +213,7 @@ async def build_services(
             vad=make_vad(settings),
             call_control=call_control,
             observer=observer,
+            limit_store=limit_store,
         )
         engines = ((services.tts, ()), (services.stt, (warm_decoders,)), (services.vad, (2,)))
         for engine, args in engines:

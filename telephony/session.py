@@ -33,15 +33,18 @@ from telephony.actions import perform_call_action
 from telephony.calldata import (
     CLOSE_NORMAL,
     CallerInput,
+    CallLog,
     CallObserver,
     CallReport,
     CallServices,
     TurnTiming,
+    call_info,
     turn_config,
 )
 from telephony.calltoken import CallTokenError
 from telephony.codec import ulaw_to_pcm
 from telephony.echo import EchoConfig, EchoSuppressor
+from telephony.limits import LIMIT_GOODBYE, CallBudget, estimate_tokens
 from telephony.phrases import PhraseSplitter
 from telephony.playout import PlayoutBuffer
 from telephony.protocol import (
@@ -91,15 +94,6 @@ SILENT_GOODBYE = "I haven't heard anything for a while, so I'll end the call now
 POLL_S = 0.1  # turn-taking timers are checked at least this often
 
 
-class _CallLog(logging.LoggerAdapter):
-    """Prefixes every line with the call (and its graph thread, to open in Studio)."""
-
-    def process(self, msg, kwargs):  # type: ignore[override]
-        thread = self.extra.get("thread_id")
-        where = f"{self.extra['call_sid']} thread={thread}" if thread else self.extra["call_sid"]
-        return f"[{where}] {msg}", kwargs
-
-
 class CallSession:
     """One media stream from ``start`` to the end of the call."""
 
@@ -127,7 +121,7 @@ class CallSession:
         self._reply_task: asyncio.Task[None] | None = None
         self._turn = 0
         self._agent: Agent | None = None
-        self._log: logging.LoggerAdapter = _CallLog(logger, {"call_sid": "-"})
+        self._log: logging.LoggerAdapter = CallLog(logger, {"call_sid": "-"})
         self._window_start = 0.0
         self._window_count = 0
         self._unknown_seen: set[str] = set()
@@ -140,6 +134,7 @@ class CallSession:
         self._turns = TurnTaking(turn_config(settings), echo=echo, vad=self._vad is not None)
         self._barge_task: asyncio.Task[str] | None = None
         self._closing = False
+        self._budget: CallBudget | None = None
         self.report = CallReport()
 
     # -- lifecycle ---------------------------------------------------------------
@@ -153,7 +148,7 @@ class CallSession:
             self._agent = await self._services.agent_factory(self.info)  # type: ignore[arg-type]
             thread_id = getattr(self._agent, "thread_id", None)
             if thread_id:
-                self._log = _CallLog(logger, {"call_sid": start.call_sid, "thread_id": thread_id})
+                self._log = CallLog(logger, {"call_sid": start.call_sid, "thread_id": thread_id})
                 self._log.info("dialogue thread %s", thread_id)
             tasks.append(self._spawn(self._read_loop(), "reader"))
             tasks.append(self._spawn(self._writer.run(self._ended), "writer"))
@@ -207,6 +202,8 @@ class CallSession:
             await self._transport.close(self.report.close_code, self.report.end_reason[:120])
         if self.info is not None:
             self._services.registry.release(self.info.call_sid)
+            with contextlib.suppress(Exception):
+                await self._services.limit_store.release(self.info.call_sid, self.info.caller)
             self._services.metrics.call_ended(self.report.end_reason)
         if self._agent is not None:
             try:
@@ -261,7 +258,7 @@ class CallSession:
     def _begin(self, start: Start) -> Start | None:
         params: Mapping[str, str] = dict(start.custom_parameters)
         self.report.call_sid, self.report.stream_sid = start.call_sid, start.stream_sid
-        self._log = _CallLog(logger, {"call_sid": start.call_sid})
+        self._log = CallLog(logger, {"call_sid": start.call_sid})
         try:
             self._services.tokens.check(params.get("token"), start.call_sid)
             self._services.registry.admit(
@@ -271,15 +268,8 @@ class CallSession:
             return self._refuse(str(exc), "call_token")
         except DuplicateCallError as exc:
             return self._refuse(str(exc), "duplicate_call")
-        self.info = CallInfo(
-            call_sid=start.call_sid,
-            stream_sid=start.stream_sid,
-            account_sid=start.account_sid,
-            caller=params.get("caller", ""),
-            called=params.get("called", ""),
-            direction=params.get("direction", "inbound"),
-            parameters=params,
-        )
+        self.info = call_info(start.call_sid, start.stream_sid, start.account_sid, params)
+        self._budget = CallBudget(self._services.limit_store.limits, started_at=self._clock.now())
         # Engines with per-call state (failover counts) hand out a per-call view.
         for_call = getattr(self._services.tts, "for_call", None)
         if for_call is not None:
@@ -403,6 +393,11 @@ class CallSession:
                 self._log.exception("call observer failed")
 
     def _start_reply(self, item: CallerInput) -> None:
+        if self._budget is not None:
+            self._budget.charge_turn()
+            if (over := self._budget.over(self._clock.now())) is not None:
+                self._end_for_limit(over)
+                return
         if item.source != "start":
             self._observe(
                 "caller", item.text if item.source == "speech" else f"[{item.source}] {item.text}"
@@ -425,6 +420,8 @@ class CallSession:
                     async for token in run:
                         if timing.first_token_at is None:
                             timing.first_token_at = self._clock.now()
+                        if self._budget is not None:
+                            self._budget.charge_tokens(estimate_tokens(token))
                         for phrase in splitter.feed(token):
                             phrases.put_nowait(phrase)
                 for phrase in splitter.flush():
@@ -456,11 +453,7 @@ class CallSession:
             timing.ms(timing.first_token_at),
             timing.ms(timing.first_audio_at),
         )
-        self._services.metrics.turn(
-            timing.source,
-            None if first_token is None else first_token / 1000,
-            None if first_audio is None else first_audio / 1000,
-        )
+        self._services.metrics.turn(timing.source, first_token, first_audio)
         self._log.info(
             "turn %d (%s): first token %s ms, first audio %s ms%s",
             timing.turn,
@@ -550,6 +543,15 @@ class CallSession:
                 self._closing = True
                 self._barge_task = asyncio.create_task(self._close_politely())
 
+    def _end_for_limit(self, reason: str) -> None:
+        if not self._closing:
+            self._closing = True
+            self._log.info("call limit reached: %s", reason)
+            self._services.metrics.call_refused(reason)
+            self._barge_task = asyncio.create_task(
+                self._close_politely(LIMIT_GOODBYE[reason], f"limit: {reason}")
+            )
+
     async def _poll_loop(self) -> None:
         """Turn-taking timers: they must fire even when no audio arrives."""
         while True:
@@ -557,22 +559,27 @@ class CallSession:
             due = self._turns.deadline()
             wait = POLL_S if due is None else min(POLL_S, max(0.0, due - now))
             await self._clock.sleep(max(wait, PACING_SLACK_S))
-            self._apply(self._turns.poll(self._clock.now()))
+            now = self._clock.now()
+            self._apply(self._turns.poll(now))
+            if self._budget is not None and (over := self._budget.over(now)) is not None:
+                self._end_for_limit(over)
 
-    async def _close_politely(self) -> str:
-        """The caller stayed silent after a reprompt: say goodbye, then hang up."""
+    async def _close_politely(
+        self, goodbye: str = SILENT_GOODBYE, reason: str = "caller silent"
+    ) -> str:
+        """Say ``goodbye`` (silence after a reprompt, or a call limit), then hang up."""
         if self.replying:
             await self.interrupt("caller silent")
         self._turn += 1
         phrases: asyncio.Queue[str | None] = asyncio.Queue()
-        phrases.put_nowait(SILENT_GOODBYE)
+        phrases.put_nowait(goodbye)
         phrases.put_nowait(None)
         await self._speak(self._turn, phrases)
         while self._buffer.speaking:
             self._progress.clear()
             await self._progress.wait()
-        await self._perform(CallAction("hangup", reason="caller silent"))
-        return SILENT_GOODBYE
+        await self._perform(CallAction("hangup", reason=reason))
+        return goodbye
 
     def pause(self) -> None:
         """Stop sending agent audio (Twilio plays out what it already has)."""

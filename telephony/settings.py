@@ -328,6 +328,62 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "redis_url",
+        "DIALGRAPH_REDIS_URL",
+        "",
+        "Redis URL (e.g. `redis://127.0.0.1:6379/0`) for rate limits shared by all "
+        "workers. Empty: limits are kept per process.",
+        secret=True,
+    ),
+    Setting(
+        "redis_prefix",
+        "DIALGRAPH_REDIS_PREFIX",
+        "dialgraph",
+        "Namespace for this deployment's Redis keys.",
+    ),
+    Setting(
+        "calls_per_hour_per_caller",
+        "DIALGRAPH_CALLS_PER_HOUR",
+        10,
+        "Calls one caller number may start in any hour (0: no limit).",
+        int,
+    ),
+    Setting(
+        "concurrent_per_caller",
+        "DIALGRAPH_CONCURRENT_PER_CALLER",
+        2,
+        "Live calls one caller number may have at once (0: no limit).",
+        int,
+    ),
+    Setting(
+        "concurrent_total",
+        "DIALGRAPH_CONCURRENT_CALLS",
+        100,
+        "Live calls the deployment takes at once (0: no limit).",
+        int,
+    ),
+    Setting(
+        "max_call_seconds",
+        "DIALGRAPH_MAX_CALL_SECONDS",
+        1200.0,
+        "Longest a call may run before a polite goodbye (0: no limit).",
+        float,
+    ),
+    Setting(
+        "max_turns",
+        "DIALGRAPH_MAX_TURNS",
+        100,
+        "Most agent replies in one call (0: no limit).",
+        int,
+    ),
+    Setting(
+        "max_llm_tokens",
+        "DIALGRAPH_MAX_LLM_TOKENS",
+        20000,
+        "Most LLM output tokens in one call (0: no limit).",
+        int,
+    ),
+    Setting(
         "agent",
         "DIALGRAPH_AGENT",
         "clinic",
@@ -426,6 +482,14 @@ class Settings:
     silence_reprompts: int = 1
     echo_suppression: bool = True
     echo_max_delay_ms: int = 400
+    redis_url: str = ""
+    redis_prefix: str = "dialgraph"
+    calls_per_hour_per_caller: int = 10
+    concurrent_per_caller: int = 2
+    concurrent_total: int = 100
+    max_call_seconds: float = 1200.0
+    max_turns: int = 100
+    max_llm_tokens: int = 20000
     agent: str = "clinic"
     tts: str = "piper"
     stt: str = "pocketsphinx"
@@ -531,6 +595,11 @@ def check_for_serving(settings: Settings, environ: Mapping[str, str] | None = No
     ):
         problems.append(
             "DIALGRAPH_TTS=elevenlabs needs ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID."
+        )
+    if settings.redis_url and not (settings.call_token_secret or settings.twilio_auth_token):
+        problems.append(
+            "DIALGRAPH_REDIS_URL needs DIALGRAPH_CALL_TOKEN_SECRET (or TWILIO_AUTH_TOKEN), "
+            "the same on every worker, to hash caller numbers."
         )
     if settings.model.startswith("openai:") and not env.get("OPENAI_API_KEY"):
         problems.append(f"DIALGRAPH_MODEL={settings.model} needs OPENAI_API_KEY.")

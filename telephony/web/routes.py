@@ -16,6 +16,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
+from telephony.limits import busy_twiml
 from telephony.settings import Settings
 from telephony.web.signature import SignatureError, stream_url, verify_signature
 from telephony.web.state import WebState
@@ -121,6 +122,12 @@ class TwilioController(Controller):
     async def voice(self, request: Request[Any, Any, Any], state: WebState) -> Response[str]:
         """Answer an incoming (or answered outbound) call with ``<Connect><Stream>``."""
         call = VoiceCall.from_form(await request.form())
+        decision = await state.services.limit_store.admit(call.call_sid, call.caller)
+        if not decision.allowed:
+            # Over a limit: a polite apology in TwiML, never an error.
+            state.services.metrics.call_refused(decision.reason)
+            logger.warning("voice webhook: refused %s (%s)", call.call_sid, decision.reason)
+            return Response(busy_twiml(decision.reason), media_type=MediaType.XML)
         token = state.services.tokens.issue(call.call_sid)
         url = stream_url(request, state.settings)
         logger.info(
@@ -129,8 +136,8 @@ class TwilioController(Controller):
         return Response(connect_stream_twiml(call, url, token), media_type=MediaType.XML)
 
     @post("/status", status_code=HTTP_204_NO_CONTENT, name="twilio-status")
-    async def status(self, request: Request[Any, Any, Any]) -> None:
-        """Log a call status callback (no phone numbers)."""
+    async def status(self, request: Request[Any, Any, Any], state: WebState) -> None:
+        """Log a call status callback (no phone numbers); free a finished call's slot."""
         form = await request.form()
         call_sid = str(form.get("CallSid") or "")
         status = str(form.get("CallStatus") or "")
@@ -139,6 +146,12 @@ class TwilioController(Controller):
             call_sid if _SID.match(call_sid) else "(no valid CallSid)",
             status if _STATUS.match(status) else "(unknown status)",
         )
+        # A call whose media stream never started (busy, no answer) still held a slot.
+        if status in _FINISHED and _SID.match(call_sid):
+            await state.services.limit_store.release(call_sid, VoiceCall.from_form(form).caller)
+
+
+_FINISHED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 
 @get("/healthz", name="healthz", sync_to_thread=False)

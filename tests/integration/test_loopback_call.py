@@ -249,8 +249,11 @@ async def test_abusing_one_stream_leaves_other_calls_untouched(script, tmp_path:
     transcript = Transcript()
     services, factory = make_services(transcript)
     async with serve(services) as base:
-        calls = [
-            asyncio.create_task(place_call(base, script, auth_token=AUTH_TOKEN)) for _ in range(3)
+        calls = [  # three different callers (one caller may hold two calls at once)
+            asyncio.create_task(
+                place_call(base, script, auth_token=AUTH_TOKEN, caller=f"+1555010012{i}")
+            )
+            for i in range(3)
         ]
         await asyncio.sleep(1.0)  # the calls are live: now abuse the server
         codes = await asyncio.gather(

@@ -503,3 +503,21 @@ def test_default_services_are_opened_once_and_closed_at_shutdown(
             assert client.get("/healthz").json()["live_calls"] == 0
         assert events == ["open"]
     assert events == ["open", "close"]
+
+
+def test_a_caller_over_the_limit_hears_a_polite_message_not_an_error() -> None:
+    from telephony.limits import CallLimits, MemoryLimitStore
+
+    services = make_services()
+    services.limit_store = MemoryLimitStore(CallLimits(concurrent_per_caller=1))
+    app = create_app(Settings(), services=services)
+    with TestClient(app) as client:
+        first = client.post("/twilio/voice", data=WEBHOOK)
+        second = client.post("/twilio/voice", data={**WEBHOOK, "CallSid": "CA" + "2" * 32})
+        assert first.status_code == 200 and "<Connect>" in first.text
+        assert second.status_code == 200
+        assert "<Say" in second.text and "<Hangup" in second.text and "<Connect>" not in second.text
+        # The first call ends (status callback): the caller may call again.
+        client.post("/twilio/status", data={**WEBHOOK, "CallStatus": "completed"})
+        third = client.post("/twilio/voice", data={**WEBHOOK, "CallSid": "CA" + "3" * 32})
+        assert "<Connect>" in third.text

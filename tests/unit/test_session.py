@@ -437,3 +437,23 @@ async def test_silence_reprompts_once_then_ends_the_call_politely() -> None:
     call.echo_marks()  # the goodbye was heard
     report = await asyncio.wait_for(call.task, 5)
     assert report.end_reason == "agent hangup"
+
+
+async def test_a_call_over_its_turn_budget_ends_politely() -> None:
+    from telephony.limits import LIMIT_GOODBYE, CallLimits, MemoryLimitStore
+
+    call = Call()
+    call.services.limit_store = MemoryLimitStore(CallLimits(max_turns=2))
+    call.begin()
+    await call.run_for(3.0)
+    call.echo_marks()
+    call.transport.push(call.twilio.dtmf("1"))  # turn 2: answered
+    await call.run_for(2.0)
+    call.echo_marks()
+    call.transport.push(call.twilio.dtmf("2"))  # turn 3: over the budget
+    await call.run_for(8.0)
+    assert ("dtmf", "2") not in call.agent.inputs
+    assert LIMIT_GOODBYE["max_turns"] in call.tts.spoken
+    call.echo_marks()
+    report = await asyncio.wait_for(call.task, 5)
+    assert report.end_reason == "agent hangup"

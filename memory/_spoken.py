@@ -1,0 +1,234 @@
+"""Normalise speech-recogniser text so pattern recognisers can see PII.
+
+A recogniser writes what was *said*: ``"four one one one, double one ..."``
+and ``"priya dot sharma at example dot com"``. Card, phone, Aadhaar and e-mail
+patterns only see digits and ``@``. :func:`normalise` rewrites spoken digit
+runs and spoken e-mail addresses, and returns an :class:`OffsetMap` so a span
+found in the normalised text can be mapped back to the *original* words (the
+redactor must remove ``"four one one one"``, not only ``"4111"``).
+
+Rules (kept conservative; everything else is copied unchanged):
+
+- A digit run is a sequence of number words (``zero``/``oh``... ``nine``,
+  teens, tens, ``hundred``, ``thousand``, ``double``/``triple`` X, a leading
+  ``plus``) separated by spaces, commas or hyphens. Words separated by spaces
+  are joined (``"five five five"`` -> ``"555"``); a comma or hyphen starts a
+  new group (``"4111 1111"``). Runs with fewer than :data:`MIN_RUN_DIGITS`
+  digits stay words, so "one moment" and "at three" are untouched.
+- A spoken e-mail is ``local (dot|underscore|dash local)* at|at the rate
+  domain (dot label)+`` whose last label is a known top-level domain.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["MIN_RUN_DIGITS", "OffsetMap", "normalise"]
+
+MIN_RUN_DIGITS = 3  # shorter runs are times, counts and "one moment", not identifiers
+
+_UNITS = {
+    "zero": "0",
+    "oh": "0",
+    "o": "0",
+    "nought": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
+_TEENS = {
+    "ten": "10",
+    "eleven": "11",
+    "twelve": "12",
+    "thirteen": "13",
+    "fourteen": "14",
+    "fifteen": "15",
+    "sixteen": "16",
+    "seventeen": "17",
+    "eighteen": "18",
+    "nineteen": "19",
+}
+_TENS = {
+    "twenty": "2",
+    "thirty": "3",
+    "forty": "4",
+    "fifty": "5",
+    "sixty": "6",
+    "seventy": "7",
+    "eighty": "8",
+    "ninety": "9",
+}
+_SCALES = {"hundred": "00", "thousand": "000"}
+_REPEATS = {"double": 2, "triple": 3}
+_AMBIGUOUS_ZERO = frozenset({"oh", "o"})  # also an interjection / a letter
+
+_NUMBER_WORD = "|".join(
+    sorted([*_UNITS, *_TEENS, *_TENS, *_SCALES, *_REPEATS, "plus"], key=len, reverse=True)
+)
+# "o'clock" must not become a zero: forbid an apostrophe after the word.
+_RUN = re.compile(
+    rf"\b(?:{_NUMBER_WORD})\b(?!')(?:[ \t]*[,-]?[ \t]*\b(?:{_NUMBER_WORD})\b(?!'))*",
+    re.IGNORECASE,
+)
+_TOKEN = re.compile(rf"\b(?:{_NUMBER_WORD})\b|[,-]", re.IGNORECASE)
+
+_TLDS = frozenset(
+    "com org net edu gov mil int info biz io co in uk us ca au de fr es it nl ie nz sg ae "
+    "me ai app dev uk jp cn br ch se no dk fi pl be at".split()
+)
+_LABEL = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
+_LOCAL_SEP = r"\s+(?:dot|underscore|dash|hyphen|period)\s+"
+_SPOKEN_EMAIL = re.compile(
+    rf"\b(?P<local>{_LABEL}(?:{_LOCAL_SEP}{_LABEL})*)"
+    rf"\s+(?:at\s+the\s+rate(?:\s+of)?|at)\s+"
+    rf"(?P<domain>{_LABEL}(?:\s+dot\s+{_LABEL})+)\b",
+    re.IGNORECASE,
+)
+_SEP_WORDS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+
+
+@dataclass(frozen=True, slots=True)
+class OffsetMap:
+    """Maps character spans of the normalised text back to the original text.
+
+    ``starts[i]``/``ends[i]`` give the original span that produced normalised
+    character ``i``; a rewritten run maps every one of its characters to the
+    whole original run, so any overlap removes all of it.
+    """
+
+    original: str
+    normalised: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Return the original ``(start, end)`` covering normalised ``[start, end)``."""
+        if not self.normalised or end <= start:
+            return start, start
+        start = min(max(start, 0), len(self.normalised) - 1)
+        end = min(max(end, start + 1), len(self.normalised))
+        return self.starts[start], self.ends[end - 1]
+
+
+def _digits_for_run(run: str) -> str | None:
+    """Spell a run of number words as digits (groups split by comma/hyphen).
+
+    Returns ``None`` when the run is too short to be an identifier.
+    """
+    tokens = [t.lower() for t in _TOKEN.findall(run)]
+    groups: list[str] = []
+    current: list[str] = []
+    repeat = 1
+    pending_tens: str | None = None
+
+    def flush_tens() -> None:
+        nonlocal pending_tens
+        if pending_tens is not None:
+            current.append(pending_tens + "0")
+            pending_tens = None
+
+    for index, token in enumerate(tokens):
+        if token in (",", "-"):
+            flush_tens()
+            if current:
+                groups.append("".join(current))
+                current = []
+            continue
+        if token == "plus":
+            if groups or current or pending_tens:
+                return None  # "plus" inside a run is arithmetic, not a country code
+            current.append("+")
+        elif token in _REPEATS:
+            flush_tens()
+            repeat = _REPEATS[token]
+        elif token in _UNITS:
+            if token in _AMBIGUOUS_ZERO and (index == 0 or index == len(tokens) - 1):
+                # "oh, five five five": a lone edge "oh" is an interjection.
+                neighbour = tokens[1] if index == 0 else tokens[index - 1]
+                if neighbour in (",", "-") or len(tokens) == 1:
+                    return None
+            digit = _UNITS[token]
+            if pending_tens is not None and digit != "0" and repeat == 1:
+                current.append(pending_tens + digit)
+                pending_tens = None
+            else:
+                flush_tens()
+                current.append(digit * repeat)
+            repeat = 1
+        elif token in _TEENS:
+            flush_tens()
+            current.append(_TEENS[token])
+        elif token in _TENS:
+            flush_tens()
+            pending_tens = _TENS[token]
+        elif token in _SCALES:
+            flush_tens()
+            if not current:
+                return None
+            current.append(_SCALES[token])
+    flush_tens()
+    if current:
+        groups.append("".join(current))
+    if sum(c.isdigit() for g in groups for c in g) < MIN_RUN_DIGITS:
+        return None
+    return " ".join(groups)
+
+
+def _spoken_email(match: re.Match[str]) -> str | None:
+    domain_labels = re.split(r"\s+dot\s+", match.group("domain"), flags=re.IGNORECASE)
+    if domain_labels[-1].lower() not in _TLDS:
+        return None
+    local = re.sub(
+        _LOCAL_SEP,
+        lambda m: _SEP_WORDS[m.group(0).strip().lower()],
+        match.group("local"),
+        flags=re.IGNORECASE,
+    )
+    return f"{local}@{'.'.join(domain_labels)}".lower()
+
+
+def normalise(text: str) -> OffsetMap:
+    """Rewrite spoken e-mails and digit runs; return the text with its offset map.
+
+    Args:
+        text: One utterance or log line, as written or as recognised.
+
+    Returns:
+        An :class:`OffsetMap` holding both texts and the character mapping.
+    """
+    edits: list[tuple[int, int, str]] = []
+    for match in _SPOKEN_EMAIL.finditer(text):
+        replacement = _spoken_email(match)
+        if replacement is not None:
+            edits.append((match.start(), match.end(), replacement))
+    for match in _RUN.finditer(text):
+        if any(s < match.end() and match.start() < e for s, e, _ in edits):
+            continue
+        replacement = _digits_for_run(match.group(0))
+        if replacement is not None:
+            edits.append((match.start(), match.end(), replacement))
+    edits.sort()
+
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    cursor = 0
+    for start, end, replacement in edits:
+        pieces.append(text[cursor:start])
+        starts.extend(range(cursor, start))
+        ends.extend(range(cursor + 1, start + 1))
+        pieces.append(replacement)
+        starts.extend([start] * len(replacement))
+        ends.extend([end] * len(replacement))
+        cursor = end
+    pieces.append(text[cursor:])
+    starts.extend(range(cursor, len(text)))
+    ends.extend(range(cursor + 1, len(text) + 1))
+    return OffsetMap(text, "".join(pieces), tuple(starts), tuple(ends))

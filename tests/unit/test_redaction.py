@@ -1,0 +1,267 @@
+"""PII redaction: the annotated corpus, spoken-number normalisation, Aadhaar,
+the logging filter, thread safety and offline loading."""
+
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from memory._spoken import normalise
+from memory.redaction import Finding, RedactingFilter, Redactor, verhoeff_valid
+from tests.pii_corpus import CORPUS, INVALID_AADHAAR, VALID_AADHAAR, PiiUtterance
+
+REPO = Path(__file__).resolve().parents[2]
+MUST_NOT_SURVIVE = ("CREDIT_CARD", "PHONE_NUMBER", "EMAIL_ADDRESS", "IN_AADHAAR")
+# Floors just under what the corpus measured (SSN 0.83, PERSON recall 0.89 and
+# precision 1.0); lowering one needs a reason.
+RECALL_FLOORS = {"US_SSN": 0.8, "PERSON": 0.8}
+PRECISION_FLOORS = {"PERSON": 0.8}
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    started = time.perf_counter()
+    instance = Redactor()
+    print(f"\nRedactor load: {time.perf_counter() - started:.2f} s")
+    return instance
+
+
+def _digit_groups(text: str) -> list[str]:
+    return re.findall(r"\d+", normalise(text).normalised.replace(" ", ""))
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def _gold_spans(u: PiiUtterance) -> list[tuple[str, int, int]]:
+    spans = []
+    for entity, value in u.entities:
+        start = u.text.index(value)
+        spans.append((entity, start, start + len(value)))
+    return spans
+
+
+def test_corpus_is_big_enough_and_mixed() -> None:
+    styles = Counter(u.style for u in CORPUS)
+    assert len(CORPUS) >= 40
+    assert styles["typed"] >= 15 and styles["asr"] >= 15
+    planted = Counter(e for u in CORPUS for e, _ in u.entities)
+    for entity in (*MUST_NOT_SURVIVE, "US_SSN", "PERSON"):
+        assert planted[entity] >= 3, entity
+
+
+def test_corpus_precision_recall(redactor: Redactor) -> None:
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    leaks: list[str] = []
+    redact_seconds = 0.0
+    for u in CORPUS:
+        predicted = redactor.spans(u.text, known_names=u.known_names)
+        started = time.perf_counter()
+        output = redactor.redact(u.text, known_names=u.known_names)
+        redact_seconds += time.perf_counter() - started
+        gold = _gold_spans(u)
+        for entity, start, end in gold:
+            hit = any(
+                p.entity == entity and _overlaps((p.start, p.end), (start, end)) for p in predicted
+            )
+            (tp if hit else fn)[entity] += 1
+            if entity in MUST_NOT_SURVIVE:
+                value = u.text[start:end]
+                digits = "".join(_digit_groups(value))
+                survived = value in output or (
+                    len(digits) >= 5
+                    and any(
+                        digits[i : i + 5] in group
+                        for group in _digit_groups(output)
+                        for i in range(len(digits) - 4)
+                    )
+                )
+                if survived:
+                    leaks.append(f"{entity} {value!r} in {output!r}")
+        for p in predicted:
+            if p.entity == "NUMBER":
+                continue  # the safety net has no gold type
+            if not any(g[0] == p.entity and _overlaps((p.start, p.end), g[1:]) for g in gold):
+                fp[p.entity] += 1
+        for keep in u.keep:
+            assert keep in output, f"{keep!r} was redacted: {output!r}"
+    per_utterance_ms = redact_seconds * 1000 / len(CORPUS)
+
+    print(f"\n{'entity':<15}{'gold':>6}{'tp':>5}{'fp':>5}{'fn':>5}{'prec':>7}{'recall':>8}")
+    precision: dict[str, float] = {}
+    recall: dict[str, float] = {}
+    for entity in sorted(set(tp) | set(fp) | set(fn)):
+        precision[entity] = tp[entity] / ((tp[entity] + fp[entity]) or 1)
+        recall[entity] = tp[entity] / ((tp[entity] + fn[entity]) or 1)
+        print(
+            f"{entity:<15}{tp[entity] + fn[entity]:>6}{tp[entity]:>5}{fp[entity]:>5}"
+            f"{fn[entity]:>5}{precision[entity]:>7.2f}{recall[entity]:>8.2f}"
+        )
+    print(f"{len(CORPUS)} utterances, {per_utterance_ms:.1f} ms per redact() call")
+
+    assert not leaks, "\n".join(leaks)
+    for entity, floor in RECALL_FLOORS.items():
+        assert recall[entity] >= floor, (entity, recall[entity])
+    for entity, floor in PRECISION_FLOORS.items():
+        assert precision[entity] >= floor, (entity, precision[entity])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card four one one one, one one one one", "card 4111 1111"),
+        ("double five triple oh one", "550001"),
+        ("plus nine one nine eight seven", "+91987"),
+        ("twenty three hundred", "2300"),
+        ("priya dot sharma at example dot com", "priya.sharma@example.com"),
+        ("raj at the rate gmail dot com", "raj@gmail.com"),
+        # left alone: short runs, o'clock, interjections, non-TLD "emails"
+        ("one moment please", "one moment please"),
+        ("see you at three o'clock", "see you at three o'clock"),
+        ("oh, two", "oh, two"),
+        ("meet at the cafe dot bar", "meet at the cafe dot bar"),
+    ],
+)
+def test_normalise_spoken_numbers_and_emails(text: str, expected: str) -> None:
+    assert normalise(text).normalised == expected
+
+
+def test_offsets_map_back_to_the_spoken_words() -> None:
+    mapping = normalise("call four one one one now")
+    start = mapping.normalised.index("4111")
+    assert mapping.to_original(start, start + 4) == (5, 21)
+    assert mapping.original[5:21] == "four one one one"
+    assert mapping.to_original(0, 4) == (0, 4)  # untouched text maps one to one
+
+
+def test_redacts_the_original_spoken_words(redactor: Redactor) -> None:
+    text = "my number is four one five five five five two six seven one thanks"
+    assert redactor.redact(text) == "my number is [PHONE] thanks"
+
+
+def test_verhoeff() -> None:
+    assert all(verhoeff_valid(n) for n in VALID_AADHAAR)
+    assert not any(verhoeff_valid(n) for n in INVALID_AADHAAR)
+    assert verhoeff_valid("2363")  # the textbook example: 236 with check digit 3
+    assert not verhoeff_valid("2364")
+
+
+@pytest.mark.parametrize("number", VALID_AADHAAR)
+def test_valid_aadhaar_is_caught_typed_and_spoken(redactor: Redactor, number: str) -> None:
+    grouped = f"{number[:4]} {number[4:8]} {number[8:]}"
+    assert redactor.redact(f"aadhaar {grouped}") == "aadhaar [AADHAAR]"
+    words = "zero one two three four five six seven eight nine".split()
+    spoken = ", ".join(" ".join(words[int(d)] for d in g) for g in grouped.split())
+    assert redactor.redact(f"my aadhaar is {spoken}") == "my aadhaar is [AADHAAR]"
+
+
+@pytest.mark.parametrize("number", INVALID_AADHAAR)
+def test_non_verhoeff_numbers_are_not_aadhaar(redactor: Redactor, number: str) -> None:
+    grouped = f"{number[:4]} {number[4:8]} {number[8:]}"
+    findings = redactor.analyze(f"aadhaar {grouped}")
+    assert "IN_AADHAAR" not in {f.entity for f in findings}
+    # still a long number: redacted by some other type, never left in the clear
+    assert number[:4] not in redactor.redact(f"aadhaar {grouped}")
+
+
+def test_dates_times_and_staff_are_preserved(redactor: Redactor) -> None:
+    for text in (
+        "Book me with Dr. Patel on Tuesday 3 June at 10:30 am.",
+        "can i see doctor nguyen on the fourteenth at half past two",
+        "Dr. Nguyen said to come back on 2025-01-14 at 09:15.",
+        "Riverside Family Clinic is at 42 River Road.",
+    ):
+        assert redactor.redact(text) == text
+
+
+def test_allow_list_is_configurable(redactor: Redactor) -> None:
+    assert redactor.redact("my name is patel") == "my name is patel"  # staff surname
+    # ... unless the caller is known to share it
+    assert redactor.redact("my name is patel", known_names=("Raj Patel",)) == "my name is [PERSON]"
+    strict = Redactor(allow_list=())
+    assert strict.redact("my name is patel") == "my name is [PERSON]"
+
+
+def test_known_names_are_redacted_anywhere(redactor: Redactor) -> None:
+    text = "yes it's for olga, the booking for olga petrova"
+    out = redactor.redact(text, known_names=("Olga Petrova",))
+    assert "olga" not in out.lower() and "petrova" not in out.lower()
+
+
+def test_analyze_returns_original_spans(redactor: Redactor) -> None:
+    text = "email is john dot miller at mail dot org"
+    [finding] = [f for f in redactor.analyze(text) if f.entity == "EMAIL_ADDRESS"]
+    assert isinstance(finding, Finding)
+    assert text[finding.start : finding.end] == "john dot miller at mail dot org"
+
+
+def test_logging_filter_redacts_percent_args(redactor: Redactor) -> None:
+    logger = logging.getLogger("test_redaction.filter")
+    records: list[logging.LogRecord] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Capture()
+    handler.addFilter(RedactingFilter(redactor))
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("caller %s gave card %s", "Maria Gonzalez", "4111 1111 1111 1111")
+    finally:
+        logger.removeHandler(handler)
+    [record] = records
+    assert record.getMessage() == "caller [PERSON] gave card [CARD]"
+    assert record.args == ()
+
+
+def test_thread_safe(redactor: Redactor) -> None:
+    texts = [u.text for u in CORPUS] * 3
+    expected = [redactor.redact(t) for t in texts]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(redactor.redact, texts)) == expected
+
+
+_OFFLINE_SCRIPT = """
+import socket, sys
+def _no_network(*args, **kwargs):
+    raise OSError("network access attempted")
+socket.create_connection = _no_network
+socket.socket.connect = _no_network
+socket.getaddrinfo = _no_network
+import spacy.cli
+spacy.cli.download = _no_network
+import tldextract
+tldextract.extract = _no_network
+tldextract.TLDExtract.__call__ = _no_network
+from memory.redaction import redact_text
+out = redact_text("my email is priya dot sharma at example dot com, card 4111 1111 1111 1111")
+assert out == "my email is [EMAIL], card [CARD]", out
+print("ok")
+"""
+
+
+def test_loads_and_runs_without_network() -> None:
+    """Fresh interpreter: sockets, spaCy download and tldextract all raise if touched."""
+    result = subprocess.run(
+        [sys.executable, "-c", _OFFLINE_SCRIPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
