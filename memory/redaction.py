@@ -462,19 +462,29 @@ _shared: Redactor | None = None
 _shared_lock = threading.Lock()
 
 
+_loading = threading.local()  # set in the thread that is loading the models
+
+
 def get_redactor() -> Redactor:
     """Return the process-wide :class:`Redactor`, creating it on first use."""
     global _shared  # noqa: PLW0603 - one expensive model per process
     if _shared is None:
         with _shared_lock:
             if _shared is None:
-                _shared = Redactor()
+                _loading.active = True
+                try:
+                    _shared = Redactor()
+                finally:
+                    _loading.active = False
     return _shared
 
 
 def redact_text(text: str) -> str:
     """Redact ``text`` with the process-wide redactor (usable as ``Transcript(redact=...)``)."""
     return get_redactor().redact(text)
+
+
+_MODEL_LOGGERS = ("presidio", "spacy", "tldextract", "thinc")
 
 
 class RedactingFilter(logging.Filter):
@@ -497,6 +507,10 @@ class RedactingFilter(logging.Filter):
         """Redact ``record`` and let it through."""
         if getattr(record, "_dialgraph_redacted", False):
             return True  # already done by a filter on another handler
+        if record.name.startswith(_MODEL_LOGGERS):
+            return True  # the NLP libraries' own lines (and no deadlock while they load)
+        if self._redactor is None and getattr(_loading, "active", False):
+            return True  # a line logged while this thread loads the redactor itself
         redactor = self._redactor or get_redactor()
         try:
             message = record.getMessage()

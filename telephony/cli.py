@@ -32,6 +32,18 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+    install_redaction()
+
+
+def install_redaction() -> None:
+    """Redact personal data (names, phone and card numbers, e-mails, Aadhaar,
+    SSN) from every log line, on every handler, before it is written."""
+    from memory.redaction import RedactingFilter
+
+    redacting = RedactingFilter()
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(redacting)
 
 
 def _build_parser() -> argparse.ArgumentParser:

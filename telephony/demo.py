@@ -57,6 +57,7 @@ class _Transcript:
         self.turns: list[TurnTiming] = []  # the server's timing of each answered caller input
 
     def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None:
+        text = redact_text(text)  # printed and written to report.json: never raw
         entry: dict = {"who": who, "text": text}
         if timing is not None and who == "agent" and timing.source in {"speech", "dtmf"}:
             self.turns.append(timing)
@@ -163,7 +164,7 @@ def latency_table(result: CallResult, server_turns: list[TurnTiming]) -> list[di
             {
                 "turn": turn.number,
                 "input": turn.kind,
-                "text": turn.text,
+                "text": redact_text(turn.text),
                 "speech_end_to_asr_final": ms(end, match.input_at),
                 "asr_final_to_first_token": ms(match.input_at, match.first_token_at),
                 "first_token_to_first_audio": ms(match.first_token_at, match.first_audio_at),
@@ -188,6 +189,12 @@ def format_latency(rows: list[dict]) -> str:
             f"| {row['speech_end_to_first_audio_heard']} ms |"
         )
     return "\n".join(lines)
+
+
+def redact_text(text: str) -> str:
+    from memory.redaction import redact_text as redact
+
+    return redact(text)
 
 
 async def run_demo(
@@ -231,14 +238,15 @@ async def run_demo(
         "detail": result.detail,
         "call_sid": result.call_sid,
         "transcript": transcript.lines,
-        "turns": [asdict(t) for t in result.turns],
+        # The caller's own words stay out of the report (the transcript has them redacted).
+        "turns": [{k: v for k, v in asdict(t).items() if k != "text"} for t in result.turns],
         "late_frames": result.late_frames,
         "max_lateness_ms": result.max_lateness_ms,
         "clears_received": result.clears_received,
         "marks_echoed": result.marks_echoed,
         "duration_ms": result.duration_ms,
         "warnings": result.warnings,
-        "latency_ms": latency,
+        "latency_ms": [{k: v for k, v in row.items() if k != "text"} for row in latency],
     }
     if settings.agent == "clinic" and result.call_sid:
         from graphs.runner import thread_id_for_call

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
@@ -137,6 +137,13 @@ async def domain_recogniser_config(settings: Settings) -> Any:
     )
 
 
+async def _redactor() -> Callable[[str], str]:
+    """The process-wide Presidio redactor, loaded once (~3 s, in a thread)."""
+    from memory.redaction import get_redactor
+
+    return await asyncio.to_thread(get_redactor)
+
+
 async def _open_agent_factory(settings: Settings, stack: AsyncExitStack) -> AgentFactory:
     """The dialogue named by ``DIALGRAPH_AGENT``, its resources on ``stack``."""
     if settings.agent == "echo":
@@ -158,6 +165,7 @@ async def _open_agent_factory(settings: Settings, stack: AsyncExitStack) -> Agen
                 model=settings.model,
                 today=settings.today,
                 encryption_key=settings.checkpoint_key or None,
+                redact=await _redactor(),
             )
         )
     raise ConfigError(
