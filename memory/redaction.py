@@ -386,7 +386,10 @@ class Redactor:
         (score, then checksum-validated types before generic ones).
         """
         merged: list[Finding] = []
+        protected = [m.span() for m in _IDENTIFIERS.finditer(text)]
         for f in self.analyze(text, known_names=known_names):
+            if any(f.start < end and start < f.end for start, end in protected):
+                continue  # a CallSid, stream SID or thread UUID: operators need them in logs
             if (
                 merged
                 and f.entity == merged[-1].entity == "PERSON"
@@ -485,6 +488,14 @@ def redact_text(text: str) -> str:
 
 
 _MODEL_LOGGERS = ("presidio", "spacy", "tldextract", "thinc")
+# Presidio warns about every spaCy label it does not map (PRODUCT, ...): noise.
+logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+# Twilio SIDs (CA..., MZ..., AC... + 32 hex) and UUIDs (graph threads, messages):
+# identifiers, not personal data, and what an operator searches logs by.
+_IDENTIFIERS = re.compile(
+    r"\b[A-Z]{2}[0-9a-fA-F]{32}\b"
+    r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
 
 
 class RedactingFilter(logging.Filter):

@@ -73,8 +73,12 @@ async def test_nothing_personal_reaches_var_or_the_logs(tmp_path: Path, caplog) 
         env_file=None,
     )
     caplog.set_level(logging.INFO)
-    caplog.handler.addFilter(RedactingFilter())  # as `dialgraph` installs on every handler
-    assert await run_demo(settings, script=script, out=var / "demo") == 0
+    redacting = RedactingFilter()  # as `dialgraph` installs on every handler
+    caplog.handler.addFilter(redacting)
+    try:
+        assert await run_demo(settings, script=script, out=var / "demo") == 0
+    finally:
+        caplog.handler.removeFilter(redacting)
 
     leaks = []
     for path in var.rglob("*"):

@@ -265,3 +265,13 @@ def test_loads_and_runs_without_network() -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+def test_call_and_thread_identifiers_survive_in_logs() -> None:
+    from memory.redaction import redact_text
+
+    line = (
+        "[CA11111111111111111111111111111111 thread=5b0f3c5e-3d0e-4c53-9f57-2f1c4f6f0d1a] "
+        "stream MZ22222222222222222222222222222222 started"
+    )
+    assert redact_text(line) == line
