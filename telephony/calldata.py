@@ -36,6 +36,7 @@ __all__ = [
     "CallerInput",
     "TurnTiming",
     "call_info",
+    "notify",
     "turn_config",
 ]
 
@@ -150,3 +151,21 @@ def call_info(
         direction=params.get("direction", "inbound"),
         parameters=params,
     )
+
+
+def notify(
+    observer: CallObserver | None,
+    call_sid: str,
+    who: str,
+    text: str,
+    timing: TurnTiming | None,
+    *,
+    log: logging.Logger | logging.LoggerAdapter,
+) -> None:
+    """Tell ``observer`` what was said; an observer's failure never hurts the call."""
+    if observer is None:
+        return
+    try:
+        observer(call_sid, who, text, timing)
+    except Exception:
+        log.exception("call observer failed")

@@ -13,10 +13,10 @@ import os
 import sys
 from pathlib import Path
 
+from telephony.preflight import check_for_serving
 from telephony.settings import (
     ConfigError,
     Settings,
-    check_for_serving,
     load_settings,
     settings_help,
 )

@@ -39,6 +39,7 @@ from telephony.calldata import (
     CallServices,
     TurnTiming,
     call_info,
+    notify,
     turn_config,
 )
 from telephony.calltoken import CallTokenError
@@ -137,7 +138,6 @@ class CallSession:
         self._budget: CallBudget | None = None
         self.report = CallReport()
 
-    # -- lifecycle ---------------------------------------------------------------
     async def run(self) -> CallReport:
         """Serve the call until it ends; never raises for peer misbehaviour."""
         tasks: list[asyncio.Task[None]] = []
@@ -278,7 +278,6 @@ class CallSession:
         self._log.info("call started (stream %s)", start.stream_sid)
         return start
 
-    # -- reader ----------------------------------------------------------------
     def _accept(self, data: str | bytes) -> bool:
         """Feed one message to the protocol; on bad input end the call."""
         now = self._clock.now()
@@ -347,7 +346,6 @@ class CallSession:
             self._unknown_seen.add(name)
             self._log.info("ignoring unknown media-stream event %r", name[:40])
 
-    # -- caller input ----------------------------------------------------------
     def submit(self, text: str, source: InputSource = "speech") -> None:
         """Deliver finished caller input (a transcript, digits) to the agent."""
         self._inputs.put_nowait(CallerInput(text, source, self._clock.now()))
@@ -376,7 +374,6 @@ class CallSession:
                 await self.interrupt("caller input")
             self._start_reply(item)
 
-    # -- replies -----------------------------------------------------------------
     @property
     def replying(self) -> bool:
         """Whether a reply is being produced or is still audible."""
@@ -385,12 +382,8 @@ class CallSession:
         ) or self._buffer.speaking
 
     def _observe(self, who: str, text: str, timing: TurnTiming | None = None) -> None:
-        observer = self._services.observer
-        if observer is not None and self.info is not None:
-            try:
-                observer(self.info.call_sid, who, text, timing)
-            except Exception:
-                self._log.exception("call observer failed")
+        if self.info is not None:
+            notify(self._services.observer, self.info.call_sid, who, text, timing, log=self._log)
 
     def _start_reply(self, item: CallerInput) -> None:
         if self._budget is not None:
@@ -519,7 +512,6 @@ class CallSession:
             await self._agent.record_heard(heard)
         return heard
 
-    # -- turn-taking -------------------------------------------------------------
     def _apply(self, actions: list[TurnAction]) -> None:
         """Carry out what turn-taking decided (called on the reader's path: no awaits)."""
         for action in actions:

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from telephony.calltoken import CallTokenError, CallTokens
+from telephony.preflight import check_for_serving
 from telephony.settings import (
     SETTINGS,
     ConfigError,
     Settings,
-    check_for_serving,
     load_settings,
     settings_help,
 )
