@@ -58,7 +58,6 @@ class PacedWriter:
         self._send_lock = asyncio.Lock()
         self.paused = False
         self._paused_at: float | None = None
-        self.frames_sent = 0
 
     def wake(self) -> None:
         """New audio is in the buffer."""
@@ -111,6 +110,5 @@ class PacedWriter:
             else:
                 self._protocol.send_media(item)
                 play_end = max(play_end, now) + _FRAME_S
-                self.frames_sent += 1
                 self._on_frame(item, play_end)
             await self.flush()
