@@ -30,7 +30,7 @@ Usage::
     redactor = Redactor()            # ~1 s: loads spaCy once per process
     redactor.redact("my name is priya, call me on five five five ...")
     transcript = Transcript.open(sid, directory=d, redact=redact_text)
-    handler.addFilter(RedactingFilter())
+    install_redaction()  # memory.redaction_logging: a filter on every log handler
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ __all__ = [
     "PLACEHOLDERS",
     "SPACY_MODEL",
     "Finding",
-    "RedactingFilter",
     "Redactor",
     "get_redactor",
+    "loading_in_this_thread",
     "redact_text",
     "verhoeff_valid",
 ]
@@ -253,6 +253,22 @@ _NOT_NAMES = frozenset(
 )
 
 
+# The names of engines and services that log lines carry: the small NER model
+# takes "stt=pocketsphinx vad=silero" for a person.
+_SYSTEM_WORDS = frozenset(
+    """
+    piper pocketsphinx sphinx silero assemblyai elevenlabs openai twilio redis postgres
+    postgresql sqlite langgraph langchain litestar uvicorn presidio spacy vad stt tts asr
+    llm dtmf twiml websocket http https wss ws json
+    """.split()
+)
+
+
+def _is_system_words(span: str) -> bool:
+    words = re.findall(r"[A-Za-z]+", span)
+    return bool(words) and all(w.lower() in _SYSTEM_WORDS for w in words)
+
+
 def _name_after(text: str, position: int) -> tuple[int, int] | None:
     """Return the span of up to three name-like words right after ``position``."""
     start = end = None
@@ -353,15 +369,23 @@ class Redactor:
                 continue  # "2025-01-14" is the appointment, not a phone number
             start, end = mapping.to_original(result.start, result.end)
             if result.entity_type == "PERSON" and (
-                self._is_staff(text, start, end) or text[start:end].lower() in _NOT_NAMES
+                self._is_staff(text, start, end)
+                or text[start:end].lower() in _NOT_NAMES
+                or _is_system_words(text[start:end])
             ):
-                continue  # staff, or a capitalised common word ("Email the receipt...")
+                continue  # staff, a capitalised common word ("Email the..."), "pocketsphinx vad"
             findings.append(Finding(result.entity_type, start, end, result.score, text[start:end]))
         findings.extend(self._known_name_findings(text, known_names))
         findings.sort(key=lambda f: (f.start, -f.score))
         return findings
 
-    def redact(self, text: str, *, known_names: Iterable[str] = ()) -> str:
+    def redact(
+        self,
+        text: str,
+        *,
+        known_names: Iterable[str] = (),
+        within: Sequence[tuple[int, int]] | None = None,
+    ) -> str:
         """Return ``text`` with each PII span replaced by a typed placeholder.
 
         Args:
@@ -369,25 +393,38 @@ class Redactor:
             known_names: The caller's name(s) if known (e.g. from the store);
                 each word of them is redacted wherever it appears, even when
                 it is on the allow-list (a caller named Patel).
+            within: If given, only these ``(start, end)`` ranges can hold PII
+                (the values interpolated into a log line's constant format);
+                the whole text is still analysed, for context.
         """
         pieces: list[str] = []
         cursor = 0
-        for finding in self.spans(text, known_names=known_names):
+        for finding in self.spans(text, known_names=known_names, within=within):
             pieces.append(text[cursor : finding.start])
             pieces.append(PLACEHOLDERS.get(finding.entity, f"[{finding.entity}]"))
             cursor = finding.end
         pieces.append(text[cursor:])
         return "".join(pieces)
 
-    def spans(self, text: str, *, known_names: Iterable[str] = ()) -> list[Finding]:
+    def spans(
+        self,
+        text: str,
+        *,
+        known_names: Iterable[str] = (),
+        within: Sequence[tuple[int, int]] | None = None,
+    ) -> list[Finding]:
         """Return the non-overlapping spans :meth:`redact` replaces, each with one type.
 
         Overlapping findings merge into one span labelled by the strongest
-        (score, then checksum-validated types before generic ones).
+        (score, then checksum-validated types before generic ones). With
+        ``within``, findings are clipped to those ranges (see :meth:`redact`).
         """
         merged: list[Finding] = []
         protected = [m.span() for m in _IDENTIFIERS.finditer(text)]
-        for f in self.analyze(text, known_names=known_names):
+        found = self.analyze(text, known_names=known_names)
+        if within is not None:
+            found = _clip(found, within, text)
+        for f in found:
             if any(f.start < end and start < f.end for start, end in protected):
                 continue  # a CallSid, stream SID or thread UUID: operators need them in logs
             if (
@@ -443,6 +480,20 @@ class Redactor:
         ]
 
 
+def _clip(findings: list[Finding], ranges: Sequence[tuple[int, int]], text: str) -> list[Finding]:
+    """Each finding's parts inside ``ranges``, in order; parts outside are dropped."""
+    clipped = []
+    for f in findings:
+        for start, end in ranges:
+            lo, hi = max(f.start, start), min(f.end, end)
+            if f.entity == "PERSON" and not any(c.isalpha() for c in text[lo:hi]):
+                continue  # the "1.1" of "name=john HTTP/1.1": a name has letters
+            if lo < hi and text[lo:hi].strip():
+                clipped.append(Finding(f.entity, lo, hi, f.score, text[lo:hi]))
+    clipped.sort(key=lambda f: (f.start, -f.score))
+    return clipped
+
+
 # When spans overlap, the checksum-validated types win over generic ones.
 _PRIORITY = {
     "IN_AADHAAR": 6,
@@ -482,12 +533,16 @@ def get_redactor() -> Redactor:
     return _shared
 
 
+def loading_in_this_thread() -> bool:
+    """True while this thread is creating the process-wide redactor (its own log lines)."""
+    return bool(getattr(_loading, "active", False))
+
+
 def redact_text(text: str) -> str:
     """Redact ``text`` with the process-wide redactor (usable as ``Transcript(redact=...)``)."""
     return get_redactor().redact(text)
 
 
-_MODEL_LOGGERS = ("presidio", "spacy", "tldextract", "thinc")
 # Presidio warns about every spaCy label it does not map (PRODUCT, ...): noise.
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
 # Twilio SIDs (CA..., MZ..., AC... + 32 hex) and UUIDs (graph threads, messages):
@@ -496,38 +551,3 @@ _IDENTIFIERS = re.compile(
     r"\b[A-Z]{2}[0-9a-fA-F]{32}\b"
     r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that redacts each record's formatted message in place.
-
-    Attach it to every handler: ``handler.addFilter(RedactingFilter())``. The
-    record's ``msg`` becomes the redacted string and ``args`` become ``()``,
-    so later handlers and formatters see only redacted text.
-
-    Args:
-        redactor: The redactor to use; the process-wide one by default
-            (created on the first record, not at construction).
-    """
-
-    def __init__(self, redactor: Redactor | None = None, name: str = "") -> None:
-        super().__init__(name)
-        self._redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact ``record`` and let it through."""
-        if getattr(record, "_dialgraph_redacted", False):
-            return True  # already done by a filter on another handler
-        if record.name.startswith(_MODEL_LOGGERS):
-            return True  # the NLP libraries' own lines (and no deadlock while they load)
-        if self._redactor is None and getattr(_loading, "active", False):
-            return True  # a line logged while this thread loads the redactor itself
-        redactor = self._redactor or get_redactor()
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken %-format: log something rather than nothing
-            message = f"{record.msg} {record.args}"
-        record.msg = redactor.redact(message)
-        record.args = ()
-        record._dialgraph_redacted = True
-        return True

@@ -38,12 +38,9 @@ def _configure_logging(level: str) -> None:
 def install_redaction() -> None:
     """Redact personal data (names, phone and card numbers, e-mails, Aadhaar,
     SSN) from every log line, on every handler, before it is written."""
-    from memory.redaction import RedactingFilter
+    from memory.redaction_logging import install_redaction as install
 
-    redacting = RedactingFilter()
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(redacting)
+    install()
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -161,7 +158,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "TWILIO_AUTH_TOKEN is not set: requests are NOT signature-checked "
             "(fine on loopback, never on a public URL)"
         )
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings),
         host=settings.host,
         port=settings.port,
@@ -171,6 +168,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         proxy_headers=settings.trust_forwarded,
         lifespan="on",
     )
+    install_redaction()  # uvicorn's Config just made its own handlers: cover them too
+    uvicorn.Server(config).run()
     return 0
 
 

@@ -21,8 +21,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -45,6 +43,7 @@ from graphs.service import open_clinic_agents
 from graphs.studio import StudioThreads, list_call_threads, sync_to_server
 from memory.checkpointer import open_checkpointer
 from tests.openai_fake import FakeOpenAI, Text, ToolCalls
+from tests.processes import free_port, spawn, stop, tail
 
 REPO = Path(__file__).resolve().parents[2]
 HAS_DEV_SERVER = all(importlib.util.find_spec(m) for m in ("langgraph_cli", "langgraph_api"))
@@ -200,12 +199,6 @@ def _studio_config(directory: Path) -> Path:
     return path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _spawn(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     """Start ``langgraph dev`` on the repository's config, its output in a log file."""
     config = _studio_config(directory)
@@ -213,29 +206,9 @@ def _spawn(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path
     command = [
         *(sys.executable, "-m", "langgraph_cli", "dev"),
         *("--no-browser", "--no-reload", "--host", "127.0.0.1"),
-        *("--port", str(_free_port()), "--config", str(config)),
+        *("--port", str(free_port()), "--config", str(config)),
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=directory,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: killed whole at the end
-        )
-    return process, log_path
-
-
-def _stop(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    return spawn(command, cwd=directory, env=env, log_path=log_path), log_path
 
 
 def _url_in_log(log_path: Path) -> str | None:
@@ -253,7 +226,7 @@ async def langgraph_dev(directory: Path, env: dict[str, str]) -> AsyncIterator[S
         url = await _wait_until_up(process, log_path, started)
         yield SimpleNamespace(url=url, startup_s=time.monotonic() - started, log=log_path)
     finally:
-        _stop(process)
+        stop(process)
 
 
 async def _wait_until_up(process: subprocess.Popen, log_path: Path, started: float) -> str:
@@ -262,18 +235,14 @@ async def _wait_until_up(process: subprocess.Popen, log_path: Path, started: flo
     async with httpx.AsyncClient(timeout=2) as http:
         while time.monotonic() - started < START_TIMEOUT_S:
             if process.poll() is not None:
-                pytest.fail(f"langgraph dev exited ({process.returncode}):\n{_tail(log_path)}")
+                pytest.fail(f"langgraph dev exited ({process.returncode}):\n{tail(log_path)}")
             url = url or _url_in_log(log_path)
             if url is not None:
                 with contextlib.suppress(httpx.HTTPError):
                     if (await http.get(f"{url}/ok")).status_code == 200:
                         return url
             await asyncio.sleep(0.1)
-    pytest.fail(f"langgraph dev not up within {START_TIMEOUT_S:.0f} s:\n{_tail(log_path)}")
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    pytest.fail(f"langgraph dev not up within {START_TIMEOUT_S:.0f} s:\n{tail(log_path)}")
 
 
 async def _place_call(agents, call_sid: str, llm: FakeOpenAI) -> str:
@@ -391,4 +360,4 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
             assert _as_pairs(local.values["messages"][-2:]) == [
                 ("human", "thanks"),
                 ("ai", "You are welcome. Goodbye!"),
-            ], _tail(server.log)
+            ], tail(server.log)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -17,7 +16,6 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
-import redis
 import redis.asyncio as aredis
 
 from telephony.limits import (
@@ -28,22 +26,15 @@ from telephony.limits import (
     make_limit_store,
 )
 from telephony.limits_redis import UNAVAILABLE, RedisLimitStore, caller_key
+from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
 from tests.unit.test_limits import ALICE, SCENARIOS, T0
 
-URL = os.environ.get("DIALGRAPH_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+URL = REDIS_URL
 SECRET = "test-secret"
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _unreachable() -> str | None:
-    try:
-        redis.Redis.from_url(URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        return f"Redis at {URL} unreachable: {exc}"
-    return None
-
-
-pytestmark = pytest.mark.skipif(bool(_unreachable()), reason=_unreachable() or "")
+pytestmark = needs_redis
 
 
 @pytest.fixture
@@ -51,14 +42,7 @@ async def prefix() -> AsyncIterator[str]:
     """A fresh deployment prefix; its keys are deleted after the test."""
     name = f"dialgraph-test-{uuid.uuid4().hex}"
     yield name
-    client = aredis.Redis.from_url(URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{{{name}:limits}}*")]
-        keys.append(f"{name}:go")  # the two-process test's start signal
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await delete_limit_keys(name, f"{name}:go")  # and the two-process test's start signal
 
 
 @pytest.fixture

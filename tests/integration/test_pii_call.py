@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from memory.redaction import RedactingFilter
+from memory.redaction_logging import RedactingFilter
 from telephony.demo import run_demo
 from telephony.settings import load_settings
 

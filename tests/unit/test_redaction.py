@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from memory._spoken import normalise
-from memory.redaction import Finding, RedactingFilter, Redactor, verhoeff_valid
+from memory.redaction import Finding, Redactor, verhoeff_valid
+from memory.redaction_logging import RedactingFilter
 from tests.pii_corpus import CORPUS, INVALID_AADHAAR, VALID_AADHAAR, PiiUtterance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -224,7 +225,7 @@ def test_logging_filter_redacts_percent_args(redactor: Redactor) -> None:
         logger.removeHandler(handler)
     [record] = records
     assert record.getMessage() == "caller [PERSON] gave card [CARD]"
-    assert record.args == ()
+    assert record.args == ("[PERSON]", "[CARD]")
 
 
 def test_thread_safe(redactor: Redactor) -> None:

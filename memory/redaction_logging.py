@@ -1,0 +1,226 @@
+"""Redaction of log lines: a filter for every handler, tracebacks included.
+
+A log call is a constant format written by a developer plus values that can be
+anything a caller said::
+
+    logger.info("booking for %s on %s", name, when)
+
+:class:`RedactingFilter` analyses the whole formatted line (the constant text
+gives the recogniser context: "booking for ...") but replaces PII only inside
+the interpolated values, so the developer's own words ("stt=%s vad=%s") are
+never mistaken for a name. A line logged without arguments (an f-string, a
+third-party library) is redacted whole. An exception's text is redacted too,
+line by line, leaving the traceback's file and code lines as they are.
+
+Usage::
+
+    install_redaction()   # after logging (and uvicorn) configured their handlers
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from memory.redaction import PLACEHOLDERS, Redactor, get_redactor, loading_in_this_thread
+
+__all__ = ["RedactingFilter", "format_with_spans", "install_redaction"]
+
+# The NLP libraries' own lines (and no deadlock while they load).
+_MODEL_LOGGERS = ("presidio", "spacy", "tldextract", "thinc")
+
+# One printf-style conversion: %s, %5.1f, %(name)r, %% ...
+_SPEC = re.compile(
+    r"%(?:\((?P<key>[^)]*)\))?(?P<rest>[#0\- +]*\d*(?:\.\d+)?[hlL]?[diouxXeEfFgGcrsa%])"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Value:
+    """One interpolated value: its conversion in the format, its text in the line."""
+
+    conversion: tuple[int, int]  # where ``%...`` sits in ``msg``
+    key: int | str  # index into a tuple of args, or a mapping key
+    span: tuple[int, int]  # where its text landed in the formatted line
+
+
+def _take_apart(msg: str, args: Any) -> tuple[str, list[_Value]] | None:
+    """Format ``msg % args`` as logging does, noting where each value landed."""
+    if "*" in msg:
+        return None
+    out: list[str] = []
+    values: list[_Value] = []
+    length = cursor = index = 0
+    positional = not isinstance(args, Mapping)
+    try:
+        for match in _SPEC.finditer(msg):
+            literal = msg[cursor : match.start()]
+            out.append(literal)
+            length += len(literal)
+            cursor = match.end()
+            rest = match.group("rest")
+            if rest == "%":
+                out.append("%")
+                length += 1
+                continue
+            key: int | str = index if positional else match.group("key")
+            index += positional
+            text = ("%" + rest) % (args[key],)
+            out.append(text)
+            values.append(_Value(match.span(), key, (length, length + len(text))))
+            length += len(text)
+        out.append(msg[cursor:])
+        if positional and index != len(args):
+            return None
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+    return "".join(out), values
+
+
+def format_with_spans(msg: str, args: Any) -> tuple[str, list[tuple[int, int]]] | None:
+    """Format ``msg % args`` as logging does, and say where each value landed.
+
+    Returns ``(message, spans)`` or ``None`` when the format is one this does
+    not take apart (``*`` widths, a mismatch): the caller then treats the
+    whole line as data.
+    """
+    taken = _take_apart(msg, args)
+    if taken is None:
+        return None
+    message, values = taken
+    return message, [v.span for v in values]
+
+
+def _redact_values(msg: str, args: Any, redactor: Redactor) -> tuple[str, Any] | None:
+    """``(msg, args)`` with PII replaced inside the values only; ``None`` if not taken apart.
+
+    The record keeps its shape: values without PII stay the objects they were
+    (a formatter such as uvicorn's access log unpacks and converts them), a
+    value with PII becomes its redacted text behind a ``%s``.
+    """
+    taken = _take_apart(msg, args)
+    if taken is None:
+        return None
+    message, values = taken
+    found = redactor.spans(message, within=[v.span for v in values])
+    if not found:
+        return msg, args
+    new_args: Any = list(args) if not isinstance(args, Mapping) else dict(args)
+    pieces: list[str] = []
+    cursor = 0
+    for value in values:
+        start, end = value.span
+        inside = [f for f in found if f.start < end and start < f.end]
+        if not inside:
+            continue
+        redacted, at = [], start
+        for f in inside:
+            lo, hi = max(f.start, start), min(f.end, end)
+            redacted += [message[at:lo], PLACEHOLDERS.get(f.entity, f"[{f.entity}]")]
+            at = hi
+        redacted.append(message[at:end])
+        if (
+            isinstance(value.key, str)
+            and value.key in new_args
+            and new_args[value.key] is not args[value.key]
+        ):
+            return None  # one key used twice, differently: flatten instead
+        new_args[value.key] = "".join(redacted)
+        pieces += [
+            msg[cursor : value.conversion[0]],
+            "%s" if isinstance(value.key, int) else f"%({value.key})s",
+        ]
+        cursor = value.conversion[1]
+    pieces.append(msg[cursor:])
+    return "".join(pieces), tuple(new_args) if isinstance(new_args, list) else new_args
+
+
+_TRACE_CODE = re.compile(r"^\s+(File \"|\^|~)")
+
+
+def _redact_traceback(text: str, redactor: Redactor) -> str:
+    """Redact an exception's messages; keep ``File ...`` lines and the code under them."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    after_file = False
+    for line in lines:
+        if _TRACE_CODE.match(line) or (after_file and line.startswith("    ")):
+            kept.append(line)
+            after_file = line.lstrip().startswith('File "')
+            continue
+        after_file = False
+        kept.append(redactor.redact(line) if line.strip() else line)
+    return "\n".join(kept)
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that redacts each record in place.
+
+    Attach it to every handler (:func:`install_redaction` does). A value with
+    PII in ``args`` is replaced by its redacted text (the other values and the
+    format stay, so formatters that read ``args`` keep working); a line
+    without arguments becomes its redacted text. An exception's formatted text
+    (``exc_text``) is redacted and ``exc_info`` dropped. Later handlers and
+    formatters see only redacted text.
+
+    Args:
+        redactor: The redactor to use; the process-wide one by default
+            (created on the first record, not at construction).
+    """
+
+    def __init__(self, redactor: Redactor | None = None, name: str = "") -> None:
+        super().__init__(name)
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact ``record`` and let it through."""
+        if getattr(record, "_dialgraph_redacted", False):
+            return True  # already done by a filter on another handler
+        if record.name.startswith(_MODEL_LOGGERS):
+            return True
+        if self._redactor is None and loading_in_this_thread():
+            return True  # a line logged while this thread loads the redactor itself
+        redactor = self._redactor or get_redactor()
+        self._redact_message(record, redactor)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = _redact_traceback(record.exc_text, redactor)
+            record.exc_info = None  # a formatter must not render the raw exception again
+        record._dialgraph_redacted = True
+        return True
+
+    @staticmethod
+    def _redact_message(record: logging.LogRecord, redactor: Redactor) -> None:
+        if record.args:
+            redacted = _redact_values(str(record.msg), record.args, redactor)
+            if redacted is not None:
+                record.msg, record.args = redacted
+                return
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken %-format: log something rather than nothing
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = redactor.redact(message), ()
+
+
+def install_redaction(filter_: RedactingFilter | None = None) -> RedactingFilter:
+    """Add one :class:`RedactingFilter` to every handler of every logger.
+
+    Call it after logging is configured (``logging.basicConfig``, uvicorn's
+    ``Config``): handlers created later are not covered. Idempotent.
+    """
+    redacting = filter_ or RedactingFilter()
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger)
+    ]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(redacting)
+    return redacting

@@ -1,0 +1,188 @@
+"""Two real ``dialgraph serve`` processes sharing Redis enforce one set of limits.
+
+Each server is the real CLI (uvicorn, Litestar, the whole service) in its own
+process, with its own var directory, both pointed at the same Redis prefix and
+call-token secret. Twilio's side is signed ``POST /twilio/voice`` and
+``/twilio/status`` requests (the real Twilio SDK's ``RequestValidator``) for one
+caller, sent to both servers at once. Skipped, with the reason, only when Redis
+cannot be reached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from telephony.limits import CALLER_CONCURRENT, CALLER_HOURLY, busy_twiml
+from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
+from tests.processes import free_port, spawn, stop, tail
+
+URL = REDIS_URL
+AUTH_TOKEN = "two-servers-auth-token"
+CALLER = "+15557650001"
+OTHER_CALLER = "+15557650002"
+CLINIC = "+15550100000"
+START_TIMEOUT_S = 90.0
+
+
+pytestmark = needs_redis
+
+
+def _server_env(prefix: str, var_dir: Path, port: int) -> dict[str, str]:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DIALGRAPH_", "TWILIO_"))}
+    return {
+        **inherited,
+        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+        "DIALGRAPH_HOST": "127.0.0.1",
+        "DIALGRAPH_PORT": str(port),
+        "DIALGRAPH_VAR_DIR": str(var_dir),
+        "DIALGRAPH_REDIS_URL": URL,
+        "DIALGRAPH_REDIS_PREFIX": prefix,
+        "DIALGRAPH_CALL_TOKEN_SECRET": "shared-by-both-workers",
+        "DIALGRAPH_CONCURRENT_PER_CALLER": "2",
+        "DIALGRAPH_CALLS_PER_HOUR": "3",
+    }
+
+
+@contextlib.asynccontextmanager
+async def _servers(directory: Path, prefix: str, count: int) -> AsyncIterator[list[str]]:
+    """Start ``count`` ``dialgraph serve`` processes; yield their base URLs once all answer."""
+    started = time.monotonic()
+    running = []
+    try:
+        for n in range(count):
+            port = free_port()
+            log_path = directory / f"server-{n}.log"
+            env = _server_env(prefix, directory / f"var-{n}", port)
+            command = [sys.executable, "-m", "telephony.cli", "serve"]
+            process = spawn(command, cwd=directory, env=env, log_path=log_path)
+            running.append((process, log_path, f"http://127.0.0.1:{port}"))
+        async with httpx.AsyncClient(timeout=2) as http:
+            for process, log_path, base in running:
+                while True:
+                    if process.poll() is not None:
+                        pytest.fail(
+                            f"dialgraph serve exited ({process.returncode}):\n{tail(log_path)}"
+                        )
+                    if time.monotonic() - started > START_TIMEOUT_S:
+                        pytest.fail(
+                            f"dialgraph serve not up in {START_TIMEOUT_S:.0f} s:\n{tail(log_path)}"
+                        )
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(f"{base}/healthz")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.2)
+        print(f"\n{count} servers up in {time.monotonic() - started:.1f} s")
+        yield [base for _, _, base in running]
+    finally:
+        for process, _, _ in running:
+            stop(process)
+
+
+async def _post(
+    http: httpx.AsyncClient, base: str, path: str, params: dict[str, str]
+) -> httpx.Response:
+    url = f"{base}{path}"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    return await http.post(url, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def _call(call_sid: str, caller: str = CALLER) -> dict[str, str]:
+    return {
+        "CallSid": call_sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": caller,
+        "To": CLINIC,
+        "Direction": "inbound",
+        "CallStatus": "ringing",
+    }
+
+
+async def _ring(http: httpx.AsyncClient, base: str, call_sid: str, caller: str = CALLER) -> str:
+    response = await _post(http, base, "/twilio/voice", _call(call_sid, caller))
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def _hang_up(http: httpx.AsyncClient, base: str, call_sid: str) -> None:
+    params = {**_call(call_sid), "CallStatus": "completed", "CallDuration": "42"}
+    response = await _post(http, base, "/twilio/status", params)
+    assert response.status_code == 204, response.text
+
+
+def _sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+def _refusals(metrics: str) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for reason, value in re.findall(
+        r'^dialgraph_streams_refused_total\{reason="([a-z_]+)"\} (\d+)', metrics, re.MULTILINE
+    ):
+        found[reason] = found.get(reason, 0) + int(value)
+    return found
+
+
+def _logs(directory: Path) -> list[str]:
+    return [log.read_text(errors="replace") for log in sorted(directory.glob("server-*.log"))]
+
+
+@pytest.fixture
+async def prefix() -> AsyncIterator[str]:
+    name = f"dialgraph-two-servers-{uuid.uuid4().hex}"
+    yield name
+    await delete_limit_keys(name)
+
+
+async def test_two_servers_sharing_redis_enforce_one_limit(tmp_path: Path, prefix: str) -> None:
+    async with _servers(tmp_path, prefix, 2) as (a, b), httpx.AsyncClient(timeout=30) as http:
+        # Six calls from one number at once, alternating between the servers:
+        # two may be live at a time, whichever server answers.
+        sids = [_sid() for _ in range(6)]
+        answers = await asyncio.gather(
+            *(_ring(http, (a, b)[n % 2], sid) for n, sid in enumerate(sids))
+        )
+        admitted = [sid for sid, twiml in zip(sids, answers, strict=True) if "<Connect>" in twiml]
+        refused = [twiml for twiml in answers if "<Connect>" not in twiml]
+        assert len(admitted) == 2, answers
+        assert refused == [busy_twiml(CALLER_CONCURRENT)] * 4
+
+        # One call ends; Twilio tells server B, whichever server took it. The
+        # slot is free on both: the third call this hour goes through on A.
+        await _hang_up(http, b, admitted[0])
+        third = _sid()
+        assert "<Connect>" in await _ring(http, a, third)
+
+        # Another ends (told to A): a fourth call in the hour is over the
+        # hourly limit, on either server, though a slot is free.
+        await _hang_up(http, a, admitted[1])
+        assert await _ring(http, b, _sid()) == busy_twiml(CALLER_HOURLY)
+        assert await _ring(http, a, _sid()) == busy_twiml(CALLER_HOURLY)
+
+        # The limits are per caller: somebody else still gets through.
+        assert "<Connect>" in await _ring(http, b, _sid(), caller=OTHER_CALLER)
+
+        metrics = [(await http.get(f"{base}/metrics")).text for base in (a, b)]
+        totals = _refusals(metrics[0])
+        for reason, count in _refusals(metrics[1]).items():
+            totals[reason] = totals.get(reason, 0) + count
+        assert totals == {CALLER_CONCURRENT: 4, CALLER_HOURLY: 2}
+
+    # Neither server wrote the caller's number to its log, and the redacting
+    # filter on uvicorn's handlers broke no line (uvicorn's access log too).
+    for text in _logs(tmp_path):
+        assert "voice webhook" in text
+        assert '"POST /twilio/voice HTTP/1.1" 200' in text
+        assert "Logging error" not in text
+        assert CALLER not in text and CALLER.lstrip("+") not in text

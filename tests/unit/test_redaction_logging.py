@@ -1,0 +1,158 @@
+"""Log-line redaction: only interpolated values are replaced, tracebacks are
+redacted but stay readable, and every handler (uvicorn's too) gets the filter."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from memory.redaction import Redactor, get_redactor
+from memory.redaction_logging import RedactingFilter, format_with_spans, install_redaction
+
+
+@pytest.fixture(scope="module")
+def redactor() -> Redactor:
+    return get_redactor()
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def capture(redactor: Redactor) -> Iterator[tuple[logging.Logger, _Capture]]:
+    logger = logging.getLogger("test_redaction_logging")
+    handler = _Capture()
+    handler.addFilter(RedactingFilter(redactor))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield logger, handler
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+        logger.setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize(
+    ("msg", "args", "expected"),
+    [
+        ("plain", (), ("plain", [])),
+        ("a %s b", ("x",), ("a x b", [(2, 3)])),
+        (
+            "%d%% of %5.1f ms, %r",
+            (50, 3.14159, "q"),
+            ("50% of   3.1 ms, 'q'", [(0, 2), (7, 12), (17, 20)]),
+        ),
+        ("%(who)s at %(when)s", {"who": "Ann", "when": "3"}, ("Ann at 3", [(0, 3), (7, 8)])),
+        ("width %*d", (3, 4), None),  # '*' widths: not taken apart
+        ("too few %s %s", ("a",), None),
+        ("too many %s", ("a", "b"), None),
+        ("bad %d", ("text",), None),
+    ],
+)
+def test_format_with_spans(msg: str, args: object, expected: object) -> None:
+    assert format_with_spans(msg, args) == expected
+    if expected is not None:
+        assert expected[0] == msg % args  # type: ignore[index]
+
+
+def test_only_interpolated_values_are_redacted(capture) -> None:
+    logger, handler = capture
+    logger.info(
+        "engines ready: agent=%s model=%s tts=%s stt=%s vad=%s",
+        "clinic",
+        "local",
+        "piper",
+        "pocketsphinx",
+        "silero",
+    )
+    logger.info("booking for %s, callback %s", "Maria Gonzalez", "+1 415 555 0134")
+    logger.info("Dr. %s said the name %s", "Patel", "john miller")  # staff stay, the caller goes
+    assert [r.getMessage() for r in handler.records] == [
+        "engines ready: agent=clinic model=local tts=piper stt=pocketsphinx vad=silero",
+        "booking for [PERSON], callback [PHONE]",
+        "Dr. Patel said the name [PERSON]",
+    ]
+    # The format stays; only values with PII were replaced (by their redacted text).
+    assert handler.records[0].args == ("clinic", "local", "piper", "pocketsphinx", "silero")
+    assert handler.records[1].msg == "booking for %s, callback %s"
+    assert handler.records[1].args == ("[PERSON]", "[PHONE]")
+
+
+def test_formatters_that_unpack_args_keep_working(capture) -> None:
+    """uvicorn's access formatter unpacks five args and converts the status to int."""
+    from uvicorn.logging import AccessFormatter
+
+    logger, handler = capture
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s'))
+    fmt = '%s - "%s %s HTTP/%s" %d'
+    logger.info(fmt, "127.0.0.1:5000", "GET", "/healthz", "1.1", 200)
+    logger.info(fmt, "127.0.0.1:5000", "GET", "/lookup?phone=+14155550134", "1.1", 404)
+    logger.info(fmt, "127.0.0.1:5000", "GET", "/healthz?phone=4155550134&name=john", "1.1", 200)
+    assert handler.lines == [
+        '127.0.0.1:5000 - "GET /healthz HTTP/1.1" 200 OK',
+        '127.0.0.1:5000 - "GET /lookup?phone=[PHONE] HTTP/1.1" 404 Not Found',
+        '127.0.0.1:5000 - "GET /healthz?phone=[PHONE]&name=[PERSON] HTTP/1.1" 200 OK',
+    ]
+
+
+def test_mapping_args_keep_their_keys(capture) -> None:
+    logger, handler = capture
+    logger.info("%(who)s rang %(times)d times", {"who": "Maria Gonzalez", "times": 3})
+    [record] = handler.records
+    assert record.args == {"who": "[PERSON]", "times": 3}
+    assert record.getMessage() == "[PERSON] rang 3 times"
+
+
+def test_a_line_without_arguments_is_redacted_whole(capture) -> None:
+    logger, handler = capture
+    card = "4111 1111 1111 1111"
+    logger.warning(f"caller Maria Gonzalez read card {card}")  # noqa: G004 - third-party style
+    logger.info("broken %d format", "not a number")  # falls back to the whole line
+    assert handler.records[0].getMessage() == "caller [PERSON] read card [CARD]"
+    assert "broken" in handler.records[1].getMessage()
+
+
+def test_exception_text_is_redacted_and_the_traceback_kept(capture) -> None:
+    logger, handler = capture
+    handler.setFormatter(logging.Formatter("%(message)s"))
+
+    def book(name: str, card: str) -> None:
+        raise ValueError(f"card {card} declined for {name}")
+
+    caller = {"name": "Maria Gonzalez", "card": "4111 1111 1111 1111"}
+    try:
+        book(caller["name"], caller["card"])
+    except ValueError:
+        logger.exception("booking failed")
+    [line] = handler.lines
+    assert "4111" not in line and "Gonzalez" not in line  # the source lines hold no values
+    assert "ValueError: card [CARD] declined for [PERSON]" in line
+    assert 'File "' in line and 'raise ValueError(f"card {card} declined for {name}")' in line
+    assert handler.records[0].exc_info is None  # nothing left for another formatter
+
+
+def test_install_covers_every_handler_once(redactor: Redactor) -> None:
+    root_handler, named_handler = logging.NullHandler(), logging.NullHandler()
+    named = logging.getLogger("test_redaction_logging.uvicorn_like")
+    logging.getLogger().addHandler(root_handler)
+    named.addHandler(named_handler)
+    try:
+        filt = install_redaction(RedactingFilter(redactor))
+        install_redaction(RedactingFilter(redactor))  # idempotent
+        assert root_handler.filters == [filt]
+        assert named_handler.filters == [filt]
+    finally:
+        logging.getLogger().removeHandler(root_handler)
+        named.removeHandler(named_handler)
