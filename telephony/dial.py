@@ -13,6 +13,16 @@ How it works:
    (no-answer, busy, completed).
 3. The new call's SID is returned; the call itself is then served by the
    running ``dialgraph serve`` behind the public URL.
+
+Answering machines (``DIALGRAPH_VOICEMAIL``): unless it is ``off``, the call
+is created with Twilio's synchronous answering-machine detection
+(``MachineDetection``, ``AsyncAmd=false``, ``MachineDetectionTimeout``), so
+the voice webhook's form carries ``AnsweredBy``. ``hangup`` asks for
+``Enable`` (a verdict as soon as Twilio knows); ``message`` asks for
+``DetectMessageEnd`` (after the greeting and its beep, so a message lands in
+the mailbox). :func:`answer_action` turns ``AnsweredBy`` into what the
+webhook does: stream a person (or an ``unknown``), hang up on a fax or a
+machine, or leave the message on a machine whose greeting has ended.
 """
 
 from __future__ import annotations
@@ -33,11 +43,36 @@ from telephony.compliance import (
 )
 from telephony.settings import ConfigError, Settings
 
-__all__ = ["DialRefused", "OutboundCalls", "dial", "place_outbound_call"]
+__all__ = [
+    "ANSWERED_BY",
+    "CONNECT",
+    "HANG_UP",
+    "LEAVE_MESSAGE",
+    "DialRefused",
+    "OutboundCalls",
+    "answer_action",
+    "dial",
+    "machine_detection_for",
+    "place_outbound_call",
+]
 
 logger = logging.getLogger("dialgraph.dial")
 
 MACHINE_DETECTION = ("Enable", "DetectMessageEnd")  # Twilio's MachineDetection values
+# Twilio's AnsweredBy values. With Enable: human, machine_start, fax, unknown;
+# with DetectMessageEnd a machine is reported once its greeting ended (machine_end_*).
+ANSWERED_BY = (
+    "human",
+    "machine_start",
+    "machine_end_beep",
+    "machine_end_silence",
+    "machine_end_other",
+    "fax",
+    "unknown",
+)
+# What the voice webhook does with an answered outbound call.
+CONNECT, LEAVE_MESSAGE, HANG_UP = "connect", "message", "hangup"
+_DETECTION_FOR = {"hangup": "Enable", "message": "DetectMessageEnd"}  # DIALGRAPH_VOICEMAIL
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 
@@ -63,8 +98,36 @@ class OutboundCalls(Protocol):
         from_: str,
         url: str,
         status_callback: str,
+        *,
         machine_detection: str | None = None,
+        machine_detection_timeout: int | None = None,
     ) -> str: ...
+
+
+def machine_detection_for(voicemail: str) -> str | None:
+    """Twilio's ``MachineDetection`` for a ``DIALGRAPH_VOICEMAIL`` value; ``None`` for ``off``."""
+    return _DETECTION_FOR.get(voicemail)
+
+
+def answer_action(answered_by: str, voicemail: str) -> str:
+    """What the voice webhook does with an outbound call Twilio says ``answered_by`` answered.
+
+    Returns :data:`CONNECT` (stream it to the graph) for a person, for
+    ``unknown`` (Twilio could not tell in time), for no ``AnsweredBy`` at all,
+    for a value Twilio may add later, and for anything while ``voicemail`` is
+    ``off``; :data:`HANG_UP` for a fax or a machine; :data:`LEAVE_MESSAGE` for
+    a machine whose greeting has ended (``machine_end_*``) when ``voicemail``
+    is ``message``. A ``machine_start`` in ``message`` mode (the call was
+    placed with ``Enable``) hangs up: the greeting is still playing, so a
+    message would be lost over it.
+    """
+    if voicemail == "off" or answered_by in {"", "human", "unknown"}:
+        return CONNECT
+    if answered_by == "fax":
+        return HANG_UP
+    if answered_by.startswith("machine_end") and voicemail == "message":
+        return LEAVE_MESSAGE
+    return HANG_UP if answered_by.startswith("machine") else CONNECT
 
 
 async def dial(
@@ -85,15 +148,18 @@ async def dial(
         control: Creates the call (``TwilioCallControl``).
         gate: The compliance gate.
         from_: The Twilio number the call comes from (E.164).
-        machine_detection: ``"Enable"`` or ``"DetectMessageEnd"``; ``None``: off.
+        machine_detection: ``"Enable"`` or ``"DetectMessageEnd"``; ``None``:
+            what ``settings.voicemail`` asks for (none when it is ``off``).
         now: Clock for the calling-hours check (default: the gate's).
 
     Raises:
         ConfigError: No public URL, no credentials, or a bad ``from_`` /
-            ``machine_detection``; nothing was sent.
+            ``machine_detection`` / ``voicemail_timeout``; nothing was sent.
         DialRefused: The gate refused; nothing was sent.
         ProviderError: Twilio refused or could not be reached.
     """
+    if machine_detection is None:
+        machine_detection = machine_detection_for(settings.voicemail)
     _require_config(settings, from_, machine_detection)
     decision = gate.check(to, at=now() if now is not None else None)
     if not decision.allowed:
@@ -108,9 +174,15 @@ async def dial(
         from_,
         f"{base}/twilio/voice",
         f"{base}/twilio/status",
-        machine_detection,
+        machine_detection=machine_detection,
+        machine_detection_timeout=settings.voicemail_timeout if machine_detection else None,
     )
-    logger.info("outbound call %s to %s created", sid, mask_number(decision.number))
+    logger.info(
+        "outbound call %s to %s created (machine detection: %s)",
+        sid,
+        mask_number(decision.number),
+        machine_detection or "off",
+    )
     return sid
 
 
@@ -132,7 +204,8 @@ async def place_outbound_call(
     """
     from telephony.providers.twilio_rest import TwilioCallControl
 
-    _require_config(settings, from_, machine_detection)
+    detection = machine_detection or machine_detection_for(settings.voicemail)
+    _require_config(settings, from_, detection)
     gate = ComplianceGate(dnc_path, allowed_hours=calling_hours, now=now)
     async with TwilioCallControl(
         settings.twilio_account_sid, settings.twilio_auth_token, base_url=api_url or None
@@ -167,3 +240,5 @@ def _require_config(settings: Settings, from_: str, machine_detection: str | Non
             f"machine detection must be one of {', '.join(MACHINE_DETECTION)}; "
             f"got {machine_detection!r}"
         )
+    if machine_detection is not None and settings.voicemail_timeout < 1:
+        raise ConfigError("DIALGRAPH_VOICEMAIL_TIMEOUT must be at least 1 second")

@@ -78,6 +78,10 @@ class CallMetrics:
     def call_refused(self, why: str) -> None:
         self.inc("dialgraph_streams_refused_total", reason=why)
 
+    def outbound_answered(self, answered_by: str, action: str) -> None:
+        """An outbound call answered with machine detection on: who, and what was done."""
+        self.inc("dialgraph_outbound_answered_total", answered_by=answered_by, action=action)
+
     def turn(self, source: str, first_token_ms: float | None, first_audio_ms: float | None) -> None:
         """One answered turn; latencies from the end of the caller's input, in ms."""
         self.inc("dialgraph_turns_total", source=source)

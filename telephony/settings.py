@@ -23,6 +23,7 @@ from telephony.compliance import DEFAULT_CALLING_HOURS, parse_calling_hours
 
 __all__ = [
     "SETTINGS",
+    "VOICEMAIL_ACTIONS",
     "ConfigError",
     "Setting",
     "Settings",
@@ -35,6 +36,9 @@ class ConfigError(ValueError):
     """A setting is missing, malformed or inconsistent; the message says which."""
 
 
+VOICEMAIL_ACTIONS = ("hangup", "message", "off")  # DIALGRAPH_VOICEMAIL
+
+
 def _parse_bool(raw: str) -> bool:
     value = raw.strip().lower()
     if value in {"1", "true", "yes", "on"}:
@@ -42,6 +46,13 @@ def _parse_bool(raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _parse_voicemail(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in VOICEMAIL_ACTIONS:
+        raise ValueError(f"expected one of {', '.join(VOICEMAIL_ACTIONS)}, got {raw!r}")
+    return value
 
 
 def _parse_public_url(raw: str) -> str:
@@ -427,6 +438,27 @@ SETTINGS: tuple[Setting, ...] = (
         parse_calling_hours,
     ),
     Setting(
+        "voicemail",
+        "DIALGRAPH_VOICEMAIL",
+        "hangup",
+        "When a machine answers an outbound call: `hangup`, `message` (leave "
+        "DIALGRAPH_VOICEMAIL_MESSAGE after the beep) or `off` (no detection).",
+        _parse_voicemail,
+    ),
+    Setting(
+        "voicemail_message",
+        "DIALGRAPH_VOICEMAIL_MESSAGE",
+        "Hello, this is Riverside Family Clinic. Please call us back. Goodbye.",
+        "What `message` leaves on a machine: the same words for everyone, no personal data.",
+    ),
+    Setting(
+        "voicemail_timeout",
+        "DIALGRAPH_VOICEMAIL_TIMEOUT",
+        30,
+        "Seconds Twilio may take to tell a machine from a person (then: `unknown`, streamed).",
+        int,
+    ),
+    Setting(
         "twilio_api_url",
         "DIALGRAPH_TWILIO_API_URL",
         "",
@@ -495,6 +527,9 @@ class Settings:
     outbound_from: str = ""
     dnc_list: Path = Path("var/dnc.txt")
     calling_hours: tuple[int, int] = DEFAULT_CALLING_HOURS
+    voicemail: str = "hangup"
+    voicemail_message: str = "Hello, this is Riverside Family Clinic. Please call us back. Goodbye."
+    voicemail_timeout: int = 30
     twilio_api_url: str = ""
 
     def replace(self, **changes: Any) -> Settings:
@@ -544,6 +579,8 @@ def load_settings(
     settings = Settings(**resolved)
     if settings.playout_lead_ms < 20:
         raise ConfigError("DIALGRAPH_PLAYOUT_LEAD_MS must be at least 20 (one frame)")
+    if settings.voicemail == "message" and not settings.voicemail_message.strip():
+        raise ConfigError("DIALGRAPH_VOICEMAIL=message needs a DIALGRAPH_VOICEMAIL_MESSAGE")
     return settings
 
 

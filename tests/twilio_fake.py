@@ -15,13 +15,22 @@ Twilio's own shapes, so the SDK talks to it unchanged:
   "status"}``: 20003 (401, bad credentials), 20404 (404, unknown call or
   path), 20004 (405, method), 21201/21213 (400, no To/From), 21211 (400,
   invalid 'To' number), 21210 (400, 'From' not a number of the account),
-  21220 (400, redirecting a call that is not in progress). Any other error,
+  21220 (400, redirecting a call that is not in progress), 21234 (400, a
+  ``MachineDetection`` other than ``Enable``/``DetectMessageEnd``). Any other error,
   e.g. 20429 (429) or 20500 (500), can be scripted with :meth:`FakeTwilio.fail_next`.
 
 Calls are kept in memory (:attr:`FakeTwilio.calls`); a live inbound call for
 a transfer test is added with :meth:`FakeTwilio.add_call`. Every request is
 recorded (:attr:`FakeTwilio.requests`) with its decoded form, so a test can
 assert what the SDK actually sent.
+
+Answering-machine detection: the ``MachineDetection``, ``AsyncAmd`` and
+``MachineDetection*`` tuning fields of a created call are kept per call
+(:attr:`FakeTwilio.machine_detection`). :meth:`FakeTwilio.answer` puts an
+outbound call in progress and returns the form Twilio would POST to its
+``Url``: with ``AnsweredBy`` only when synchronous detection was asked for,
+and only a value that the requested mode can produce (``machine_start`` with
+``Enable``, ``machine_end_*`` with ``DetectMessageEnd``).
 """
 
 from __future__ import annotations
@@ -61,6 +70,18 @@ _CALL = re.compile(rf"^/{API_VERSION}/Accounts/(?P<account>[^/]+)/Calls/(?P<sid>
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _NANP = re.compile(r"^\+1[2-9]\d{2}[2-9]\d{6}$")
 _LIVE = {"queued", "ringing", "in-progress"}
+# What synchronous detection can report in each MachineDetection mode.
+_ANSWERED_BY = {
+    "Enable": {"human", "machine_start", "fax", "unknown"},
+    "DetectMessageEnd": {
+        "human",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+        "unknown",
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,9 @@ class FakeTwilio:
         self.numbers = set(numbers)
         self.calls: dict[str, dict[str, Any]] = {}
         self.requests: list[RecordedRequest] = []
+        # CallSid -> the detection fields its create request carried ({} without).
+        self.machine_detection: dict[str, dict[str, str]] = {}
+        self._urls: dict[str, str] = {}
         self._failures: deque[TwilioError] = deque()
         self._sids = itertools.count(1)
         self._server: asyncio.Server | None = None
@@ -190,6 +214,44 @@ class FakeTwilio:
             sid, to=to, from_=from_, status=status, direction=direction
         )
         return sid
+
+    def answer(self, call_sid: str, answered_by: str = "human") -> dict[str, str]:
+        """Answer outbound call ``call_sid``; the voice-webhook form Twilio would POST.
+
+        The call becomes ``in-progress``. ``AnsweredBy`` is in the form only
+        when the call was created with synchronous machine detection.
+
+        Raises:
+            ValueError: The call is not a queued outbound call, or the
+                requested detection mode cannot produce ``answered_by``.
+        """
+        resource = self.calls.get(call_sid)
+        if resource is None or resource["direction"] != "outbound-api":
+            raise ValueError(f"{call_sid} is not an outbound call of this fake")
+        if resource["status"] not in {"queued", "ringing"}:
+            raise ValueError(f"{call_sid} is {resource['status']}, not ringing")
+        resource["status"] = "in-progress"
+        form = {
+            "CallSid": call_sid,
+            "AccountSid": self.account_sid,
+            "From": resource["from"],
+            "To": resource["to"],
+            "Direction": "outbound-api",
+            "CallStatus": "in-progress",
+            "ApiVersion": API_VERSION,
+        }
+        detection = self.machine_detection.get(call_sid, {})
+        mode = detection.get("MachineDetection")
+        if mode is not None and detection.get("AsyncAmd", "false") == "false":
+            if answered_by not in _ANSWERED_BY[mode]:
+                raise ValueError(f"MachineDetection={mode} never reports {answered_by!r}")
+            form["AnsweredBy"] = answered_by
+            resource["answered_by"] = answered_by
+        return form
+
+    def url_of(self, call_sid: str) -> str:
+        """The ``Url`` a created call fetches its TwiML from when answered."""
+        return self._urls[call_sid]
 
     def forget(self, call_sid: str) -> None:
         """Make the call unknown: updates to it then answer 20404."""
@@ -323,11 +385,22 @@ class FakeTwilio:
                     "or purchased from Twilio.",
                 )
             )
+        mode = _first(form, "MachineDetection")
+        if mode is not None and mode not in _ANSWERED_BY:
+            return self._error(
+                TwilioError(400, 21234, "Invalid Machine Detection configuration value")
+            )
         sid = self._new_sid()
         resource = self._resource(
             sid, to=to, from_=from_, status="queued", direction="outbound-api"
         )
         self.calls[sid] = resource
+        self._urls[sid] = _first(form, "Url") or ""
+        self.machine_detection[sid] = {
+            name: values[0]
+            for name, values in form.items()
+            if name.startswith(("MachineDetection", "AsyncAmd"))
+        }
         return _Reply(201, resource)
 
     def _update(self, resource: dict[str, Any], form: dict[str, list[str]]) -> _Reply:

@@ -13,7 +13,10 @@ How it works:
 - Hang-up: the same update with ``Status=completed``. Twilio error 20404 (no
   such call) means the call already ended: logged at INFO, not an error.
 - Outbound: ``POST .../Calls.json`` with ``To``, ``From``, ``Url`` and
-  ``StatusCallback`` (:meth:`TwilioCallControl.place_call`).
+  ``StatusCallback`` (:meth:`TwilioCallControl.place_call`); with answering-
+  machine detection also ``MachineDetection``, ``AsyncAmd=false`` (Twilio
+  then puts ``AnsweredBy`` in the form it POSTs to ``Url``) and
+  ``MachineDetectionTimeout``.
 - Failures become :class:`~telephony.providers.base.ProviderError` naming
   Twilio's error code and HTTP status; 429, 5xx, timeouts and network errors
   are ``retryable``. A 429 (Twilio's calls-per-second limit: nothing was
@@ -268,7 +271,9 @@ class TwilioCallControl:
         from_: str,
         url: str,
         status_callback: str,
+        *,
         machine_detection: str | None = None,
+        machine_detection_timeout: int | None = None,
     ) -> str:
         """Create an outbound call; Twilio fetches ``url`` when it is answered.
 
@@ -278,7 +283,11 @@ class TwilioCallControl:
             url: The voice webhook Twilio POSTs once the call is answered.
             status_callback: Where Twilio POSTs the call's final status.
             machine_detection: ``"Enable"`` or ``"DetectMessageEnd"`` to have
-                Twilio report ``AnsweredBy`` to the webhook; ``None``: off.
+                Twilio report ``AnsweredBy`` to the webhook (synchronously:
+                ``url`` is fetched once detection has decided); ``None``: off.
+            machine_detection_timeout: Seconds detection may take before
+                Twilio answers ``unknown`` (Twilio's default: 30). Only sent
+                with ``machine_detection``.
 
         Returns:
             The new call's SID (``CA...``).
@@ -296,6 +305,9 @@ class TwilioCallControl:
         }
         if machine_detection:
             kwargs["machine_detection"] = machine_detection
+            kwargs["async_amd"] = "false"  # AnsweredBy arrives with the voice webhook
+            if machine_detection_timeout is not None:
+                kwargs["machine_detection_timeout"] = machine_detection_timeout
         call = await self._call(
             f"outbound call to {mask_numbers(to)}", lambda: client.calls.create_async(**kwargs)
         )

@@ -1,4 +1,11 @@
-"""Twilio's HTTP side: the voice webhook, the status callback, and a health check."""
+"""Twilio's HTTP side: the voice webhook, the status callback, and a health check.
+
+An answered outbound call placed with answering-machine detection arrives
+with ``AnsweredBy``; :func:`telephony.dial.answer_action` decides whether it
+is streamed as usual, hung up on, or left the voicemail message (TwiML
+``<Say>`` then ``<Hangup/>``). A call that is not streamed gives its limit
+slot back at once.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
+from telephony.dial import ANSWERED_BY, CONNECT, LEAVE_MESSAGE, answer_action
 from telephony.limits import busy_twiml
 from telephony.settings import Settings
 from telephony.web.signature import SignatureError, stream_url, verify_signature
@@ -29,6 +37,7 @@ logger = logging.getLogger("dialgraph.web")
 # test tools working while still keeping log lines and TwiML clean.
 _SID = re.compile(r"^[A-Za-z]{2}[A-Za-z0-9]{1,62}$")
 _STATUS = re.compile(r"^[a-z-]{1,20}$")  # queued, ringing, in-progress, no-answer, ...
+_ANSWERED_BY = re.compile(r"^[a-z_]{1,32}$")  # human, machine_end_beep, fax, ...
 
 
 async def require_twilio_signature(
@@ -66,12 +75,16 @@ class VoiceCall:
         called: Our number: ``To`` inbound, ``From`` outbound.
         direction: ``"inbound"`` or ``"outbound"`` (Twilio's ``outbound-api`` and
             ``outbound-dial`` both count as outbound).
+        answered_by: ``AnsweredBy`` of an outbound call placed with machine
+            detection (``human``, ``machine_end_beep``, ...); ``""`` for an
+            inbound call, without detection, or for a malformed value.
     """
 
     call_sid: str
     caller: str = ""
     called: str = ""
     direction: str = "inbound"
+    answered_by: str = ""
 
     @classmethod
     def from_form(cls, form: FormMultiDict) -> VoiceCall:
@@ -85,11 +98,13 @@ class VoiceCall:
             raise ClientException(detail="malformed CallSid")
         outbound = str(form.get("Direction") or "inbound").startswith("outbound")
         ours, theirs = ("From", "To") if outbound else ("To", "From")
+        answered_by = str(form.get("AnsweredBy") or "") if outbound else ""
         return cls(
             call_sid=call_sid,
             caller=str(form.get(theirs) or ""),
             called=str(form.get(ours) or ""),
             direction="outbound" if outbound else "inbound",
+            answered_by=answered_by if _ANSWERED_BY.match(answered_by) else "",
         )
 
 
@@ -112,6 +127,15 @@ def connect_stream_twiml(call: VoiceCall, url: str, token: str) -> str:
     return response.to_xml()
 
 
+def machine_twiml(message: str = "") -> str:
+    """TwiML for an outbound call a machine answered: ``message`` if any, then hang up."""
+    response = VoiceResponse()
+    if message:
+        response.say(message)
+    response.hangup()
+    return response.to_xml()
+
+
 class TwilioController(Controller):
     """The routes Twilio calls over HTTP; every one is signature-checked."""
 
@@ -120,18 +144,41 @@ class TwilioController(Controller):
 
     @post("/voice", status_code=HTTP_200_OK, media_type=MediaType.XML, name="twilio-voice")
     async def voice(self, request: Request[Any, Any, Any], state: WebState) -> Response[str]:
-        """Answer an incoming (or answered outbound) call with ``<Connect><Stream>``."""
+        """Answer an incoming (or answered outbound) call with ``<Connect><Stream>``.
+
+        An outbound call a machine or fax answered gets :func:`machine_twiml`
+        instead (see :func:`telephony.dial.answer_action`).
+        """
         call = VoiceCall.from_form(await request.form())
-        decision = await state.services.limit_store.admit(call.call_sid, call.caller)
+        services = state.services
+        action = answer_action(call.answered_by, state.settings.voicemail)
+        if call.answered_by:
+            label = call.answered_by if call.answered_by in ANSWERED_BY else "other"
+            services.metrics.outbound_answered(label, action)
+        decision = await services.limit_store.admit(call.call_sid, call.caller)
+        if action != CONNECT:
+            if decision.allowed:  # nothing will stream: give the slot back now
+                await services.limit_store.release(call.call_sid, call.caller)
+            message = state.settings.voicemail_message if action == LEAVE_MESSAGE else ""
+            logger.info(
+                "voice webhook: %s answered by %s: %s",
+                call.call_sid,
+                call.answered_by,
+                "leaving the voicemail message, then hanging up" if message else "hanging up",
+            )
+            return Response(machine_twiml(message), media_type=MediaType.XML)
         if not decision.allowed:
             # Over a limit: a polite apology in TwiML, never an error.
-            state.services.metrics.call_refused(decision.reason)
+            services.metrics.call_refused(decision.reason)
             logger.warning("voice webhook: refused %s (%s)", call.call_sid, decision.reason)
             return Response(busy_twiml(decision.reason), media_type=MediaType.XML)
-        token = state.services.tokens.issue(call.call_sid)
+        token = services.tokens.issue(call.call_sid)
         url = stream_url(request, state.settings)
+        how = f"{call.direction}, answered by {call.answered_by}" if call.answered_by else ""
         logger.info(
-            "voice webhook: connecting %s (%s) to the media stream", call.call_sid, call.direction
+            "voice webhook: connecting %s (%s) to the media stream",
+            call.call_sid,
+            how or call.direction,
         )
         return Response(connect_stream_twiml(call, url, token), media_type=MediaType.XML)
 

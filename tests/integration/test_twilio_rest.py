@@ -11,7 +11,6 @@ import asyncio
 import base64
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,7 +43,6 @@ from tests.twilio_fake import (
     INTERNAL_ERROR,
     TOO_MANY_REQUESTS,
     TWILIO_NUMBER,
-    FakeTwilio,
     TwilioError,
 )
 
@@ -54,20 +52,6 @@ CALLEE = "+13125550123"  # Chicago (312)
 PUBLIC = "https://dialgraph.example.com"
 WEEKDAY_NOON_CHICAGO = datetime(2025, 7, 1, 17, 0, tzinfo=UTC)  # 12:00 CDT
 NIGHT_CHICAGO = datetime(2025, 7, 2, 3, 0, tzinfo=UTC)  # 22:00 CDT
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTwilio]:
-    async with FakeTwilio() as server:
-        yield server
-
-
-@pytest.fixture
-async def control(fake: FakeTwilio) -> AsyncIterator[TwilioCallControl]:
-    async with TwilioCallControl(
-        ACCOUNT_SID, AUTH_TOKEN, base_url=fake.base_url, retry_delay=0.0
-    ) as ctl:
-        yield ctl
 
 
 @pytest.fixture
@@ -312,6 +296,10 @@ async def test_dial_creates_the_call_on_the_same_voice_webhook(fake, control, dn
         "From": [TWILIO_NUMBER],
         "Url": [f"{PUBLIC}/twilio/voice"],
         "StatusCallback": [f"{PUBLIC}/twilio/status"],
+        # DIALGRAPH_VOICEMAIL=hangup by default: synchronous detection, as soon as known
+        "MachineDetection": ["Enable"],
+        "AsyncAmd": ["false"],
+        "MachineDetectionTimeout": ["30"],
     }
     assert fake.calls[sid]["direction"] == "outbound-api"
     assert fake.calls[sid]["status"] == "queued"

@@ -15,6 +15,7 @@ def test_exposition_counts_calls_turns_and_latency() -> None:
     metrics.error("tts")
     metrics.call_ended("caller hung up (stop)")
     metrics.call_refused("call_token")
+    metrics.outbound_answered("machine_end_beep", "message")
     text = metrics.render()
     lines = set(text.splitlines())
     assert "dialgraph_live_calls 1" in lines
@@ -23,6 +24,10 @@ def test_exposition_counts_calls_turns_and_latency() -> None:
     assert 'dialgraph_barge_ins_total{outcome="confirmed"} 1' in lines
     assert 'dialgraph_errors_total{kind="tts"} 1' in lines
     assert 'dialgraph_streams_refused_total{reason="call_token"} 1' in lines
+    assert (
+        'dialgraph_outbound_answered_total{action="message",answered_by="machine_end_beep"} 1'
+        in lines
+    )
     # Histogram buckets are cumulative and end with +Inf = count.
     assert 'dialgraph_turn_latency_seconds_bucket{stage="first_audio",le="0.1"} 1' in lines
     assert 'dialgraph_turn_latency_seconds_bucket{stage="first_audio",le="0.5"} 2' in lines

@@ -41,11 +41,33 @@ def test_stream_url_follows_public_url_scheme(public_url: str, stream_url: str) 
         ({"DIALGRAPH_PUBLIC_URL": "https://x/?a=1"}, "no query"),
         ({"DIALGRAPH_TRUST_FORWARDED": "maybe"}, "DIALGRAPH_TRUST_FORWARDED"),
         ({"DIALGRAPH_PLAYOUT_LEAD_MS": "5"}, "at least 20"),
+        ({"DIALGRAPH_VOICEMAIL": "sometimes"}, "DIALGRAPH_VOICEMAIL: expected one of hangup"),
+        ({"DIALGRAPH_VOICEMAIL_TIMEOUT": "half a minute"}, "DIALGRAPH_VOICEMAIL_TIMEOUT"),
+        (
+            {"DIALGRAPH_VOICEMAIL": "message", "DIALGRAPH_VOICEMAIL_MESSAGE": "  "},
+            "needs a DIALGRAPH_VOICEMAIL_MESSAGE",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_settings(env, env_file=None)
+
+
+def test_voicemail_settings() -> None:
+    defaults = load_settings({}, env_file=None)
+    assert defaults.voicemail == "hangup"  # detection on, machines hung up on
+    assert defaults.voicemail_message and defaults.voicemail_timeout == 30
+    env = {
+        "DIALGRAPH_VOICEMAIL": " Message ",
+        "DIALGRAPH_VOICEMAIL_MESSAGE": "Please call the clinic back.",
+        "DIALGRAPH_VOICEMAIL_TIMEOUT": "45",
+    }
+    settings = load_settings(env, env_file=None)
+    assert settings.voicemail == "message"
+    assert settings.voicemail_message == "Please call the clinic back."
+    assert settings.voicemail_timeout == 45
+    assert load_settings({"DIALGRAPH_VOICEMAIL": "OFF"}, env_file=None).voicemail == "off"
 
 
 def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
