@@ -126,7 +126,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "--machine-detection",
         choices=("Enable", "DetectMessageEnd"),
         default=None,
-        help="have Twilio detect answering machines (the webhook then gets AnsweredBy)",
+        help="override, for this call, the answering-machine detection Twilio is asked "
+        "for (default: from DIALGRAPH_VOICEMAIL; the server acts on its own setting)",
     )
     dial.add_argument(
         "--check",
