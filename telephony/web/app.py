@@ -48,6 +48,7 @@ def _lifespan(
             return
         # Imported here, not at the top: it pulls in the speech engines and the graph,
         # which apps given explicit services (tests, embedding) never need.
+        from memory.redaction_logging import install_redaction
         from telephony.services import build_services
 
         async with AsyncExitStack() as stack:
@@ -57,6 +58,9 @@ def _lifespan(
             elif inspect.isawaitable(built):
                 built = await built
             app.state.services = built
+            # However the process was started (`dialgraph serve`, or uvicorn or
+            # gunicorn given the app factory), every log handler now redacts.
+            install_redaction()
             yield
 
     return open_services
