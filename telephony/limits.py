@@ -45,6 +45,7 @@ __all__ = [
     "LimitStore",
     "MemoryLimitStore",
     "busy_twiml",
+    "caller_bucket",
     "estimate_tokens",
     "make_limit_store",
 ]
@@ -155,6 +156,38 @@ class LimitStore(Protocol):
         ...
 
 
+# What Twilio puts in ``From`` for a withheld caller ID: a word, or the word
+# spelt on a keypad (+266696687 is "ANONYMOUS"). These are not one caller each.
+_WITHHELD = frozenset(
+    {
+        "",
+        "anonymous",
+        "restricted",
+        "blocked",
+        "unknown",
+        "unavailable",
+        "private",
+        "+266696687",
+        "+7378742833",
+        "+2562533",
+        "+8656696",
+        "+86282452253",
+    }
+)
+ANONYMOUS = "anonymous"
+
+
+def caller_bucket(caller: str) -> str:
+    """The key per-caller limits count ``caller`` under.
+
+    Every withheld caller ID shares the one ``"anonymous"`` bucket: hiding the
+    number must not escape the per-caller limits, so anonymous callers
+    together get what one number gets (refuse-or-allow policy in one place).
+    """
+    caller = caller.strip()
+    return ANONYMOUS if caller.lower() in _WITHHELD else caller
+
+
 def _allowed(limit: int, count: int) -> bool:
     return limit <= 0 or count < limit
 
@@ -182,7 +215,7 @@ class MemoryLimitStore:
         """Check the hourly, per-caller and total limits; record an allowed call."""
         now = self._clock() if now is None else now
         limits = self.limits
-        entry = self._callers.setdefault(caller, _Caller())
+        entry = self._callers.setdefault(caller_bucket(caller), _Caller())
         self._expire(entry, now)
         if call_sid in self._live:  # Twilio retried the webhook: same call
             self._hold(entry, call_sid, now)
@@ -201,15 +234,16 @@ class MemoryLimitStore:
     async def release(self, call_sid: str, caller: str) -> None:
         """Free the call's live slots; its hourly count stays."""
         self._live.pop(call_sid, None)
-        entry = self._callers.get(caller)
+        bucket = caller_bucket(caller)
+        entry = self._callers.get(bucket)
         if entry is not None:
             entry.live.pop(call_sid, None)
             if not entry.live and not entry.admitted:
-                del self._callers[caller]
+                del self._callers[bucket]
 
     async def heartbeat(self, call_sid: str, caller: str, now: float | None = None) -> None:
         """Extend the lease of a call that is still live."""
-        entry = self._callers.get(caller)
+        entry = self._callers.get(caller_bucket(caller))
         if entry is not None and call_sid in entry.live:
             self._hold(entry, call_sid, self._clock() if now is None else now)
 

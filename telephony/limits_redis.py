@@ -38,6 +38,7 @@ from telephony.limits import (
     TOTAL_CONCURRENT,
     CallLimits,
     Decision,
+    caller_bucket,
 )
 
 __all__ = ["UNAVAILABLE", "RedisLimitStore", "caller_key"]
@@ -147,7 +148,7 @@ class RedisLimitStore:
         return self._prefix
 
     def _keys(self, caller: str) -> tuple[str, str, str]:
-        who = f"{self._prefix}:c:{caller_key(self._secret, caller)}"
+        who = f"{self._prefix}:c:{caller_key(self._secret, caller_bucket(caller))}"
         return f"{who}:hour", f"{who}:live", f"{self._prefix}:live"
 
     async def admit(self, call_sid: str, caller: str, now: float | None = None) -> Decision:

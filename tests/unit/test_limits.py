@@ -38,6 +38,18 @@ class FakeClock:
 
 # Each step: (op, call_sid, caller, seconds after T0, expected reason or None for release).
 SCENARIOS = {
+    "withheld numbers share one bucket": (
+        CallLimits(calls_per_hour_per_caller=0, concurrent_per_caller=1, concurrent_total=0),
+        [
+            ("admit", "CA1", "anonymous", 0, OK),
+            ("admit", "CA2", "+266696687", 1, CALLER_CONCURRENT),  # "ANONYMOUS" on a keypad
+            ("admit", "CA3", "", 1, CALLER_CONCURRENT),
+            ("admit", "CA4", "Restricted", 1, CALLER_CONCURRENT),
+            ("admit", "CA5", ALICE, 1, OK),  # a number is its own caller
+            ("release", "CA1", "Anonymous", 2, None),
+            ("admit", "CA6", "+7378742833", 3, OK),
+        ],
+    ),
     "hourly window slides": (
         CallLimits(calls_per_hour_per_caller=2, concurrent_per_caller=0, concurrent_total=0),
         [
