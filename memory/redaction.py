@@ -52,6 +52,7 @@ os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 __all__ = [
     "DEFAULT_ALLOW_LIST",
     "DEFAULT_ENTITIES",
+    "IDENTIFIERS",
     "PLACEHOLDERS",
     "SPACY_MODEL",
     "Finding",
@@ -420,7 +421,7 @@ class Redactor:
         ``within``, findings are clipped to those ranges (see :meth:`redact`).
         """
         merged: list[Finding] = []
-        protected = [m.span() for m in _IDENTIFIERS.finditer(text)]
+        protected = [m.span() for m in IDENTIFIERS.finditer(text)]
         found = self.analyze(text, known_names=known_names)
         if within is not None:
             found = _clip(found, within, text)
@@ -547,7 +548,7 @@ def redact_text(text: str) -> str:
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
 # Twilio SIDs (CA..., MZ..., AC... + 32 hex) and UUIDs (graph threads, messages):
 # identifiers, not personal data, and what an operator searches logs by.
-_IDENTIFIERS = re.compile(
+IDENTIFIERS = re.compile(
     r"\b[A-Z]{2}[0-9a-fA-F]{32}\b"
     r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
 )

@@ -21,11 +21,19 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from memory.redaction import PLACEHOLDERS, Redactor, get_redactor, loading_in_this_thread
+from memory.redaction import (
+    IDENTIFIERS,
+    PLACEHOLDERS,
+    Redactor,
+    get_redactor,
+    loading_in_this_thread,
+)
 
 __all__ = ["RedactingFilter", "format_with_spans", "install_redaction"]
 
@@ -94,6 +102,60 @@ def format_with_spans(msg: str, args: Any) -> tuple[str, list[tuple[int, int]]] 
     return message, [v.span for v in values]
 
 
+_LETTER = re.compile(r"[A-Za-z]")
+# Digits that could be one number read across several values ("%s-%s-%s").
+_DIGIT_RUN = re.compile(r"\d(?:[\d\s().+-]*\d)?")
+_MAX_HARMLESS_DIGITS = 6
+
+
+def _harmless(message: str, values: list[_Value]) -> bool:
+    """Whether no value can hold PII, so the (costly) analysis can be skipped.
+
+    A value is harmless when it is a CallSid, stream SID or UUID, or has no
+    letters (no name, no e-mail) and its digits cannot form a phone, card or
+    ID number, alone or run together with a neighbour's.
+    """
+    for value in values:
+        text = message[value.span[0] : value.span[1]]
+        if IDENTIFIERS.fullmatch(text.strip("'\"")):
+            continue
+        if _LETTER.search(text):
+            return False
+    masked = IDENTIFIERS.sub(lambda m: "x" * len(m.group()), message)  # SIDs are not numbers
+    for run in _DIGIT_RUN.finditer(masked):
+        digits = sum(c.isdigit() for c in run.group())
+        if digits > _MAX_HARMLESS_DIGITS and any(
+            run.start() < v.span[1] and v.span[0] < run.end() for v in values
+        ):
+            return False
+    return True
+
+
+class _CleanLines:
+    """The last few thousand lines found to hold no PII (repeated lines skip analysis).
+
+    Only clean text is kept, and it is exactly what was logged anyway.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self._lines: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def redact(self, text: str, redactor: Redactor) -> str:
+        with self._lock:
+            if text in self._lines:
+                self._lines.move_to_end(text)
+                return text
+        redacted = redactor.redact(text)
+        if redacted == text:
+            with self._lock:
+                self._lines[text] = None
+                if len(self._lines) > self._size:
+                    self._lines.popitem(last=False)
+        return redacted
+
+
 def _redact_values(msg: str, args: Any, redactor: Redactor) -> tuple[str, Any] | None:
     """``(msg, args)`` with PII replaced inside the values only; ``None`` if not taken apart.
 
@@ -105,6 +167,8 @@ def _redact_values(msg: str, args: Any, redactor: Redactor) -> tuple[str, Any] |
     if taken is None:
         return None
     message, values = taken
+    if _harmless(message, values):
+        return msg, args
     found = redactor.spans(message, within=[v.span for v in values])
     if not found:
         return msg, args
@@ -174,6 +238,7 @@ class RedactingFilter(logging.Filter):
     def __init__(self, redactor: Redactor | None = None, name: str = "") -> None:
         super().__init__(name)
         self._redactor = redactor
+        self._clean = _CleanLines()
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Redact ``record`` and let it through."""
@@ -193,8 +258,7 @@ class RedactingFilter(logging.Filter):
         record._dialgraph_redacted = True
         return True
 
-    @staticmethod
-    def _redact_message(record: logging.LogRecord, redactor: Redactor) -> None:
+    def _redact_message(self, record: logging.LogRecord, redactor: Redactor) -> None:
         if record.args:
             redacted = _redact_values(str(record.msg), record.args, redactor)
             if redacted is not None:
@@ -204,7 +268,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a broken %-format: log something rather than nothing
             message = f"{record.msg} {record.args}"
-        record.msg, record.args = redactor.redact(message), ()
+        record.msg, record.args = self._clean.redact(message, redactor), ()
 
 
 def install_redaction(filter_: RedactingFilter | None = None) -> RedactingFilter:

@@ -156,3 +156,57 @@ def test_install_covers_every_handler_once(redactor: Redactor) -> None:
     finally:
         logging.getLogger().removeHandler(root_handler)
         named.removeHandler(named_handler)
+
+
+def test_values_that_cannot_hold_pii_skip_the_analysis(redactor: Redactor, monkeypatch) -> None:
+    from memory import redaction_logging
+
+    calls: list[str] = []
+    real = Redactor.spans
+
+    def counting(self, text, **kwargs):
+        calls.append(text)
+        return real(self, text, **kwargs)
+
+    monkeypatch.setattr(Redactor, "spans", counting)
+    sid = "CA" + "1" * 32
+    fast = [
+        ("turn %d: first audio %s ms", (3, 640)),
+        ("[%s] stream %s", (sid, "MZ" + "2" * 32)),
+        ("took %.1f ms", (3.14159,)),
+    ]
+    slow = [
+        ("digits %s-%s-%s", ("415", "555", "0134")),  # one phone number across values
+        ("callback %d", (4155550134,)),
+        ("name %s", ("john",)),
+    ]
+    for msg, args in fast + slow:
+        assert redaction_logging._redact_values(msg, args, redactor) is not None
+    assert len(calls) == len(slow)
+    assert redaction_logging._redact_values(
+        "digits %s-%s-%s", ("415", "555", "0134"), redactor
+    ) == (
+        "digits %s-%s-%s",
+        ("[PHONE]", "[PHONE]", "[PHONE]"),
+    )
+
+
+def test_clean_lines_are_remembered_and_dirty_ones_are_not(capture, monkeypatch) -> None:
+    logger, handler = capture
+    analysed: list[str] = []
+    real = Redactor.redact
+
+    def counting(self, text, **kwargs):
+        analysed.append(text)
+        return real(self, text, **kwargs)
+
+    monkeypatch.setattr(Redactor, "redact", counting)
+    for _ in range(3):
+        logger.info("stream started")
+        logger.info("caller Maria Gonzalez called")
+    assert analysed.count("stream started") == 1
+    assert analysed.count("caller Maria Gonzalez called") == 3
+    assert {r.getMessage() for r in handler.records} == {
+        "stream started",
+        "caller [PERSON] called",
+    }
