@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -51,6 +52,8 @@ __all__ = [
 ]
 
 HOUR_S = 3600.0  # the per-caller window is one hour, sliding
+STREAM_CLAIM_S = 86_400.0  # a claimed stream stays claimed this long (Redis)
+_REMEMBER_STREAMS = 100_000  # claimed CallSids kept in process; bounded memory
 LEASE_GRACE_S = 120.0  # a live call's slot outlives its maximum duration by this much
 CHARS_PER_TOKEN = 4  # rough English average, for models that report no usage
 
@@ -147,6 +150,14 @@ class LimitStore(Protocol):
         """The call ended: free its live slots (idempotent)."""
         ...
 
+    async def claim_stream(self, call_sid: str) -> bool:
+        """Claim the one media stream a call may have; ``False`` if already claimed.
+
+        Shared like the limits, so a call token replayed to another worker is
+        refused too. Claims outlive the call by a day (tokens expire sooner).
+        """
+        ...
+
     async def heartbeat(self, call_sid: str, caller: str, now: float | None = None) -> None:
         """Extend a live call's lease (calls longer than the lease need this)."""
         ...
@@ -210,6 +221,7 @@ class MemoryLimitStore:
         self._clock = clock
         self._callers: dict[str, _Caller] = {}
         self._live: dict[str, float] = {}  # CallSid -> lease expiry, all callers
+        self._streams: OrderedDict[str, None] = OrderedDict()  # CallSids with a stream
 
     async def admit(self, call_sid: str, caller: str, now: float | None = None) -> Decision:
         """Check the hourly, per-caller and total limits; record an allowed call."""
@@ -230,6 +242,15 @@ class MemoryLimitStore:
         entry.admitted[call_sid] = now
         self._hold(entry, call_sid, now)
         return Decision(True)
+
+    async def claim_stream(self, call_sid: str) -> bool:
+        """Claim the call's one media stream in this process (bounded memory)."""
+        if call_sid in self._streams:
+            return False
+        self._streams[call_sid] = None
+        while len(self._streams) > _REMEMBER_STREAMS:
+            self._streams.popitem(last=False)
+        return True
 
     async def release(self, call_sid: str, caller: str) -> None:
         """Free the call's live slots; its hourly count stays."""

@@ -11,6 +11,10 @@ last slot). Three sorted sets per deployment prefix:
   their slot when their lease ends.
 - ``{prefix}:live``: all live CallSids, scored by lease expiry.
 
+And one string per call, ``{prefix}:s:<CallSid>``, set once (``SET NX``) by
+the worker that takes the call's media stream, so a call token replayed to
+any other worker is refused.
+
 Caller numbers never appear in keys: ``<caller-hash>`` is an HMAC-SHA256 of the
 number under the deployment's secret. Every key carries a TTL. The prefix is a
 Redis Cluster hash tag, so one script's keys share a slot. Without an explicit
@@ -35,6 +39,7 @@ from telephony.limits import (
     CALLER_HOURLY,
     HOUR_S,
     OK,
+    STREAM_CLAIM_S,
     TOTAL_CONCURRENT,
     CallLimits,
     Decision,
@@ -170,6 +175,19 @@ class RedisLimitStore:
             return Decision(True, UNAVAILABLE)
         reason = _REASONS.get(int(code), UNAVAILABLE)
         return Decision(reason == OK, reason, float(retry) if retry else None)
+
+    async def claim_stream(self, call_sid: str) -> bool:
+        """Claim the call's one media stream for every worker (``SET NX``).
+
+        If Redis cannot answer, the claim is granted (this worker's own
+        registry still refuses a replay to it) and the error is logged.
+        """
+        key = f"{self._prefix}:s:{call_sid}"
+        try:
+            return bool(await self._redis.set(key, 1, nx=True, ex=int(STREAM_CLAIM_S)))
+        except RedisError as exc:
+            logger.error("stream claims unavailable, admitting %s: %s", call_sid, exc)
+            return True
 
     async def release(self, call_sid: str, caller: str) -> None:
         """Free the call's live slots (its hourly count stays); errors are logged."""

@@ -202,3 +202,18 @@ async def test_two_server_processes_sharing_redis_enforce_one_limit(
     assert len(decisions) == 2 * calls_each
     assert len(allowed) == limit
     assert {d["reason"] for d in decisions if not d["allowed"]} == {refusal}
+
+
+async def test_a_stream_is_claimed_once_across_stores(
+    open_store: Callable[[CallLimits], RedisLimitStore],
+) -> None:
+    """Two workers' stores: only the first claim of a CallSid's stream wins."""
+    first, second = open_store(CallLimits()), open_store(CallLimits())
+    results = await asyncio.gather(*(s.claim_stream("CA1") for s in (first, second) * 3))
+    assert sorted(results) == [False] * 5 + [True]
+    assert await second.claim_stream("CA2")
+    dead = RedisLimitStore("redis://127.0.0.1:1/0", CallLimits(), secret=SECRET)
+    try:
+        assert await dead.claim_stream("CA1")  # unreachable: granted, logged
+    finally:
+        await dead.aclose()

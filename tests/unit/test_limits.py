@@ -221,3 +221,10 @@ def test_busy_twiml_apologises_then_hangs_up(reason: str) -> None:
     assert said.startswith("Sorry") and said.endswith("Goodbye.")
     if reason in BUSY_MESSAGES:
         assert said == BUSY_MESSAGES[reason]
+
+
+async def test_memory_store_claims_each_stream_once() -> None:
+    store = MemoryLimitStore(CallLimits())
+    assert await store.claim_stream("CA1")
+    assert not await store.claim_stream("CA1")
+    assert await store.claim_stream("CA2")
