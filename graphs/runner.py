@@ -19,6 +19,11 @@ Cancelling (barge-in) is where LangGraph needs help, measured here:
   checkpoint to be written (bounded by ``side_effect_grace``), and the tools
   themselves are idempotent by thread + tool call id.
 
+An input of source ``event`` (``"transfer_failed"``: the call could not be
+moved, the caller is still there) is not the caller's words: it enters the
+conversation as a note (:mod:`graphs.events`) and the graph answers it like
+a turn, so the dialogue apologises itself and its state records what happened.
+
 The adapter imports nothing from ``telephony``: it matches the session's
 ``Agent`` protocol structurally and returns call actions as plain mappings.
 """
@@ -34,6 +39,8 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, ToolMessage
 from langgraph.graph.state import CompiledStateGraph
+
+from graphs.events import event_message
 
 __all__ = ["SPOKEN_NODES", "GraphAgent", "thread_id_for_call"]
 
@@ -59,12 +66,15 @@ def _field(value: Any, name: str) -> Any:
     return getattr(value, name, None)
 
 
-def _caller_text(text: str, source: str) -> str:
+def _caller_message(text: str, source: str) -> HumanMessage:
+    """A turn's input as a message: the caller's words, keys or silence, or an event note."""
+    if source == "event":
+        return event_message(text)
     if source == "dtmf":
-        return f"pressed {text}"
+        return HumanMessage(f"pressed {text}")
     if source == "silence":
-        return "(silence)"
-    return text
+        return HumanMessage("(silence)")
+    return HumanMessage(text)
 
 
 class GraphAgent:
@@ -129,7 +139,7 @@ class GraphAgent:
             self._action = None
             inputs: dict[str, Any] = {"messages": []}
             if source != "start":
-                inputs["messages"] = [HumanMessage(_caller_text(text, source))]
+                inputs["messages"] = [_caller_message(text, source)]
             queue: asyncio.Queue[Any] = asyncio.Queue()
             self._run = asyncio.create_task(self._drive(inputs, queue))
             while (item := await queue.get()) is not _DONE:

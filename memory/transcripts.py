@@ -257,7 +257,9 @@ class Transcript:
         tool_calls: tuple[dict[str, str], ...] = ()
         name: str | None = None
         if isinstance(message, HumanMessage):
-            role = "caller"
+            # A note from the phone system ("transfer_failed") is not the caller's words.
+            event = (message.additional_kwargs or {}).get("source") == "event"
+            role = "event" if event else "caller"
         elif isinstance(message, AIMessage):
             role = "agent"
             tool_calls = tuple(

@@ -5,11 +5,23 @@ synthesises one sentence at a time, so a long first sentence means slow first
 audio. The splitter therefore emits a phrase at every sentence end, and for
 the first phrase of a reply also at a clause break (comma, semicolon, colon,
 dash) once it is long enough to sound natural on its own.
+
+The fixed phrases below are what the session says by itself, when the agent
+cannot answer (its run failed) or must not (the call is ending).
 """
 
 from __future__ import annotations
 
-__all__ = ["PhraseSplitter"]
+from telephony.providers.base import TRANSFER_FAILED
+
+__all__ = ["APOLOGY", "NOT_PUT_THROUGH", "SILENT_GOODBYE", "PhraseSplitter", "fallback_phrase"]
+
+APOLOGY = "Sorry, I had a problem there. Could you say that again?"
+NOT_PUT_THROUGH = (
+    "I'm sorry, I couldn't put you through just now. Is there anything else I can help you with?"
+)
+SILENT_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
+_EVENT_FALLBACKS = {TRANSFER_FAILED: NOT_PUT_THROUGH}
 
 _SENTENCE_END = ".!?"
 _CLAUSE_BREAK = ",;:"
@@ -24,6 +36,11 @@ class PhraseSplitter:
         self._buffer = ""
         self._emitted = 0
         self._first_min = first_min_chars
+
+    @property
+    def emitted(self) -> int:
+        """How many phrases this reply has produced so far."""
+        return self._emitted
 
     def feed(self, token: str) -> list[str]:
         """Add reply text; return the phrases it completed."""
@@ -63,6 +80,18 @@ class PhraseSplitter:
             space = text.rfind(" ", 0, MAX_PHRASE_CHARS)
             return space if space > 0 else MAX_PHRASE_CHARS
         return None
+
+
+def fallback_phrase(source: str, text: str = "") -> str:
+    """What to say when the agent gave no reply to input ``text`` from ``source``.
+
+    An ``event`` the agent could not answer gets the phrase for that event
+    (``transfer_failed``: the caller was not put through), anything else the
+    general apology.
+    """
+    if source == "event":
+        return _EVENT_FALLBACKS.get(text, APOLOGY)
+    return APOLOGY
 
 
 _ABBREVIATIONS = {"dr", "mr", "mrs", "ms", "st", "no", "approx", "e.g", "i.e", "vs", "a.m", "p.m"}

@@ -12,7 +12,10 @@ the call to the registry), then runs four tasks until the call ends:
 - **turns**: one agent reply at a time. The reply's text is cut into phrases,
   synthesised, and appended to the playout buffer as audio arrives. Caller
   input while a reply is active interrupts it first (``clear``, cancel the
-  agent's run, record what was heard).
+  agent's run, record what was heard). Once the caller heard a reply, the
+  call action it asked for is carried out (:mod:`telephony.actions`); a
+  transfer that fails leaves the call on, and the agent is told in one more
+  turn (source ``event``) so it answers the caller itself.
 - **writer**: sends the buffer's frames paced at real time plus a small lead
   (``playout_lead_ms``), so the rest of the reply stays here where it can be
   paused, resumed or dropped; a mark follows each phrase.
@@ -29,7 +32,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 
-from telephony.actions import perform_call_action
+from telephony.actions import CallActions
 from telephony.calldata import (
     CLOSE_NORMAL,
     CallerInput,
@@ -45,8 +48,8 @@ from telephony.calldata import (
 from telephony.calltoken import CallTokenError
 from telephony.codec import ulaw_to_pcm
 from telephony.echo import EchoConfig, EchoSuppressor
-from telephony.limits import LIMIT_GOODBYE, CallBudget, estimate_tokens
-from telephony.phrases import PhraseSplitter
+from telephony.limits import CallBudget, estimate_tokens
+from telephony.phrases import PhraseSplitter, fallback_phrase
 from telephony.playout import PlayoutBuffer
 from telephony.protocol import (
     Dtmf,
@@ -62,7 +65,6 @@ from telephony.protocol import (
 from telephony.providers.base import (
     Agent,
     AudioFrame,
-    CallAction,
     CallInfo,
     InputSource,
     ProviderError,
@@ -90,12 +92,10 @@ CLOSE_INTERNAL = 1011
 END_GRACE_S = 1.0  # a call must be torn down within a second of its end
 FLOOD_WINDOW_S = 2.0  # inbound rate is judged over this window
 AUDIO_QUEUE_FRAMES = 500  # 10 s of audio may wait for the recogniser before frames drop
-APOLOGY = "Sorry, I had a problem there. Could you say that again?"
-SILENT_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
 POLL_S = 0.1  # turn-taking timers are checked at least this often
 
 
-class CallSession:
+class CallSession(CallActions):
     """One media stream from ``start`` to the end of the call."""
 
     def __init__(
@@ -347,7 +347,7 @@ class CallSession:
             self._log.info("ignoring unknown media-stream event %r", name[:40])
 
     def submit(self, text: str, source: InputSource = "speech") -> None:
-        """Deliver finished caller input (a transcript, digits) to the agent."""
+        """Deliver finished caller input (a transcript, digits) or an event to the agent."""
         self._inputs.put_nowait(CallerInput(text, source, self._clock.now()))
 
     async def _audio_stream(self) -> AsyncIterator[AudioFrame]:
@@ -391,7 +391,7 @@ class CallSession:
             if (over := self._budget.over(self._clock.now())) is not None:
                 self._end_for_limit(over)
                 return
-        if item.source != "start":
+        if item.source not in {"start", "event"}:  # an event is nobody's words
             self._observe(
                 "caller", item.text if item.source == "speech" else f"[{item.source}] {item.text}"
             )
@@ -422,18 +422,20 @@ class CallSession:
             except Exception as exc:
                 self._services.metrics.error("agent")
                 self._log.error("agent failed during turn %d: %s", turn, type(exc).__name__)
-                phrases.put_nowait(APOLOGY)
+                if item.source != "event":
+                    phrases.put_nowait(fallback_phrase(item.source))
+            if item.source == "event" and not splitter.emitted:  # an event is always answered
+                phrases.put_nowait(fallback_phrase(item.source, item.text))
             phrases.put_nowait(None)
             await speaker
-            while self._buffer.speaking:  # wait until the caller heard it all
-                self._progress.clear()
-                await self._progress.wait()
+            await self._until_heard()
             timing.finished_at = self._clock.now()
             self.report.heard[turn] = self._buffer.heard_text(turn)
             self._observe("agent", self.report.heard[turn], timing)
             self._turn_done(timing)
+            # The reply ends with its call action: no silence reprompt while Twilio is asked.
+            await self._perform(agent.pending_action(), after_event=item.source == "event")
             self._apply(self._turns.on_reply_finished(self._clock.now(), self.report.heard[turn]))
-            await self._perform(agent.pending_action())
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -535,15 +537,6 @@ class CallSession:
                 self._closing = True
                 self._barge_task = asyncio.create_task(self._close_politely())
 
-    def _end_for_limit(self, reason: str) -> None:
-        if not self._closing:
-            self._closing = True
-            self._log.info("call limit reached: %s", reason)
-            self._services.metrics.call_refused(reason)
-            self._barge_task = asyncio.create_task(
-                self._close_politely(LIMIT_GOODBYE[reason], f"limit: {reason}")
-            )
-
     async def _poll_loop(self) -> None:
         """Turn-taking timers: they must fire even when no audio arrives."""
         while True:
@@ -556,23 +549,6 @@ class CallSession:
             if self._budget is not None and (over := self._budget.over(now)) is not None:
                 self._end_for_limit(over)
 
-    async def _close_politely(
-        self, goodbye: str = SILENT_GOODBYE, reason: str = "caller silent"
-    ) -> str:
-        """Say ``goodbye`` (silence after a reprompt, or a call limit), then hang up."""
-        if self.replying:
-            await self.interrupt("caller silent")
-        self._turn += 1
-        phrases: asyncio.Queue[str | None] = asyncio.Queue()
-        phrases.put_nowait(goodbye)
-        phrases.put_nowait(None)
-        await self._speak(self._turn, phrases)
-        while self._buffer.speaking:
-            self._progress.clear()
-            await self._progress.wait()
-        await self._perform(CallAction("hangup", reason=reason))
-        return goodbye
-
     def pause(self) -> None:
         """Stop sending agent audio (Twilio plays out what it already has)."""
         self._writer.pause()
@@ -580,15 +556,6 @@ class CallSession:
     def resume(self) -> None:
         """Continue sending agent audio from where :meth:`pause` stopped."""
         self._writer.resume()
-
-    async def _perform(self, action: CallAction | Mapping[str, str] | None) -> None:
-        if action is None or self.info is None:
-            return
-        done = await perform_call_action(
-            action, self.info, self._services.call_control, self._services.metrics, self._log
-        )
-        if done:
-            self._finish(f"agent {done}")
 
     def _on_frame_sent(self, frame: bytes, plays_at: float) -> None:
         self.report.frames_out += 1

@@ -196,13 +196,21 @@ class AgentFactoryFor:
 
 
 class FakeCallControl:
-    """Records transfers and hang-ups."""
+    """Records transfers and hang-ups; transfer attempts fail with ``failures``, in order.
 
-    def __init__(self) -> None:
+    ``transfers`` holds the transfers that went through, ``attempts`` every try.
+    """
+
+    def __init__(self, failures: list[Exception] | None = None) -> None:
         self.transfers: list[tuple[str, str, str]] = []
+        self.attempts: list[tuple[str, str, str]] = []
         self.hangups: list[str] = []
+        self.failures = list(failures or [])
 
     async def transfer(self, call_sid: str, target: str, *, caller_id: str = "") -> None:
+        self.attempts.append((call_sid, target, caller_id))
+        if self.failures:
+            raise self.failures.pop(0)
         self.transfers.append((call_sid, target, caller_id))
 
     async def hangup(self, call_sid: str) -> None:

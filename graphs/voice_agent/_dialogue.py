@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from graphs.events import TRANSFER_FAILED
+
 from . import _replies as replies
 from ._dialogue_state import MENU, Action, Say, Slots, Task, ToolCall, matching
 from ._tool_results import ToolResults
@@ -65,6 +67,20 @@ class ClinicDialogue(ToolResults):
             return self._not_understood()
         self.failures = 0
         return action
+
+    def on_event(self, name: str) -> Action:
+        """The next action after a note from the phone system (not the caller's words).
+
+        ``transfer_failed``: the caller was not put through and is still on
+        the line: apologise, offer what else can be done, and stop offering
+        the front desk. Any other event: ask the pending question again.
+        """
+        if name == TRANSFER_FAILED:
+            self.transfer_failed = True
+            self._start(None)
+            self.resume = None
+            return self._ask(replies.NOT_PUT_THROUGH, "anything_else")
+        return Say(self.question or MENU)
 
     def _respond(self, u: Utterance) -> Action | None:
         intent = u.intent

@@ -86,6 +86,8 @@ class DialogueState:
         failures: Turns not understood in a row.
         resume: Stage and question to return to when the front desk is declined.
         ack: A short acknowledgement to put before the next question.
+        transfer_failed: A transfer did not go through on this call, so the
+            front desk is not offered again (the caller may still ask for it).
     """
 
     today: dt.date
@@ -104,6 +106,7 @@ class DialogueState:
     failures: int = 0
     resume: tuple[str | None, str] | None = None
     ack: str = ""
+    transfer_failed: bool = False
 
     def _next_step(self) -> Action:  # the policy, in ``ClinicDialogue``
         raise NotImplementedError
@@ -115,7 +118,7 @@ class DialogueState:
 
     def _not_understood(self) -> Action:
         self.failures += 1
-        can_transfer = "transfer_to_front_desk" in self.tools
+        can_transfer = self._can_offer_transfer()
         if self.stage == "confirm_transfer":
             if self.failures >= TRANSFER_ANYWAY_AFTER and can_transfer:
                 return self._call("transfer_to_front_desk", reason="caller was not understood")
@@ -167,9 +170,12 @@ class DialogueState:
         self._start(None)
         return self._anything_else("Sorry, I can't do that on this line right now.")
 
+    def _can_offer_transfer(self) -> bool:
+        return "transfer_to_front_desk" in self.tools and not self.transfer_failed
+
     def _offer_transfer(self, lead: str) -> Action:
         self._start(None)
-        if "transfer_to_front_desk" not in self.tools:
+        if not self._can_offer_transfer():
             return self._anything_else(lead)
         self.resume = (None, MENU)
         return self._ask(f"{lead} {replies.TRANSFER_OFFER}", "confirm_transfer")

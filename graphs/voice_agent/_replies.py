@@ -32,6 +32,7 @@ __all__ = [
     "KEYS_HINT",
     "MAX_READ",
     "MENU",
+    "NOT_PUT_THROUGH",
     "NO_APPOINTMENTS",
     "NO_CALLER_ID",
     "OPENING_HOURS",
@@ -76,6 +77,10 @@ CALENDAR_DOWN = "Sorry, I can't reach the calendar just now."
 TRANSFER_OFFER = "Would you like me to transfer you to the front desk?"
 KEYS_HINT = "You can say yes or no, or press one for yes and two for no."
 NO_APPOINTMENTS = "I don't see any upcoming appointments for this number."
+NOT_PUT_THROUGH = (
+    "I'm sorry, I couldn't put you through to the front desk just now. Can I help you with "
+    "something else, like booking, cancelling or moving an appointment?"
+)
 NO_CALLER_ID = "Sorry, I can't see your phone number on this call, so I can't look up appointments."
 CLOSING = "Thank you for calling Riverside Family Clinic. Goodbye."
 

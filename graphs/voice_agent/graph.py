@@ -8,7 +8,11 @@ One run per caller turn on the call's thread::
 
 - ``greet`` runs once, at call start: it greets a returning caller by name
   (from long-term memory keyed by phone number).
-- ``agent`` calls the chat model with the clinic tools bound.
+- ``agent`` calls the chat model with the clinic tools bound. At the start of
+  a turn it clears the last turn's call action (``transfer``, ``end_call``):
+  the telephony layer took it after that turn, and if it asks again (a note
+  ``[event: transfer_failed]``, see ``graphs.events``) the action did not
+  happen, so the state must not claim a transfer is under way.
 - ``tools`` runs the tool calls (``ToolNode``); tool errors come back as
   messages the model can speak, never as exceptions.
 - ``remember`` stores what is worth keeping across calls (the caller's name
@@ -99,9 +103,22 @@ def make_agent_node(model_for: Callable[[str], BaseChatModel]) -> Callable[..., 
         )
         model = model_for(ctx.model).bind_tools(CLINIC_TOOLS)
         response = await model.ainvoke([system, *state.messages])
-        return {"messages": [response]}
+        update: dict[str, Any] = {"messages": [response]}
+        if state.messages and isinstance(state.messages[-1], HumanMessage):
+            update.update(_handed_over(state))
+        return update
 
     return agent
+
+
+def _handed_over(state: State) -> dict[str, Any]:
+    """Clear a call action an earlier turn asked for: it is handed over once."""
+    cleared: dict[str, Any] = {}
+    if state.transfer is not None:
+        cleared["transfer"] = None
+    if state.end_call:
+        cleared["end_call"] = False
+    return cleared
 
 
 async def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

@@ -4,10 +4,11 @@ How it works: ``LocalDialogueModel`` is a LangChain chat model with tool
 calling and token streaming, so the clinic graph runs on it exactly as on a
 hosted model. It holds no conversation state. On every call it replays the
 whole message history through the receptionist's policy (``_dialogue``):
-caller turns are read by the rule-based NLU (``nlu``), tool results through
-their artifacts, and the action after the last message is the reply. So a
-checkpoint restore, a cancelled run or a different process gives the same
-answer for the same history.
+caller turns are read by the rule-based NLU (``nlu``), notes from the phone
+system (``[event: transfer_failed]``, see ``graphs.events``) by the policy
+directly, tool results through their artifacts, and the action after the last
+message is the reply. So a checkpoint restore, a cancelled run or a different
+process gives the same answer for the same history.
 
 The system message tells it the date ("Today is 2026-11-24") and, when known,
 the caller ("Caller name: Maria Lopez"); a ``today`` given to the constructor
@@ -44,6 +45,8 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
+
+from graphs.events import event_name
 
 from ._dialogue import ClinicDialogue, Say, ToolCall
 
@@ -207,7 +210,8 @@ def _decide(
     action: Say | ToolCall | None = None
     for message in messages:
         if isinstance(message, HumanMessage):
-            action = dialogue.hear(_caller_turn(message))
+            event = event_name(message)
+            action = dialogue.on_event(event) if event else dialogue.hear(_caller_turn(message))
         elif isinstance(message, AIMessage):
             for call in message.tool_calls:
                 calls[call.get("id") or ""] = (call["name"], dict(call.get("args") or {}))

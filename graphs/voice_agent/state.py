@@ -41,7 +41,10 @@ class State(InputState):
 
     transfer: dict[str, Any] | None = None
     """A requested hand-off, ``{"target": "+1...", "reason": "..."}``; the
-    telephony layer moves the call once the caller has heard the reply."""
+    telephony layer moves the call once the caller has heard the reply. The
+    next turn clears it: after a note ``[event: transfer_failed]`` (the
+    transfer did not happen; the caller is still on the line) it is ``None``."""
 
     end_call: bool = False
-    """Set when the conversation is over; the call is hung up after the reply."""
+    """Set when the conversation is over; the call is hung up after the reply
+    (cleared by a next turn, like ``transfer``)."""

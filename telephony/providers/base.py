@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "TRANSFER_FAILED",
     "Agent",
     "AgentFactory",
     "AudioFrame",
@@ -162,9 +163,15 @@ class VoiceActivityFactory(Protocol):
     def __call__(self) -> VoiceActivity: ...
 
 
-InputSource = Literal["start", "speech", "dtmf", "silence"]
+InputSource = Literal["start", "speech", "dtmf", "silence", "event"]
 """Why the agent is asked to respond: call start (greeting), a caller
-utterance, keypad digits, or the caller's silence (reprompt)."""
+utterance, keypad digits, the caller's silence (reprompt), or an event on the
+line the dialogue must hear about, named by the text (``"transfer_failed"``:
+the call could not be moved and the caller is still there). An event is not
+the caller's words."""
+
+TRANSFER_FAILED = "transfer_failed"
+"""The ``event`` input after a transfer that did not happen (the call goes on)."""
 
 
 @dataclass(frozen=True, slots=True)

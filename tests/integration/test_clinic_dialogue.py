@@ -138,6 +138,24 @@ async def test_asking_for_a_person_requests_a_transfer(clinic, request_text: str
     assert phone.agent.pending_action()["kind"] == "transfer"
 
 
+async def test_a_failed_transfer_is_answered_and_leaves_no_transfer_in_state(clinic) -> None:
+    phone = await call(clinic, NEW_CALLER, "CAnotthrough")
+    await phone.say("can i talk to someone")
+    assert phone.agent.pending_action()["kind"] == "transfer"
+    reply = await phone.say("transfer_failed", source="event")
+    assert reply.startswith("I'm sorry, I couldn't put you through to the front desk just now.")
+    assert reply.endswith("?"), "it offers something else"
+    values = await state(phone)
+    assert values["transfer"] is None
+    assert phone.agent.pending_action() is None, "nothing left to carry out"
+    note = values["messages"][-2]
+    assert note.content.startswith("[event: transfer_failed]")
+    assert "open" in words(await phone.say("what are your hours")), phone.replies
+    assert phone.agent.pending_action() is None, "a later turn does not transfer again"
+    transcript = (clinic.tmp / "transcripts" / "CAnotthrough.jsonl").read_text()
+    assert '"role":"event","text":"[event: transfer_failed]' in transcript
+
+
 async def test_goodbye_ends_the_call(clinic) -> None:
     phone = await call(clinic, NEW_CALLER, "CAbye")
     reply = await phone.say("thats all thank you goodbye")

@@ -255,6 +255,28 @@ async def test_transfer_is_requested_in_state_and_surfaces_as_call_action(clinic
     assert clinic.agent.pending_action() is None, "an action is handed over once"
 
 
+async def test_a_failed_transfer_reaches_the_model_as_a_note_and_clears_the_request(
+    clinic,
+) -> None:
+    clinic.model.steps += [
+        Step(tool_calls=[("transfer_to_front_desk", {"reason": "caller asked for a person"})]),
+        Step(text="Let me put you through."),
+        Step(text="Sorry, I couldn't put you through."),
+    ]
+    await say(clinic.agent, "can i talk to someone")
+    assert clinic.agent.pending_action()["kind"] == "transfer"
+    assert await say(clinic.agent, "transfer_failed", source="event") == (
+        "Sorry, I couldn't put you through."
+    )
+    shown = clinic.model.seen[-1][-1]
+    assert isinstance(shown, HumanMessage) and shown.content.startswith("[event: transfer_failed]")
+    assert "[event: transfer_failed]" in clinic.model.seen[-1][0].content, "the prompt explains it"
+    state = await clinic.graph.aget_state(clinic.agent.config)
+    assert state.values["transfer"] is None
+    assert clinic.agent.pending_action() is None
+    assert_valid_history(await messages(clinic))
+
+
 async def test_threads_are_uuids_derived_from_the_call_sid() -> None:
     import uuid
 

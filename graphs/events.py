@@ -1,0 +1,50 @@
+"""Events on the line, as a dialogue graph sees them.
+
+The telephony layer tells the agent about things that happen on a call but
+are nobody's words (a transfer that did not go through) as an input of
+source ``"event"``, named by its text (``"transfer_failed"``). The runner puts
+it into the conversation as a note: a ``HumanMessage``, so every chat model
+accepts it and the graph routes it like a caller turn, whose text starts
+``[event: <name>]`` and says what happened, tagged
+``additional_kwargs={"source": "event", "event": <name>}``. The tag keeps it
+out of the caller's lines in transcripts; hosted models are told about notes
+in their prompt; the offline model reads the prefix, so a note typed into
+LangGraph Studio works the same way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from langchain_core.messages import BaseMessage, HumanMessage
+
+__all__ = ["EVENT_NOTES", "TRANSFER_FAILED", "event_message", "event_name"]
+
+TRANSFER_FAILED = "transfer_failed"  # = telephony's name for it (graphs never import telephony)
+EVENT_NOTES: dict[str, str] = {
+    TRANSFER_FAILED: (
+        "The transfer did not go through: the caller was not put through and is still on the line."
+    ),
+}
+"""What each known event means, in the words of the note."""
+
+_PREFIX = re.compile(r"^\s*\[event:\s*([A-Za-z0-9_.-]+)\s*\]")
+
+
+def event_message(name: str) -> HumanMessage:
+    """The note that tells the dialogue about event ``name``."""
+    name = name.strip() or "unknown"
+    text = f"[event: {name}] {EVENT_NOTES.get(name, '')}".strip()
+    return HumanMessage(text, additional_kwargs={"source": "event", "event": name})
+
+
+def event_name(message: BaseMessage) -> str | None:
+    """The event a message is a note of, or ``None`` for anything else (caller words)."""
+    if not isinstance(message, HumanMessage):
+        return None
+    tagged = (message.additional_kwargs or {}).get("event")
+    if tagged:
+        return str(tagged)
+    content = message.content if isinstance(message.content, str) else ""
+    match = _PREFIX.match(content)
+    return match.group(1) if match else None
