@@ -1,9 +1,11 @@
 """The live-call registry: which calls this process is serving right now.
 
-In process by default. It admits each ``CallSid`` once, so a call token
-replayed on a second socket is refused while (and after) the first one runs.
-A Redis-backed registry shared by several workers comes with the abuse
-protection work.
+It admits each ``CallSid`` once, so a call token replayed on a second socket
+to this process is refused while (and after) the first one runs. Across
+workers, the session first claims the call's stream in the limit store
+(``LimitStore.claim_stream``: ``SET NX`` in Redis when configured), so a
+replay to another worker is refused too. This registry stays per process: it
+is what ``/healthz`` counts.
 """
 
 from __future__ import annotations

@@ -246,7 +246,7 @@ class CallSession(CallActions):
                 return None
             for event in self._protocol.events():
                 if isinstance(event, Start):
-                    return self._begin(event)
+                    return await self._begin(event)
                 if isinstance(event, UnknownEvent):
                     self._note_unknown(event.name)
 
@@ -255,12 +255,15 @@ class CallSession(CallActions):
         self._log.warning("media stream refused: %s", why)
         self._finish(f"refused: {why}", CLOSE_POLICY)
 
-    def _begin(self, start: Start) -> Start | None:
+    async def _begin(self, start: Start) -> Start | None:
         params: Mapping[str, str] = dict(start.custom_parameters)
         self.report.call_sid, self.report.stream_sid = start.call_sid, start.stream_sid
         self._log = CallLog(logger, {"call_sid": start.call_sid})
         try:
             self._services.tokens.check(params.get("token"), start.call_sid)
+            # One stream per call across every worker (a replayed token elsewhere).
+            if not await self._services.limit_store.claim_stream(start.call_sid):
+                raise DuplicateCallError(f"{start.call_sid} already has a media stream")
             self._services.registry.admit(
                 LiveCall(start.call_sid, start.stream_sid, params.get("caller", ""))
             )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import sys
@@ -22,10 +23,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import ClientConnection
 
 from telephony.limits import CALLER_CONCURRENT, CALLER_HOURLY, busy_twiml
+from telephony.session import CLOSE_POLICY
 from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
+from tests.fakes import TwilioScript
 from tests.processes import free_port, spawn, stop, tail
 
 URL = REDIS_URL
@@ -121,6 +126,18 @@ async def _hang_up(http: httpx.AsyncClient, base: str, call_sid: str) -> None:
     assert response.status_code == 204, response.text
 
 
+@contextlib.asynccontextmanager
+async def _stream(base: str, call_sid: str, token: str) -> AsyncIterator[ClientConnection]:
+    """A signed media socket that has sent Twilio's ``connected`` and ``start``."""
+    url = base.replace("http", "ws") + "/twilio/media"
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, {})
+    script = TwilioScript(call_sid=call_sid, stream_sid="MZ" + uuid.uuid4().hex)
+    async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
+        await ws.send(json.dumps(script.connected()))
+        await ws.send(json.dumps(script.start(token, caller=CALLER)))
+        yield ws
+
+
 def _sid() -> str:
     return "CA" + uuid.uuid4().hex
 
@@ -162,7 +179,18 @@ async def test_two_servers_sharing_redis_enforce_one_limit(tmp_path: Path, prefi
         # slot is free on both: the third call this hour goes through on A.
         await _hang_up(http, b, admitted[0])
         third = _sid()
-        assert "<Connect>" in await _ring(http, a, third)
+        twiml = await _ring(http, a, third)
+        assert "<Connect>" in twiml
+
+        # Its media stream opens on A. The same start (token and all) replayed
+        # to B is refused: the stream claim is shared through Redis.
+        token = re.search(r'name="token" value="([^"]+)"', twiml).group(1)
+        async with _stream(a, third, token) as first:
+            assert (await asyncio.wait_for(first.recv(), 10)) is not None  # the greeting
+            async with _stream(b, third, token) as replay:
+                with contextlib.suppress(websockets.ConnectionClosed):
+                    await asyncio.wait_for(replay.recv(), 10)
+                assert replay.close_code == CLOSE_POLICY
 
         # Another ends (told to A): a fourth call in the hour is over the
         # hourly limit, on either server, though a slot is free.
@@ -177,7 +205,7 @@ async def test_two_servers_sharing_redis_enforce_one_limit(tmp_path: Path, prefi
         totals = _refusals(metrics[0])
         for reason, count in _refusals(metrics[1]).items():
             totals[reason] = totals.get(reason, 0) + count
-        assert totals == {CALLER_CONCURRENT: 4, CALLER_HOURLY: 2}
+        assert totals == {CALLER_CONCURRENT: 4, CALLER_HOURLY: 2, "duplicate_call": 1}
 
     # Neither server wrote the caller's number to its log, and the redacting
     # filter on uvicorn's handlers broke no line (uvicorn's access log too).
