@@ -18,8 +18,9 @@ How it works:
      ``EMAIL_ADDRESS`` (validated offline; Presidio's own validator calls
      ``tldextract``, which fetches the public suffix list), ``US_SSN``;
    - ``IN_AADHAAR``: our recogniser with the Verhoeff checksum;
-   - ``NUMBER``: a safety net for any remaining run of 9+ digits (a card the
-     recogniser misheard fails Luhn but is still somebody's card).
+   - ``NUMBER``: a safety net for any remaining run of 6+ digits (a card the
+     recogniser misheard fails Luhn but is still somebody's card; a phone
+     number half heard is still half a phone number).
 
 3. Findings are mapped back to the original text, staff names on the
    allow-list are dropped, overlaps are merged, and each span is replaced by a
@@ -202,7 +203,13 @@ def _build_recognizers(allow_list: Sequence[str]) -> list:
             }
 
     class SafetyNetNumberRecognizer(PatternRecognizer):
-        """Any run of 9+ digits left over: a misheard card or phone is still PII."""
+        """Any run of 6+ digits left over: a misheard card or phone is still PII.
+
+        Nothing in a clinic call needs six digits in a row (dates and times
+        do not: date-shaped runs are skipped), while a recogniser that hears
+        "three one eight five five five year want..." for a phone number
+        leaves exactly such a run.
+        """
 
     aadhaar = AadhaarRecognizer(
         supported_entity="IN_AADHAAR",
@@ -213,7 +220,7 @@ def _build_recognizers(allow_list: Sequence[str]) -> list:
     number = SafetyNetNumberRecognizer(
         supported_entity="NUMBER",
         name="SafetyNetNumberRecognizer",
-        patterns=[Pattern("9+ digits", r"(?<![\d])\+?\d(?:[ -]?\d){8,}(?![\d])", 0.35)],
+        patterns=[Pattern("6+ digits", r"(?<![\d])\+?\d(?:[ -]?\d){5,}(?![\d])", 0.35)],
     )
     return [
         SpacyRecognizer(supported_entities=["PERSON"], ner_strength=0.85),

@@ -105,7 +105,7 @@ def format_with_spans(msg: str, args: Any) -> tuple[str, list[tuple[int, int]]] 
 _LETTER = re.compile(r"[A-Za-z]")
 # Digits that could be one number read across several values ("%s-%s-%s").
 _DIGIT_RUN = re.compile(r"\d(?:[\d\s().+-]*\d)?")
-_MAX_HARMLESS_DIGITS = 6
+_MAX_HARMLESS_DIGITS = 5  # the redactor takes 6+ digits in a row as a number
 
 
 def _harmless(message: str, values: list[_Value]) -> bool:

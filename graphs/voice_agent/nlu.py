@@ -284,7 +284,7 @@ _NON_NAME = frozenset(
         "morning afternoon evening next am pm oclock noon free available time day week "
         "someone somebody person human receptionist operator representative front desk bye "
         "goodbye speak talk help again sorry actually meant mean instead also still "
-        "whatever anything something nothing all done"
+        "whatever anything something nothing all done back later soon now"
     )
     + list(WEEKDAYS)
     + MONTHS

@@ -195,6 +195,8 @@ def test_doctors(text: str, expected: str | None) -> None:
         ("under the name ann lee", False, "Ann Lee"),
         ("im calling to book", False, None),
         ("this is correct", False, None),
+        ("call me back on three one two", False, None),
+        ("call me later", False, None),
         ("maria lopez", False, None),
         ("maria lopez", True, "Maria Lopez"),
         ("yes its maria", True, "Maria"),

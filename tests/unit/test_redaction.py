@@ -276,3 +276,22 @@ def test_call_and_thread_identifiers_survive_in_logs() -> None:
         "stream MZ22222222222222222222222222222222 started"
     )
     assert redact_text(line) == line
+
+
+@pytest.mark.parametrize(
+    "heard",
+    [
+        # What the offline recogniser made of "three one two, five five five, zero one two three"
+        "call me back on three one eight five five five year want the three",
+        "the code is four four seven one two nine",
+    ],
+)
+def test_half_heard_numbers_are_still_redacted(redactor: Redactor, heard: str) -> None:
+    out = redactor.redact(heard)
+    assert "five five five" not in out and "four four seven" not in out, out
+    assert "[NUMBER]" in out or "[PHONE]" in out
+
+
+def test_dates_and_times_are_not_numbers(redactor: Redactor) -> None:
+    text = "booked for 2026-11-24 at 15:30, that is tuesday the twenty fourth at three thirty"
+    assert redactor.redact(text) == text
