@@ -33,7 +33,14 @@ def get_chat_model(spec: str) -> BaseChatModel:
     if kind == "openai" and rest:
         from langchain_openai import ChatOpenAI
 
-        return ChatOpenAI(model=rest, streaming=True, temperature=0.2, max_retries=1, timeout=20)
+        return ChatOpenAI(
+            model=rest,
+            streaming=True,
+            stream_usage=True,  # token counts for the per-call budget
+            temperature=0.2,
+            max_retries=1,
+            timeout=20,
+        )
     if kind == "openai-compatible" and "|" in rest:
         from langchain_openai import ChatOpenAI
 
@@ -43,6 +50,7 @@ def get_chat_model(spec: str) -> BaseChatModel:
             base_url=base_url,
             api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
             streaming=True,
+            stream_usage=True,
             temperature=0.2,
             max_retries=1,
             timeout=20,

@@ -126,17 +126,33 @@ class GraphAgent:
         self._effect_done = asyncio.Event()
         self._action: dict[str, str] | None = None
         self._values: dict[str, Any] = {}
+        self._usage: tuple[int, int] | None = None
 
     @property
     def config(self) -> dict[str, Any]:
         """The run config (thread id and metadata)."""
         return self._config
 
+    @property
+    def turn_usage(self) -> tuple[int, int] | None:
+        """LLM ``(input, output)`` tokens of the last turn, summed over its model
+        calls, as the model reported them; ``None`` if it reported none (the
+        offline model, or a server that does not send usage)."""
+        return self._usage
+
+    def _count_usage(self, usage: Mapping[str, Any]) -> None:
+        used_in, used_out = self._usage or (0, 0)
+        self._usage = (
+            used_in + int(usage.get("input_tokens") or 0),
+            used_out + int(usage.get("output_tokens") or 0),
+        )
+
     # -- one turn ----------------------------------------------------------------
     async def respond(self, text: str, *, source: str = "speech") -> AsyncIterator[str]:
         """Run one turn; yield the reply's text as the model produces it."""
         async with self._lock:
             self._action = None
+            self._usage = None
             inputs: dict[str, Any] = {"messages": []}
             if source != "start":
                 inputs["messages"] = [_caller_message(text, source)]
@@ -170,6 +186,8 @@ class GraphAgent:
             ):
                 if mode == "messages":
                     chunk, meta = data
+                    if usage := getattr(chunk, "usage_metadata", None):
+                        self._count_usage(usage)
                     if (
                         isinstance(chunk, AIMessageChunk | AIMessage)
                         and meta.get("langgraph_node") in SPOKEN_NODES

@@ -99,7 +99,7 @@ class CallLimits:
         concurrent_total: Live calls the deployment takes at once.
         max_call_seconds: Longest a call may run.
         max_turns: Most agent replies in one call.
-        max_llm_tokens: Most LLM output tokens in one call.
+        max_llm_tokens: Most LLM tokens (prompt + reply) in one call.
     """
 
     calls_per_hour_per_caller: int = 10
@@ -107,7 +107,7 @@ class CallLimits:
     concurrent_total: int = 100
     max_call_seconds: float = 1200.0
     max_turns: int = 100
-    max_llm_tokens: int = 20_000
+    max_llm_tokens: int = 200_000
 
     @property
     def lease_s(self) -> float:
@@ -317,6 +317,10 @@ class CallBudget:
     def charge_tokens(self, n: int) -> None:
         """Count ``n`` LLM tokens (see :func:`estimate_tokens` without usage data)."""
         self.tokens += max(0, n)
+
+    def settle_tokens(self, estimated: int, reported: int) -> None:
+        """Replace a turn's ``estimated`` tokens by what the model ``reported``."""
+        self.tokens = max(0, self.tokens - estimated + reported)
 
     def over(self, now: float) -> str | None:
         """The limit this call has passed (a :data:`LIMIT_GOODBYE` key), or ``None``."""

@@ -410,6 +410,7 @@ class CallSession(CallActions):
         phrases: asyncio.Queue[str | None] = asyncio.Queue()
         speaker = asyncio.create_task(self._speak(turn, phrases))
         splitter = PhraseSplitter()
+        estimated = 0
         try:
             try:
                 async with contextlib.aclosing(agent.respond(item.text, source=item.source)) as run:
@@ -417,11 +418,15 @@ class CallSession(CallActions):
                         if timing.first_token_at is None:
                             timing.first_token_at = self._clock.now()
                         if self._budget is not None:
+                            estimated += estimate_tokens(token)
                             self._budget.charge_tokens(estimate_tokens(token))
                         for phrase in splitter.feed(token):
                             phrases.put_nowait(phrase)
                 for phrase in splitter.flush():
                     phrases.put_nowait(phrase)
+                # The model's own count (prompt included) replaces the estimate.
+                if self._budget is not None and (used := getattr(agent, "turn_usage", None)):
+                    self._budget.settle_tokens(estimated, sum(used))
             except Exception as exc:
                 self._services.metrics.error("agent")
                 self._log.error("agent failed during turn %d: %s", turn, type(exc).__name__)

@@ -389,8 +389,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_llm_tokens",
         "DIALGRAPH_MAX_LLM_TOKENS",
-        20000,
-        "Most LLM output tokens in one call (0: no limit).",
+        200000,
+        "Most LLM tokens, prompt + reply, in one call (0: no limit).",
         int,
     ),
     Setting(
@@ -520,7 +520,7 @@ class Settings:
     concurrent_total: int = 100
     max_call_seconds: float = 1200.0
     max_turns: int = 100
-    max_llm_tokens: int = 20000
+    max_llm_tokens: int = 200000
     agent: str = "clinic"
     tts: str = "piper"
     stt: str = "pocketsphinx"

@@ -150,6 +150,20 @@ async def test_tool_call_then_streamed_answer_over_sse(clinic) -> None:
     assert_openai_history(second["messages"])
 
 
+async def test_turn_usage_sums_the_model_calls_of_a_turn(clinic) -> None:
+    """The usage OpenAI streams (42 prompt + 7 reply tokens per call here) reaches the
+    call's token budget: a tool turn is two model calls."""
+    await turn(clinic.agent, "", source="start")
+    assert clinic.agent.turn_usage is None  # the greeting is not a model call
+    clinic.server.replies.extend([ASK, Text(ANSWER)])
+    await turn(clinic.agent, "anything free friday morning")
+    assert all(r["stream_options"] == {"include_usage": True} for r in clinic.server.requests)
+    assert clinic.agent.turn_usage == (84, 14)
+    clinic.server.replies.append(Text("You are welcome."))
+    await turn(clinic.agent, "thanks")
+    assert clinic.agent.turn_usage == (42, 7)
+
+
 async def test_server_error_raises_and_the_next_turn_works(clinic) -> None:
     clinic.server.replies.extend([HttpError(500), HttpError(500)])
     with pytest.raises(openai.InternalServerError, match="500"):

@@ -457,3 +457,28 @@ async def test_a_call_over_its_turn_budget_ends_politely() -> None:
     call.echo_marks()
     report = await asyncio.wait_for(call.task, 5)
     assert report.end_reason == "agent hangup"
+
+
+async def test_the_token_budget_counts_what_the_model_reports() -> None:
+    """Replies of a few words, but 5,100 tokens a turn by the model's own count
+    (the prompt resends the conversation): the third turn is over 8,000."""
+    from telephony.limits import LIMIT_GOODBYE, CallLimits, MemoryLimitStore
+
+    class CountedAgent(ScriptedAgent):
+        turn_usage = (5000, 100)
+
+    call = Call(agent=CountedAgent)
+    call.services.limit_store = MemoryLimitStore(CallLimits(max_llm_tokens=8000))
+    call.begin()
+    await call.run_for(3.0)
+    call.echo_marks()
+    call.transport.push(call.twilio.dtmf("1"))  # turn 2: 5,100 so far, answered
+    await call.run_for(2.0)
+    call.echo_marks()
+    call.transport.push(call.twilio.dtmf("2"))  # turn 3: 10,200 > 8,000
+    await call.run_for(8.0)
+    assert ("dtmf", "2") not in call.agent.inputs
+    assert LIMIT_GOODBYE["max_llm_tokens"] in call.tts.spoken
+    call.echo_marks()
+    report = await asyncio.wait_for(call.task, 5)
+    assert report.end_reason == "agent hangup"
