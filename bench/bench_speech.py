@@ -1,6 +1,6 @@
 """Offline speech figures: word error (generic vs domain model), ASR costs, TTS first audio.
 
-Run: ``uv run python bench/bench_speech.py [-v]`` (needs the piper extra; ~40 s).
+Run: ``uv run python bench/bench_speech.py [-v]`` (needs the piper extra; ~70 s).
 Prints figures, never pass/fail:
 
 - word error of pocketsphinx on the clinic phrase set (the demo call's
@@ -10,6 +10,12 @@ Prints figures, never pass/fail:
   built from ``graphs/voice_agent/vocabulary.py``: per utterance min / median
   / max and the aggregate (errors / reference words);
 - what out-of-domain sentences come out as;
+- digit error on ten spoken numbers (:data:`DIGIT_PHRASES`: phone numbers
+  3-3-4, card numbers 4-4-4-4, Aadhaar 4-4-4, a mobile 5-5; "oh", "double",
+  "triple"): digits substituted, dropped or inserted over the digits said,
+  for the generic model, the domain model as it was before its corpus had
+  digit strings ("-digits") and the domain model (clinic word error is
+  printed for all three too);
 - the domain model's build time (first start, then cached) and decoder
   creation time;
 - end of speech -> final transcript: audio the endpointer waits for, plus
@@ -45,7 +51,11 @@ from graphs.voice_agent import vocabulary
 from telephony.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, rms_dbfs, ulaw_silence
 from telephony.codec import ulaw_to_pcm as _ulaw_to_pcm
 from telephony.providers.base import AudioFrame, CallInfo
-from telephony.providers.domain_lm import build_domain_model
+from telephony.providers.domain_lm import (
+    DOMAIN_DECODER_OPTIONS,
+    GenericMix,
+    build_domain_model,
+)
 from telephony.providers.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
 from telephony.softphone import CALLER_PITCH, Say, load_script
 
@@ -79,6 +89,23 @@ OUT_OF_DOMAIN = (
     "The weather has been really nice this week.",
     "My brother is going to pick me up after work.",
 )
+DIGIT_PHRASES = (
+    "My number is four one five, five five five, zero one three four.",
+    "It's six oh two, eight nine one, four oh seven seven.",
+    "Call me on nine one seven, double five two, three eight eight one.",
+    "Two one two, seven six eight, nine oh four three.",
+    "You can reach me at three one zero, two two six, five nine eight seven.",
+    "The card number is four five three two, seven one eight eight, zero two nine six, "
+    "three three one four.",
+    "My card number is five four one nine, two two eight three, triple seven six, oh one five two.",
+    "Four zero one two, eight eight one nine, six five three zero, two seven four one.",
+    "It's two three four one, double eight five six, nine zero one two.",
+    "Nine eight seven six five, four three two one oh.",
+)
+"""Phone (10 digits, 3-3-4), card (16, 4-4-4-4), Aadhaar (12, 4-4-4) and Indian mobile
+(10, 5-5) numbers, read with the pauses of commas; none is in the corpus."""
+PHONE, CARD = DIGIT_PHRASES[0], DIGIT_PHRASES[5]
+NO_DIGITS = "-digits"  # the domain model as it was without digit strings
 VOICES = {"agent voice (pitch 1.0)": 1.0, f"caller voice (pitch {CALLER_PITCH})": CALLER_PITCH}
 LEAD_MS, TRAIL_MS = 300, 800  # silence around each phrase, as between turns of a call
 _CALL = CallInfo(call_sid="CAbench", stream_sid="MZbench")
@@ -107,7 +134,34 @@ def words_of(text: str) -> list[str]:
 
 def word_errors(reference: str, hypothesis: str) -> int:
     """Substitutions + deletions + insertions (Levenshtein distance over words)."""
-    ref, hyp = words_of(reference), words_of(hypothesis)
+    return _edit_distance(words_of(reference), words_of(hypothesis))
+
+
+_DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+_DIGITS = {word: str(n) for n, word in enumerate(_DIGIT_WORDS)} | {"oh": "0"}
+_REPEATS = {"double": 2, "triple": 3}
+
+
+def digits_of(text: str) -> str:
+    """The digits spoken in ``text``: "double five oh" -> "550"; other words are ignored."""
+    out, repeat = [], 1
+    for word in words_of(text):
+        if word in _REPEATS:
+            repeat = _REPEATS[word]
+        elif word in _DIGITS:
+            out.append(_DIGITS[word] * repeat)
+            repeat = 1
+        else:
+            repeat = 1
+    return "".join(out)
+
+
+def digit_errors(reference: str, hypothesis: str) -> int:
+    """Digits substituted, dropped or inserted (Levenshtein distance over the digits)."""
+    return _edit_distance(list(digits_of(reference)), list(digits_of(hypothesis)))
+
+
+def _edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
     row = list(range(len(hyp) + 1))
     for i, r in enumerate(ref, 1):
         previous, row[0] = row[:], i
@@ -186,11 +240,30 @@ def aggregate_rate(results: Sequence[Recognition]) -> float:
     return sum(r.errors for r in results) / sum(r.words for r in results)
 
 
-def domain_config(cache_dir: Path) -> PocketsphinxConfig:
-    """The clinic graph's domain configuration, as the service builds it."""
-    return PocketsphinxConfig.for_domain(
-        vocabulary.corpus(), words=vocabulary.words(), cache_dir=cache_dir
+def digit_error_rate(results: Sequence[Recognition]) -> float:
+    """All digit errors over all reference digits."""
+    errors = sum(digit_errors(r.reference, r.text) for r in results)
+    return errors / sum(len(digits_of(r.reference)) for r in results)
+
+
+def domain_config(cache_dir: Path, *, digit_strings: bool = True) -> PocketsphinxConfig:
+    """The clinic graph's domain configuration, as the service builds it.
+
+    ``digit_strings=False``: the model as it was before the corpus had digit
+    strings (and digit histories their own back-off floor), for comparison.
+    """
+    if digit_strings:
+        return PocketsphinxConfig.for_domain(
+            vocabulary.corpus(), words=vocabulary.words(), cache_dir=cache_dir
+        )
+    model = build_domain_model(
+        vocabulary.corpus(digit_strings=False),
+        words=vocabulary.words(digit_strings=False),
+        cache_dir=cache_dir,
+        mix=GenericMix(digit_floor=GenericMix().backoff_floor),
     )
+    options = dict(DOMAIN_DECODER_OPTIONS)
+    return PocketsphinxConfig(lm=model.lm, dictionary=model.dictionary, options=options)
 
 
 async def recognise_all(
@@ -217,6 +290,19 @@ def _report_wer(label: str, results: Sequence[Recognition], verbose: bool) -> No
     if verbose:
         for r in results:
             print(f"      {r.rate:5.0%}  {r.reference!r} -> {r.text!r}")
+
+
+def _report_digits(label: str, results: Sequence[Recognition], verbose: bool) -> None:
+    digits = sum(len(digits_of(r.reference)) for r in results)
+    exact = sum(digits_of(r.reference) == digits_of(r.text) for r in results)
+    print(
+        f"  {label:<8} digit error {digit_error_rate(results):6.1%} of {digits} digits   "
+        f"numbers exact {exact}/{len(results)}   WER {aggregate_rate(results):6.1%}"
+    )
+    if verbose:
+        for r in results:
+            errors = digit_errors(r.reference, r.text)
+            print(f"      {errors:2d} digits  {r.reference!r} -> {r.text!r}")
 
 
 async def _tts_first_audio(runs: int) -> None:
@@ -272,30 +358,40 @@ async def main(verbose: bool, tts_runs: int) -> None:
     phrases = clinic_phrases()
     with tempfile.TemporaryDirectory() as tmp:
         config = await _model_costs(Path(tmp))
-        recognisers = {"generic": PocketsphinxSTT(), "domain": PocketsphinxSTT(config)}
+        recognisers = {
+            "generic": PocketsphinxSTT(),
+            NO_DIGITS: PocketsphinxSTT(domain_config(Path(tmp), digit_strings=False)),
+            "domain": PocketsphinxSTT(config),
+        }
         for stt in recognisers.values():
             await stt.warm_up()
-        print(f"\nword error on {len(phrases)} clinic phrases, Piper through G.711 8 kHz:")
-        table: dict[tuple[str, str], float] = {}
+        print(f"\n{NO_DIGITS}: the domain model as it was before the corpus had digit strings")
+        table: dict[tuple[str, str, str], float] = {}
         timed: list[Recognition] = []
         for voice, pitch in VOICES.items():
-            speech = await synthesise([*phrases, *OUT_OF_DOMAIN], pitch)
-            print(f" {voice}")
+            speech = await synthesise([*phrases, *OUT_OF_DOMAIN, *DIGIT_PHRASES], pitch)
+            print(f"\n {voice}: {len(phrases)} clinic phrases, Piper through G.711 8 kHz")
             for label, stt in recognisers.items():
                 results = await recognise_all(stt, speech, phrases)
                 _report_wer(label, results, verbose)
-                table[(voice, label)] = aggregate_rate(results)
+                table[(voice, label, "clinic")] = aggregate_rate(results)
                 timed.extend(results if label == "domain" else [])
             print("  out of domain:")
             for label, stt in recognisers.items():
                 results = await recognise_all(stt, speech, OUT_OF_DOMAIN)
                 heard = "; ".join(repr(r.text) for r in results)
                 print(f"  {label:<8} WER {aggregate_rate(results):6.1%}   {heard}")
+            print(f"  {len(DIGIT_PHRASES)} spoken numbers (phone, card, Aadhaar):")
+            for label, stt in recognisers.items():
+                results = await recognise_all(stt, speech, DIGIT_PHRASES)
+                _report_digits(label, results, verbose)
+                table[(voice, label, "digits")] = digit_error_rate(results)
 
-    print(f"\n{'word error':<32}{'generic':>10}{'domain':>10}")
-    for voice in VOICES:
-        generic, domain = table[(voice, "generic")], table[(voice, "domain")]
-        print(f"{voice:<32}{generic:>10.1%}{domain:>10.1%}")
+    for kind, title in (("clinic", "clinic word error"), ("digits", "digit error")):
+        print(f"\n{title:<32}" + "".join(f"{label:>10}" for label in recognisers))
+        for voice in VOICES:
+            rates = [table[(voice, label, kind)] for label in recognisers]
+            print(f"{voice:<32}" + "".join(f"{rate:>10.1%}" for rate in rates))
 
     waits = [r.wait_ms for r in timed if r.text]
     cpu = [r.final_cpu_ms for r in timed if r.text]

@@ -12,7 +12,10 @@ How it works: a template is lower-case words with ``(a|b|)`` alternatives
 and ``{slot}`` placeholders. Every alternative is expanded; the slots of
 each expansion are filled with at most :data:`_PER_FORM` combinations,
 drawn with a fixed seed, so the corpus is the same on every start (the
-speech layer caches its model under a hash of it).
+speech layer caches its model under a hash of it). After the templates come
+numbers read digit by digit (:data:`DIGIT_STRINGS`: phone, card and ID
+numbers in their usual groupings, with "oh" and "double five"), drawn with
+their own seed: callers give phone numbers for callbacks and look-ups.
 
 Words are spelt as the recogniser's pronouncing dictionary spells them
 (CMUdict): numbers as words, "i'd", "o'clock", "a.m."/"p.m.", "doctor"
@@ -32,7 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from ._numbers import cardinal_words, ordinal_words, words_of
 from ._when import MONTHS, WEEKDAYS
 
-__all__ = ["TEMPLATES", "corpus", "slot_values", "words"]
+__all__ = ["DIGIT_STRINGS", "TEMPLATES", "corpus", "slot_values", "words"]
 
 _SEED = 20261124  # any fixed value: the corpus must not change between starts
 _PER_FORM = 12  # slot combinations drawn per expanded template (more adds counts, not words)
@@ -344,6 +347,92 @@ A trailing ``*n`` draws ``n`` times as many slot combinations (names: there
 are thousands of first/last pairs, and each should be heard in context).
 """
 
+_PHONE_CARRIERS = (
+    ("",) * 6
+    + ("it's", "yes it's", "sure it's", "the number is", "that's")
+    + ("my number is", "my phone number is", "my cell number is", "my cell is", "my mobile is")
+    + ("call me on", "call me at", "you can reach me at", "you can reach me on")
+    + ("my callback number is", "the best number is", "you can call me back on")
+)
+_CARD_CARRIERS = ("",) * 4 + (
+    "it's",
+    "the card number is",
+    "my card number is",
+    "the number on the card is",
+    "the long number is",
+    "card number",
+)
+_ID_CARRIERS = ("",) * 3 + ("it's", "my id number is", "the id number is", "the number is")
+_LAST_FOUR_CARRIERS = ("",) * 2 + (
+    "the last four digits are",
+    "the last four are",
+    "it ends in",
+    "ending in",
+    "last four",
+)
+
+DIGIT_STRINGS: tuple[tuple[tuple[int, ...], tuple[str, ...], int], ...] = (
+    # (digits per group as callers read them, what comes before, how many numbers)
+    ((3, 3, 4), _PHONE_CARRIERS, 300),  # US phone: 415 555 0134
+    ((1, 3, 3, 4), _PHONE_CARRIERS, 30),  # with the leading 1
+    ((3, 4), _PHONE_CARRIERS, 30),  # without the area code
+    ((5, 5), _PHONE_CARRIERS, 60),  # Indian mobile: 98765 43210
+    ((4, 4, 4, 4), _CARD_CARRIERS, 200),  # payment card
+    ((4, 4, 4), _ID_CARRIERS, 100),  # Aadhaar
+    ((4,), _LAST_FOUR_CARRIERS, 60),  # a card's last four digits
+)
+"""Numbers callers read out digit by digit, drawn at random (fixed seed) for the corpus.
+
+Each group is spoken digit by digit, zero as "zero" or "oh", a repeated
+digit sometimes as "double five" or "triple seven". A caller pausing
+between groups can be cut into several utterances by the endpointer, so
+for a third of the numbers each group is also a sentence of its own.
+"""
+_REPEAT = 0.2  # chance a digit repeats the previous one (555, 1000: runs are common)
+_SAY_OH = 0.5  # chance a zero is said "oh"
+_SAY_DOUBLE = 0.5  # chance a pair is said "double X" (a run of three: "triple X")
+
+
+def _digit_sentences() -> Iterator[str]:
+    """The sentences of :data:`DIGIT_STRINGS`, the same on every start."""
+    rng = random.Random(_SEED + 1)  # its own draws: the templates' corpus stays as it was
+    for groups, carriers, count in DIGIT_STRINGS:
+        for _ in range(count):
+            digits = _random_digits(sum(groups), rng)
+            spoken, start = [], 0
+            for size in groups:
+                spoken.append(_spoken_digits(digits[start : start + size], rng))
+                start += size
+            yield " ".join([rng.choice(carriers), *spoken]).strip()
+            if len(groups) > 1 and rng.random() < 1 / 3:
+                yield from spoken
+
+
+def _random_digits(length: int, rng: random.Random) -> list[int]:
+    digits = [rng.randrange(10)]
+    while len(digits) < length:
+        digits.append(digits[-1] if rng.random() < _REPEAT else rng.randrange(10))
+    return digits
+
+
+def _spoken_digits(digits: Sequence[int], rng: random.Random) -> str:
+    """One group as a caller says it: ``[5, 5, 0]`` -> "double five oh" or "five five zero"."""
+    words: list[str] = []
+    i = 0
+    while i < len(digits):
+        run = 1
+        while run < 3 and i + run < len(digits) and digits[i + run] == digits[i]:
+            run += 1
+        word = "oh" if digits[i] == 0 and rng.random() < _SAY_OH else cardinal_words(digits[i])
+        if run > 1 and rng.random() < _SAY_DOUBLE:
+            words += ["triple" if run == 3 else "double", word]
+        else:
+            words.append(word)
+            run = 1
+        i += run
+    return " ".join(words)
+
+
 _ALTERNATIVE = re.compile(r"\(([^()]*)\)")
 _SLOT = re.compile(r"\{(\w+)\}")
 _DRAWS = re.compile(r"\s\*(\d+)$")
@@ -385,7 +474,7 @@ def _filler(combo: tuple[str, ...]) -> Callable[[re.Match[str]], str]:
 
 
 @functools.cache
-def _corpus() -> tuple[str, ...]:
+def _corpus(digit_strings: bool) -> tuple[str, ...]:
     rng = random.Random(_SEED)
     seen: dict[str, None] = {}  # insertion-ordered set: same order on every start
     for template in TEMPLATES:
@@ -395,16 +484,24 @@ def _corpus() -> tuple[str, ...]:
         for form in _expansions(text):
             for sentence in _fillings(form, rng, draws):
                 seen.setdefault(" ".join(sentence.split()), None)
+    if digit_strings:
+        for sentence in _digit_sentences():
+            seen.setdefault(sentence, None)
     seen.pop("", None)
     return tuple(seen)
 
 
-def corpus() -> list[str]:
+def corpus(*, digit_strings: bool = True) -> list[str]:
     """What callers say to this graph: lower-case sentences, numbers as words.
 
     The same list, in the same order, on every call and every start.
+
+    Args:
+        digit_strings: Include the spoken digit strings (phone, card and ID
+            numbers, see :data:`DIGIT_STRINGS`); ``False`` gives the corpus
+            as it was without them, for measuring what they add.
     """
-    return list(_corpus())
+    return list(_corpus(digit_strings))
 
 
 def slot_values() -> dict[str, list[str]]:
@@ -412,13 +509,13 @@ def slot_values() -> dict[str, list[str]]:
     return {name: sorted(set(values)) for name, values in _SLOTS.items()}
 
 
-def words() -> set[str]:
+def words(*, digit_strings: bool = True) -> set[str]:
     """Every word a caller may use with this graph: the corpus's words and every slot value's.
 
     Includes values the sampled corpus may have missed (every name, every
-    date), so a recogniser knows them all.
+    date), so a recogniser knows them all. ``digit_strings`` as for :func:`corpus`.
     """
-    found = {word for sentence in _corpus() for word in sentence.split()}
+    found = {word for sentence in _corpus(digit_strings) for word in sentence.split()}
     for values in _SLOTS.values():
         for value in values:
             found.update(value.split())
