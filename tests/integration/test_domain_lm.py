@@ -166,6 +166,7 @@ def test_general_english_seldom_interrupts_a_number(domain: PocketsphinxConfig) 
 def test_a_second_start_takes_the_model_from_the_cache(cache_dir: Path, tmp_path: Path) -> None:
     corpus, words = vocabulary.corpus(), vocabulary.words()
     first = build_domain_model(corpus, words=words, cache_dir=tmp_path)
+    written = {p: p.stat().st_ino for p in (first.lm, first.dictionary)}
     again = build_domain_model(corpus, words=words, cache_dir=tmp_path)
     other = build_domain_model(corpus[:-1], words=words, cache_dir=tmp_path)
 
@@ -179,7 +180,9 @@ def test_a_second_start_takes_the_model_from_the_cache(cache_dir: Path, tmp_path
             first.dictionary,
         )
     )
-    assert first.seconds < 3.0 and again.seconds < 0.1
+    # Taken from the cache, not rebuilt: the same files, not new ones renamed
+    # into place (timings are printed above, never asserted: the machine is shared).
+    assert {p: p.stat().st_ino for p in written} == written
     assert other.lm != first.lm  # the corpus is in the cache key
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
 
