@@ -63,6 +63,15 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (DIALGRAPH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="bind port (DIALGRAPH_PORT, default 8080)")
     serve.add_argument("--public-url", help="base URL Twilio reaches (DIALGRAPH_PUBLIC_URL)")
+    serve.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="on SIGTERM/Ctrl-C, wait this long for live calls to end before stopping "
+        "(/readyz answers 503 meanwhile; a second signal stops at once; 0: stop at once). "
+        "Default 300",
+    )
 
     call = sub.add_parser(
         "call",
@@ -141,6 +150,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from telephony.web import create_app
+    from telephony.web.drain import DrainingServer
 
     changes = {
         k: v
@@ -159,8 +169,9 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             "TWILIO_AUTH_TOKEN is not set: requests are NOT signature-checked "
             "(fine on loopback, never on a public URL)"
         )
+    app = create_app(settings)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
@@ -170,7 +181,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         lifespan="on",
     )
     install_redaction()  # uvicorn's Config just made its own handlers: cover them too
-    uvicorn.Server(config).run()
+    server = DrainingServer(
+        config,
+        drain=app.state.drain,
+        live_calls=lambda: len(app.state.services.registry),
+        timeout_s=args.drain_timeout,
+    )
+    server.run()
     return 0
 
 

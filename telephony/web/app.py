@@ -19,8 +19,9 @@ from litestar.logging import LoggingConfig
 
 from telephony.session import CallServices
 from telephony.settings import Settings
+from telephony.web.drain import DrainState
 from telephony.web.media import media_stream
-from telephony.web.routes import TwilioController, healthz, metrics
+from telephony.web.routes import TwilioController, healthz, metrics, readyz
 from telephony.web.state import WebState
 
 __all__ = ["MAX_REQUEST_BYTES", "create_app"]
@@ -88,13 +89,13 @@ def create_app(settings: Settings, *, services: CallServices | None = None) -> L
 
     Returns:
         A Litestar app with ``POST /twilio/voice``, ``POST /twilio/status``,
-        ``WS /twilio/media``, ``GET /healthz`` and ``GET /metrics``.
+        ``WS /twilio/media``, ``GET /healthz``, ``GET /readyz`` and ``GET /metrics``.
     """
-    state = WebState({"settings": settings})
+    state = WebState({"settings": settings, "drain": DrainState()})
     if services is not None:
         state.services = services
     return Litestar(
-        route_handlers=[TwilioController, media_stream, healthz, metrics],
+        route_handlers=[TwilioController, media_stream, healthz, readyz, metrics],
         state=state,
         lifespan=[_lifespan(settings, services)],
         request_max_body_size=MAX_REQUEST_BYTES,

@@ -20,7 +20,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.enums import MediaType
 from litestar.exceptions import ClientException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
-from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_503_SERVICE_UNAVAILABLE
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from telephony.dial import ANSWERED_BY, CONNECT, LEAVE_MESSAGE, answer_action
@@ -29,7 +29,14 @@ from telephony.settings import Settings
 from telephony.web.signature import SignatureError, stream_url, verify_signature
 from telephony.web.state import WebState
 
-__all__ = ["TwilioController", "VoiceCall", "healthz", "metrics", "require_twilio_signature"]
+__all__ = [
+    "TwilioController",
+    "VoiceCall",
+    "healthz",
+    "metrics",
+    "readyz",
+    "require_twilio_signature",
+]
 
 logger = logging.getLogger("dialgraph.web")
 
@@ -180,6 +187,7 @@ class TwilioController(Controller):
             call.call_sid,
             how or call.direction,
         )
+        state.drain.connected()  # a draining server waits for this stream too
         return Response(connect_stream_twiml(call, url, token), media_type=MediaType.XML)
 
     @post("/status", status_code=HTTP_204_NO_CONTENT, name="twilio-status")
@@ -203,8 +211,17 @@ _FINISHED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 
 @get("/healthz", name="healthz", sync_to_thread=False)
 def healthz(state: WebState) -> dict[str, Any]:
-    """Liveness plus the number of calls this process is serving."""
-    return {"status": "ok", "live_calls": len(state.services.registry)}
+    """Liveness (200 while the process runs, draining or not) and its live calls."""
+    status = "draining" if state.drain.draining else "ok"
+    return {"status": status, "live_calls": len(state.services.registry)}
+
+
+@get("/readyz", name="readyz", sync_to_thread=False)
+def readyz(state: WebState) -> Response[dict[str, Any]]:
+    """Readiness: 503 once draining, so a load balancer sends new calls elsewhere."""
+    body = healthz.fn(state)
+    code = HTTP_503_SERVICE_UNAVAILABLE if state.drain.draining else HTTP_200_OK
+    return Response(body, status_code=code)
 
 
 @get("/metrics", name="metrics", sync_to_thread=False, media_type="text/plain; version=0.0.4")

@@ -6,6 +6,7 @@ from litestar.datastructures import State
 
 from telephony.session import CallServices
 from telephony.settings import Settings
+from telephony.web.drain import DrainState
 
 __all__ = ["WebState"]
 
@@ -17,7 +18,9 @@ class WebState(State):
         settings: The configuration the app was created with.
         services: Engines and registries shared by every call, opened once by
             the lifespan (or handed to :func:`~telephony.web.create_app`).
+        drain: Whether the process is draining before it stops.
     """
 
     settings: Settings
     services: CallServices
+    drain: DrainState

@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import sys
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,7 +28,7 @@ from telephony.limits import CALLER_CONCURRENT, CALLER_HOURLY, busy_twiml
 from telephony.session import CLOSE_POLICY
 from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
 from tests.fakes import TwilioScript
-from tests.processes import free_port, spawn, stop, tail
+from tests.processes import dialgraph_servers
 
 URL = REDIS_URL
 AUTH_TOKEN = "two-servers-auth-token"
@@ -44,55 +41,21 @@ START_TIMEOUT_S = 90.0
 pytestmark = needs_redis
 
 
-def _server_env(prefix: str, var_dir: Path, port: int) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("DIALGRAPH_", "TWILIO_"))}
-    return {
-        **inherited,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "DIALGRAPH_HOST": "127.0.0.1",
-        "DIALGRAPH_PORT": str(port),
-        "DIALGRAPH_VAR_DIR": str(var_dir),
-        "DIALGRAPH_REDIS_URL": URL,
-        "DIALGRAPH_REDIS_PREFIX": prefix,
-        "DIALGRAPH_CALL_TOKEN_SECRET": "shared-by-both-workers",
-        "DIALGRAPH_CONCURRENT_PER_CALLER": "2",
-        "DIALGRAPH_CALLS_PER_HOUR": "3",
-    }
+SHARED = {
+    "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+    "DIALGRAPH_REDIS_URL": URL,
+    "DIALGRAPH_CALL_TOKEN_SECRET": "shared-by-both-workers",
+    "DIALGRAPH_CONCURRENT_PER_CALLER": "2",
+    "DIALGRAPH_CALLS_PER_HOUR": "3",
+}
 
 
 @contextlib.asynccontextmanager
 async def _servers(directory: Path, prefix: str, count: int) -> AsyncIterator[list[str]]:
-    """Start ``count`` ``dialgraph serve`` processes; yield their base URLs once all answer."""
-    started = time.monotonic()
-    running = []
-    try:
-        for n in range(count):
-            port = free_port()
-            log_path = directory / f"server-{n}.log"
-            env = _server_env(prefix, directory / f"var-{n}", port)
-            command = [sys.executable, "-m", "telephony.cli", "serve"]
-            process = spawn(command, cwd=directory, env=env, log_path=log_path)
-            running.append((process, log_path, f"http://127.0.0.1:{port}"))
-        async with httpx.AsyncClient(timeout=2) as http:
-            for process, log_path, base in running:
-                while True:
-                    if process.poll() is not None:
-                        pytest.fail(
-                            f"dialgraph serve exited ({process.returncode}):\n{tail(log_path)}"
-                        )
-                    if time.monotonic() - started > START_TIMEOUT_S:
-                        pytest.fail(
-                            f"dialgraph serve not up in {START_TIMEOUT_S:.0f} s:\n{tail(log_path)}"
-                        )
-                    with contextlib.suppress(httpx.HTTPError):
-                        if (await http.get(f"{base}/healthz")).status_code == 200:
-                            break
-                    await asyncio.sleep(0.2)
-        print(f"\n{count} servers up in {time.monotonic() - started:.1f} s")
-        yield [base for _, _, base in running]
-    finally:
-        for process, _, _ in running:
-            stop(process)
+    """Start ``count`` ``dialgraph serve`` processes on one Redis prefix; yield their URLs."""
+    settings = [{**SHARED, "DIALGRAPH_REDIS_PREFIX": prefix}] * count
+    async with dialgraph_servers(directory, settings) as servers:
+        yield [server.base for server in servers]
 
 
 async def _post(
