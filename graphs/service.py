@@ -6,8 +6,10 @@ database URL is set), the calendar (seeded relative to today), and the
 compiled graph. Calling the resulting :class:`ClinicAgents` with a call's
 facts gives that call's :class:`~graphs.runner.GraphAgent`.
 
-After every turn the call's new messages are appended to its transcript and
-old checkpoints are pruned, so the database stays small however long the call.
+After every turn the call's new messages are appended to its transcript
+(files under ``var/transcripts``, or the database's ``call_transcripts`` table
+on Postgres: :mod:`memory.transcripts`) and old checkpoints are pruned, so the
+database stays small however long the call.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from graphs.voice_agent.context import Context
 from graphs.voice_agent.graph import builder
 from memory.checkpointer import open_checkpointer, prune_checkpoints, resolve_database
 from memory.store import CallerMemory, open_store
-from memory.transcripts import Transcript, identity
+from memory.transcripts import CallTranscript, Transcripts, identity, open_transcripts
 from tools import SIDE_EFFECT_TOOLS, completed_effect
 from tools.calendar import get_calendar
 
@@ -47,8 +49,7 @@ class ClinicAgents:
     db_url: str
     model: str
     today: str
-    transcripts_dir: Path
-    redact: Callable[[str], str] = identity
+    transcripts: Transcripts
 
     async def __call__(self, call: Any) -> GraphAgent:
         """Open the dialogue for ``call`` (anything with ``call_sid`` and ``caller``)."""
@@ -60,9 +61,7 @@ class ClinicAgents:
             today=self.today,
         )
         thread_id = thread_id_for_call(call.call_sid)
-        transcript = Transcript.open(
-            call.call_sid, directory=self.transcripts_dir, redact=self.redact
-        )
+        transcript = await self.transcripts.open(call.call_sid)
         return GraphAgent(
             self.graph,
             thread_id=thread_id,
@@ -71,16 +70,17 @@ class ClinicAgents:
             ledger=functools.partial(completed_effect, self.db_url),
             metadata={"call_sid": call.call_sid, "graph_id": "voice_agent"},
             on_turn_end=functools.partial(self._after_turn, transcript, thread_id),
-            on_close=functools.partial(self._after_call, getattr(call, "caller", "")),
+            on_close=functools.partial(self._after_call, transcript, getattr(call, "caller", "")),
         )
 
     async def _after_turn(
-        self, transcript: Transcript, thread_id: str, values: Mapping[str, Any]
+        self, transcript: CallTranscript, thread_id: str, values: Mapping[str, Any]
     ) -> None:
         await transcript.aappend_messages(values.get("messages", []))
         await prune_checkpoints(self.saver, thread_id, keep=KEEP_CHECKPOINTS)
 
-    async def _after_call(self, caller: str) -> None:
+    async def _after_call(self, transcript: CallTranscript, caller: str) -> None:
+        await transcript.aclose()  # never waits for the database
         if caller:
             await CallerMemory(self.store).record_visit(caller)
 
@@ -100,10 +100,10 @@ async def open_clinic_agents(
     Args:
         database_url: ``sqlite:///...`` or ``postgresql://...``; ``None`` for
             ``var_dir/dialgraph.db``.
-        var_dir: Where the default database and the transcripts live.
+        var_dir: Where the default database and the transcript files live.
         model: ``local``, ``openai:<model>`` or ``openai-compatible:<url>|<model>``.
         today: ISO date to treat as today ("" = the real date), for demos and tests.
-        redact: Applied to every transcript line before it is written.
+        redact: Applied to every transcript line before it is written (file or table).
         encryption_key: Encrypt checkpoints at rest with this secret.
     """
     database = resolve_database(database_url, var_dir=var_dir)
@@ -111,6 +111,7 @@ async def open_clinic_agents(
     async with (
         open_checkpointer(database_url, var_dir=var_dir, encryption_key=encryption_key) as saver,
         open_store(database_url, var_dir=var_dir) as store,
+        open_transcripts(database_url, var_dir=var_dir, redact=redact) as transcripts,
     ):
         calendar = get_calendar(db_url)
         context = Context(db_url=db_url, today=today)
@@ -123,6 +124,5 @@ async def open_clinic_agents(
             db_url=db_url,
             model=model,
             today=today,
-            transcripts_dir=var_dir / "transcripts",
-            redact=redact,
+            transcripts=transcripts,
         )

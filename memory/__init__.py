@@ -7,7 +7,8 @@
   (name, last visit... per phone number).
 - :mod:`memory.window`: ``windowed_messages(n)``, the bounded ``messages``
   reducer that keeps every turn's cost flat.
-- :mod:`memory.transcripts`: the append-only, redacted per-call transcript.
+- :mod:`memory.transcripts`: the append-only, redacted per-call transcript
+  (JSON-lines files; rows in Postgres through :mod:`memory.transcripts_pg`).
 
 Nothing here imports ``telephony`` or ``graphs``. Submodules are not
 re-exported, so ``langgraph.json`` can load ``memory/checkpointer.py`` alone.

@@ -1,23 +1,38 @@
-"""Append-only call transcripts: one JSON-lines file per call.
+"""Append-only call transcripts: one JSON-lines file per call, or Postgres rows.
 
 The checkpoint keeps only a window of recent messages (:mod:`memory.window`);
 the transcript keeps everything the call said, redacted, in order. The turn
 runner appends each finished turn's messages (after any barge-in cut or
 repair, so the agent's line is what the caller actually heard)::
 
-    transcript = Transcript.open(call_sid, directory=var_dir / "transcripts", redact=redactor)
-    ...
-    state = await graph.aget_state(config)
-    transcript.append_messages(state.values["messages"])  # only new ids are written
+    async with open_transcripts(database_url, var_dir=var_dir, redact=redactor) as transcripts:
+        transcript = await transcripts.open(call_sid)  # one per call
+        ...
+        state = await graph.aget_state(config)
+        await transcript.aappend_messages(state.values["messages"])  # only new ids are written
+        ...
+        await transcript.aclose()  # at hang-up
+
+    entries = await load_transcript(call_sid, database_url=database_url, var_dir=var_dir)
+
+Where they live follows the database URL (as :mod:`memory.checkpointer`):
+
+* unset or ``sqlite:///...``: a :class:`Transcript` file per call,
+  ``<var_dir>/transcripts/<call_sid>.jsonl`` (this module).
+* ``postgresql://...``: rows of the ``call_transcripts`` table, so every
+  worker's calls are in one place (:mod:`memory.transcripts_pg`; writes go
+  to the database in the background and a database error never reaches the
+  call).
 
 Appending is idempotent by message id, so the runner can pass the whole
 window every turn. A message must be appended before it leaves the window:
 pass the state after every turn, and keep the window longer than one turn.
 
-Redaction (``redact``, identity by default; Presidio arrives later) runs on
-every text before it touches the disk: message text, tool-call arguments and
-tool results. Writes are small synchronous appends; when ``redact`` is slow,
-use :meth:`Transcript.aappend_messages`, which runs in a worker thread.
+Redaction (``redact``, identity by default; the service passes Presidio) runs
+on every text before it is written anywhere: message text, tool-call
+arguments and tool results. File writes are small synchronous appends; when
+``redact`` is slow, use :meth:`Transcript.aappend_messages`, which runs in a
+worker thread.
 
 File layout: ``<directory>/<call_sid>.jsonl``, one object per line::
 
@@ -31,11 +46,12 @@ import asyncio
 import json
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from langchain_core.messages import (
     AIMessage,
@@ -45,12 +61,20 @@ from langchain_core.messages import (
     ToolMessage,
 )
 
+from memory.checkpointer import resolve_database
+
 __all__ = [
+    "CallTranscript",
+    "FileTranscripts",
     "Redactor",
     "Role",
     "Transcript",
     "TranscriptEntry",
+    "TranscriptRecorder",
+    "Transcripts",
     "identity",
+    "load_transcript",
+    "open_transcripts",
     "read_transcript",
     "transcript_path",
 ]
@@ -132,103 +156,76 @@ def read_transcript(path: Path) -> list[TranscriptEntry]:
     return list(_iter_entries(Path(path)))
 
 
-class Transcript:
-    """The append-only transcript of one call.
+class TranscriptRecorder:
+    """What both backends share: redaction, message -> entry, numbering, dedup by id.
 
-    Not shared between processes: one worker owns a live call. Thread-safe
-    within the process (a lock serialises appends).
+    Keeps the call's next ``seq`` and the message ids already taken, under a
+    thread lock (redaction may run in a worker thread). Subclasses store the
+    numbered entries.
     """
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        redact: Redactor = identity,
-        clock: Callable[[], datetime] | None = None,
-    ) -> None:
-        """Open (or create) the transcript at ``path``.
-
-        Args:
-            path: The JSON-lines file; its directory is created.
-            redact: Applied to every text before it is written.
-            clock: Returns the current time (UTC); injectable for tests.
-        """
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, *, redact: Redactor, clock: Callable[[], datetime] | None) -> None:
+        """Args: ``redact`` runs on every text first; ``clock`` returns UTC now (tests)."""
         self._redact = redact
         self._clock = clock or _utc_now
         self._lock = threading.Lock()
         self._seen: set[str] = set()
         self._seq = 0
-        _drop_torn_tail(self.path)
-        for entry in _iter_entries(self.path):
-            self._seq = max(self._seq, entry.seq)
-            if entry.message_id:
-                self._seen.add(entry.message_id)
-
-    @classmethod
-    def open(
-        cls,
-        call_sid: str,
-        *,
-        directory: Path = Path("var/transcripts"),
-        redact: Redactor = identity,
-        clock: Callable[[], datetime] | None = None,
-    ) -> Transcript:
-        """Open the transcript of ``call_sid`` under ``directory``."""
-        return cls(transcript_path(directory, call_sid), redact=redact, clock=clock)
 
     def __len__(self) -> int:
         return self._seq
 
-    def append(
-        self,
-        role: Role,
-        text: str,
-        *,
-        message_id: str | None = None,
-        name: str | None = None,
-        **meta: Any,
-    ) -> TranscriptEntry | None:
-        """Append one line; ``text`` is redacted first, ``meta`` is written as given.
+    def _new_entries(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
+        """Redacted, unnumbered entries for the messages whose ids are not taken yet.
 
-        Returns:
-            The written entry, or ``None`` when ``message_id`` was already
-            written (appending is idempotent by message id).
-        """
-        with self._lock:
-            if message_id is not None and message_id in self._seen:
-                return None
-        entry = self._entry(role, text, message_id=message_id, name=name, meta=meta)
-        written = self._write([entry])
-        return written[0] if written else None
-
-    def append_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
-        """Append the messages not written yet, in order; returns what was written.
-
-        Messages without an id are always written (give messages ids to make
-        this idempotent; ``add_messages`` assigns them in state).
+        Messages without an id are always included.
         """
         pending: list[TranscriptEntry] = []
         batch: set[str] = set()
         for message in messages:
             if message.id:
-                # Unlocked read is fine: _write checks again under the lock.
+                # Unlocked read is fine: _number checks again under the lock.
                 if message.id in self._seen or message.id in batch:
                     continue
                 batch.add(message.id)
             pending.append(self._message_entry(message))
-        return self._write(pending)
+        return pending
 
-    async def aappend_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
-        """:meth:`append_messages` in a worker thread (for slow redactors)."""
-        return await asyncio.to_thread(self.append_messages, list(messages))
+    def _number(self, entries: Iterable[TranscriptEntry]) -> list[TranscriptEntry]:
+        """Give ``entries`` their ``seq`` and ``ts``, skipping ids already taken.
 
-    def entries(self) -> list[TranscriptEntry]:
-        """Everything written so far, oldest first."""
-        return read_transcript(self.path)
+        Call with ``self._lock`` held; the ids are taken on return.
+        """
+        numbered: list[TranscriptEntry] = []
+        for entry in entries:
+            if entry.message_id is not None and entry.message_id in self._seen:
+                continue  # a concurrent append got there first
+            self._seq += 1
+            numbered.append(
+                TranscriptEntry(
+                    seq=self._seq,
+                    ts=self._clock().isoformat(),
+                    role=entry.role,
+                    text=entry.text,
+                    message_id=entry.message_id,
+                    name=entry.name,
+                    tool_calls=entry.tool_calls,
+                    meta=entry.meta,
+                )
+            )
+            if entry.message_id is not None:
+                self._seen.add(entry.message_id)
+        return numbered
 
-    # -- internals -------------------------------------------------------------------
+    def _resume(self, seq: int, message_ids: Iterable[str]) -> None:
+        """Continue after what is already stored: number from ``seq + 1``, skip those ids."""
+        with self._lock:
+            self._seq = max(self._seq, seq)
+            self._seen.update(message_ids)
+
+    def _taken(self, message_id: str | None) -> bool:
+        with self._lock:
+            return message_id is not None and message_id in self._seen
 
     def _entry(
         self,
@@ -240,7 +237,7 @@ class Transcript:
         meta: dict[str, Any] | None = None,
         tool_calls: tuple[dict[str, str], ...] = (),
     ) -> TranscriptEntry:
-        """Redact and build an entry; ``seq`` and ``ts`` are set when written."""
+        """Redact and build an entry; ``seq`` and ``ts`` are set when numbered."""
         return TranscriptEntry(
             seq=0,
             ts="",
@@ -280,34 +277,201 @@ class Transcript:
             role, str(message.text), message_id=message.id, name=name, tool_calls=tool_calls
         )
 
+
+class Transcript(TranscriptRecorder):
+    """The append-only transcript of one call, as a JSON-lines file.
+
+    Not shared between processes: one worker owns a live call. Thread-safe
+    within the process (a lock serialises appends).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        redact: Redactor = identity,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """Open (or create) the transcript at ``path``.
+
+        Args:
+            path: The JSON-lines file; its directory is created.
+            redact: Applied to every text before it is written.
+            clock: Returns the current time (UTC); injectable for tests.
+        """
+        super().__init__(redact=redact, clock=clock)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(self.path)
+        stored = list(_iter_entries(self.path))
+        self._resume(
+            max((entry.seq for entry in stored), default=0),
+            (entry.message_id for entry in stored if entry.message_id),
+        )
+
+    @classmethod
+    def open(
+        cls,
+        call_sid: str,
+        *,
+        directory: Path = Path("var/transcripts"),
+        redact: Redactor = identity,
+        clock: Callable[[], datetime] | None = None,
+    ) -> Transcript:
+        """Open the transcript of ``call_sid`` under ``directory``."""
+        return cls(transcript_path(directory, call_sid), redact=redact, clock=clock)
+
+    def append(
+        self,
+        role: Role,
+        text: str,
+        *,
+        message_id: str | None = None,
+        name: str | None = None,
+        **meta: Any,
+    ) -> TranscriptEntry | None:
+        """Append one line; ``text`` is redacted first, ``meta`` is written as given.
+
+        Returns:
+            The written entry, or ``None`` when ``message_id`` was already
+            written (appending is idempotent by message id).
+        """
+        if self._taken(message_id):
+            return None
+        entry = self._entry(role, text, message_id=message_id, name=name, meta=meta)
+        written = self._write([entry])
+        return written[0] if written else None
+
+    def append_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
+        """Append the messages not written yet, in order; returns what was written.
+
+        Messages without an id are always written (give messages ids to make
+        this idempotent; ``add_messages`` assigns them in state).
+        """
+        return self._write(self._new_entries(messages))
+
+    async def aappend_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
+        """:meth:`append_messages` in a worker thread (for slow redactors)."""
+        return await asyncio.to_thread(self.append_messages, list(messages))
+
+    def entries(self) -> list[TranscriptEntry]:
+        """Everything written so far, oldest first."""
+        return read_transcript(self.path)
+
+    async def aentries(self) -> list[TranscriptEntry]:
+        """:meth:`entries` in a worker thread."""
+        return await asyncio.to_thread(self.entries)
+
+    async def aclose(self) -> None:
+        """End of call; nothing to do (every append is on disk when it returns)."""
+
+    # -- internals -------------------------------------------------------------------
+
     def _write(self, entries: list[TranscriptEntry]) -> list[TranscriptEntry]:
         if not entries:
             return []
-        written: list[TranscriptEntry] = []
         with self._lock:
-            lines = []
-            for entry in entries:
-                if entry.message_id is not None and entry.message_id in self._seen:
-                    continue  # a concurrent append got there first
-                self._seq += 1
-                numbered = TranscriptEntry(
-                    seq=self._seq,
-                    ts=self._clock().isoformat(),
-                    role=entry.role,
-                    text=entry.text,
-                    message_id=entry.message_id,
-                    name=entry.name,
-                    tool_calls=entry.tool_calls,
-                    meta=entry.meta,
-                )
-                if numbered.message_id is not None:
-                    self._seen.add(numbered.message_id)
-                lines.append(numbered.to_json() + "\n")
-                written.append(numbered)
+            written = self._number(entries)
             # One write call per batch: a crash leaves at most one torn line.
             with self.path.open("a", encoding="utf-8") as handle:
-                handle.write("".join(lines))
+                handle.write("".join(entry.to_json() + "\n" for entry in written))
         return written
+
+
+class CallTranscript(Protocol):
+    """One call's transcript, whichever backend keeps it (the async surface)."""
+
+    async def aappend_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
+        """Append the messages not appended yet (redacted), in order."""
+        ...
+
+    async def aentries(self) -> list[TranscriptEntry]:
+        """What is stored so far, oldest first."""
+        ...
+
+    async def aclose(self) -> None:
+        """End of call: no more appends (must return promptly)."""
+        ...
+
+
+class Transcripts(Protocol):
+    """The process-wide transcript backend: opens calls' transcripts, reads them back."""
+
+    async def open(self, call_sid: str) -> CallTranscript:
+        """The transcript of ``call_sid``, continuing what is already stored."""
+        ...
+
+    async def load(self, call_sid: str) -> list[TranscriptEntry]:
+        """Everything stored for ``call_sid``, oldest first (empty if none)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileTranscripts:
+    """:class:`Transcripts` as one JSON-lines file per call under ``directory``."""
+
+    directory: Path
+    redact: Redactor = identity
+    clock: Callable[[], datetime] | None = None
+
+    async def open(self, call_sid: str) -> Transcript:
+        """Open (or continue) the file of ``call_sid``; the file is read in a thread."""
+        path = transcript_path(self.directory, call_sid)
+        return await asyncio.to_thread(Transcript, path, redact=self.redact, clock=self.clock)
+
+    async def load(self, call_sid: str) -> list[TranscriptEntry]:
+        """Read the file of ``call_sid`` in a thread."""
+        return await asyncio.to_thread(read_transcript, transcript_path(self.directory, call_sid))
+
+
+@asynccontextmanager
+async def open_transcripts(
+    database_url: str | None = None,
+    *,
+    var_dir: Path = Path("var"),
+    redact: Redactor = identity,
+    clock: Callable[[], datetime] | None = None,
+) -> AsyncIterator[Transcripts]:
+    """Open the transcript backend the database URL implies (see the module docstring).
+
+    Args:
+        database_url: ``None``/``""`` or ``sqlite:///...``: files under
+            ``var_dir/transcripts``; ``postgresql://...``: the
+            ``call_transcripts`` table (created if missing).
+        var_dir: The service's var directory.
+        redact: Applied to every text before it is written.
+        clock: Returns the current time (UTC); injectable for tests.
+
+    Yields:
+        The backend; on exit, Postgres writes still pending get a last chance
+        (see :func:`memory.transcripts_pg.open_postgres_transcripts`).
+    """
+    database = resolve_database(database_url, var_dir=var_dir)
+    if database.kind == "sqlite":
+        yield FileTranscripts(Path(var_dir) / "transcripts", redact=redact, clock=clock)
+        return
+    from memory.transcripts_pg import open_postgres_transcripts
+
+    async with open_postgres_transcripts(database.target, redact=redact, clock=clock) as pg:
+        yield pg
+
+
+async def load_transcript(
+    call_sid: str, *, database_url: str | None = None, var_dir: Path = Path("var")
+) -> list[TranscriptEntry]:
+    """Read back the transcript of ``call_sid``, wherever the service keeps it.
+
+    For operators and tools: pass the service's ``DIALGRAPH_DATABASE_URL`` and
+    ``DIALGRAPH_VAR_DIR`` (``None`` = the default SQLite set-up, i.e. files).
+    Entries are already redacted. Postgres is read on one short-lived
+    connection; an unknown call reads as empty.
+    """
+    database = resolve_database(database_url, var_dir=var_dir)
+    if database.kind == "sqlite":
+        return await FileTranscripts(Path(var_dir) / "transcripts").load(call_sid)
+    from memory.transcripts_pg import load_postgres_transcript
+
+    return await load_postgres_transcript(database.target, call_sid)
 
 
 def _utc_now() -> datetime:

@@ -9,8 +9,6 @@ when the server cannot be reached.
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -22,13 +20,11 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
 from graphs.voice_agent.context import Context
+from tests.postgres import SERVER_URL, fresh_schema
 from tools import CLINIC_TOOLS
 from tools._seed import RETURNING_CALLER, seed_plan
 from tools.calendar import Calendar, close_calendars
 
-SERVER_URL = os.environ.get(
-    "DIALGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 MONDAY = date(2025, 3, 3)
 WEDNESDAY = MONDAY + timedelta(days=2)
 SATURDAY = MONDAY + timedelta(days=5)
@@ -40,21 +36,11 @@ CALLER = "+15557770001"
 @pytest.fixture
 async def schema_url() -> Any:
     """A URL whose tables live in a fresh schema, dropped after the test."""
-    try:
-        admin = await psycopg.AsyncConnection.connect(
-            SERVER_URL, autocommit=True, connect_timeout=3
-        )
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"Postgres is not reachable at {SERVER_URL}: {exc}")
-    schema = f"dialgraph_test_{uuid.uuid4().hex[:12]}"
-    await admin.execute(f'CREATE SCHEMA "{schema}"')
-    joiner = "&" if "?" in SERVER_URL else "?"
-    try:
-        yield f"{SERVER_URL}{joiner}options=-csearch_path%3D{schema}", schema
-    finally:
-        await close_calendars()
-        await admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await admin.close()
+    async with fresh_schema() as pair:
+        try:
+            yield pair
+        finally:
+            await close_calendars()
 
 
 @pytest.fixture

@@ -11,7 +11,14 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMes
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
 
-from memory.transcripts import Transcript, read_transcript, transcript_path
+from memory.transcripts import (
+    FileTranscripts,
+    Transcript,
+    load_transcript,
+    open_transcripts,
+    read_transcript,
+    transcript_path,
+)
 from memory.window import windowed_messages
 
 NOW = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
@@ -128,3 +135,19 @@ async def test_window_plus_transcript_loses_nothing(tmp_path: Path) -> None:
     assert len(texts) == 50
     assert texts[:2] == ["turn 0", "reply to turn 0"]
     assert texts[-1] == "reply to turn 24"
+
+
+async def test_without_postgres_the_service_writes_the_same_files(tmp_path: Path) -> None:
+    """No database URL, or SQLite: ``var_dir/transcripts/<CallSid>.jsonl``, as always."""
+    for url in (None, f"sqlite:///{tmp_path}/other.db"):
+        async with open_transcripts(url, var_dir=tmp_path, redact=_redact_phone) as transcripts:
+            assert isinstance(transcripts, FileTranscripts)
+            transcript = await transcripts.open("CA6")
+            await transcript.aappend_messages(_booking_turn())
+            await transcript.aclose()
+    path = tmp_path / "transcripts" / "CA6.jsonl"
+    entries = read_transcript(path)
+    assert [e.seq for e in entries] == [1, 2, 3, 4], "the second open continued the same file"
+    assert "555 0101" not in path.read_text()
+    assert await load_transcript("CA6", var_dir=tmp_path) == entries
+    assert await load_transcript("CAnone", var_dir=tmp_path) == []
