@@ -127,6 +127,7 @@ class GraphAgent:
         self._action: dict[str, str] | None = None
         self._values: dict[str, Any] = {}
         self._usage: tuple[int, int] | None = None
+        self._after_turn: asyncio.Task[None] | None = None
 
     @property
     def config(self) -> dict[str, Any]:
@@ -151,6 +152,7 @@ class GraphAgent:
     async def respond(self, text: str, *, source: str = "speech") -> AsyncIterator[str]:
         """Run one turn; yield the reply's text as the model produces it."""
         async with self._lock:
+            await self._settled()  # the last turn's transcript and pruning come first
             self._action = None
             self._usage = None
             inputs: dict[str, Any] = {"messages": []}
@@ -163,7 +165,15 @@ class GraphAgent:
                     raise item
                 yield item
             self._action = self._action_from(self._values)
-            await self._turn_ended(self._values)
+            # After the reply's last word: the caller must not wait for the
+            # transcript and pruning to hear the end of it.
+            self._after_turn = asyncio.create_task(self._turn_ended(self._values))
+
+    async def _settled(self) -> None:
+        """Wait for the previous turn's after-turn hook (it never raises)."""
+        if self._after_turn is not None:
+            await asyncio.shield(self._after_turn)
+            self._after_turn = None
 
     async def _turn_ended(self, values: Mapping[str, Any] | None = None) -> None:
         if self._on_turn_end is None:
@@ -294,6 +304,7 @@ class GraphAgent:
 
     async def record_heard(self, text: str) -> None:
         """Store the reply as the caller heard it (cut at the barge-in)."""
+        await self._settled()
         snapshot = await self._graph.aget_state(self._config)
         messages = list(snapshot.values.get("messages", []))
         last = messages[-1] if messages else None
@@ -313,6 +324,7 @@ class GraphAgent:
 
     async def aclose(self) -> None:
         """End of call: stop a running turn the same safe way as ``cancel``."""
+        await self._settled()
         if self._run is not None and not self._run.done():
             await self.cancel()
             await self._turn_ended()

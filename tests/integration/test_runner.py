@@ -283,3 +283,27 @@ async def test_threads_are_uuids_derived_from_the_call_sid() -> None:
     assert thread_id_for_call("CA1") == thread_id_for_call("CA1")
     assert thread_id_for_call("CA1") != thread_id_for_call("CA2")
     uuid.UUID(thread_id_for_call("CA1"))
+
+
+async def test_the_reply_ends_before_the_after_turn_hook_and_the_next_turn_waits(clinic) -> None:
+    """The caller hears the end of a reply without waiting for its transcript and
+    pruning (the hook runs after the last token); the next turn starts only
+    once that hook is done, so entries stay in order."""
+    release = asyncio.Event()
+    seen: list[int] = []
+
+    async def slow_hook(values) -> None:
+        await release.wait()
+        seen.append(len(values["messages"]))
+
+    agent = clinic.new_agent(on_turn_end=slow_hook)
+    await asyncio.wait_for(say(agent, "", source="start"), 10)  # returns, hook still waiting
+    assert seen == []
+    clinic.model.steps.append(Step(text="We open at nine."))
+    second = asyncio.create_task(say(agent, "when do you open"))
+    await asyncio.sleep(0.2)
+    assert not second.done() and clinic.model.seen == []  # held for the first turn's hook
+    release.set()
+    assert await asyncio.wait_for(second, 10) == "We open at nine."
+    await agent.aclose()  # waits for the second turn's hook
+    assert len(seen) == 2 and seen[0] < seen[1]
