@@ -108,6 +108,17 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--script", type=Path, default=None, help="another caller script (TOML)")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default var/demo)")
 
+    transcript = sub.add_parser(
+        "transcript",
+        help="print a call's (redacted) transcript, from the files or Postgres",
+        description="Reads the transcript the service wrote for CALL_SID, from "
+        "DIALGRAPH_DATABASE_URL when it is Postgres, else from DIALGRAPH_VAR_DIR/transcripts.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    transcript.add_argument("call_sid", help="the call's CallSid (CA...)")
+    transcript.add_argument("--json", action="store_true", help="one JSON object per line")
+
     dial = sub.add_parser(
         "dial",
         help="ring a number; the answered call talks to the graph (after the compliance gate)",
@@ -204,6 +215,32 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_demo(settings, script=args.script, out=args.out))
 
 
+def _transcript(args: argparse.Namespace, settings: Settings) -> int:
+    import dataclasses
+    import json
+
+    from memory.transcripts import load_transcript
+
+    entries = asyncio.run(
+        load_transcript(
+            args.call_sid,
+            database_url=settings.database_url or None,
+            var_dir=Path(settings.var_dir),
+        )
+    )
+    if not entries:
+        print(f"dialgraph: no transcript for {args.call_sid}", file=sys.stderr)
+        return 1
+    for entry in entries:
+        if args.json:
+            print(json.dumps(dataclasses.asdict(entry), ensure_ascii=False))
+        else:
+            calls = ", ".join(call.get("name", "?") for call in entry.tool_calls)
+            text = entry.text or (f"(calls {calls})" if calls else "")
+            print(f"{entry.seq:3d} {entry.ts[11:19]} {entry.role:>6}: {text}")
+    return 0
+
+
 def _dial(args: argparse.Namespace, settings: Settings) -> int:
     from telephony.compliance import ComplianceGate
     from telephony.dial import DialRefused, place_outbound_call
@@ -249,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dialgraph: configuration error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings.log_level)
-    handlers = {"serve": _serve, "call": _call, "demo": _demo, "dial": _dial}
+    handlers = {
+        "serve": _serve,
+        "call": _call,
+        "demo": _demo,
+        "transcript": _transcript,
+        "dial": _dial,
+    }
     try:
         return handlers[args.command](args, settings)
     except ConfigError as exc:
@@ -257,6 +300,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `dialgraph transcript CA... | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

@@ -172,8 +172,8 @@ SETTINGS: tuple[Setting, ...] = (
         "database_url",
         "DIALGRAPH_DATABASE_URL",
         "",
-        "Database for checkpoints, caller memory and the calendar: `postgresql://...` "
-        "or `sqlite:///path`. Empty: SQLite file `var/dialgraph.db`. `langgraph dev` "
+        "Checkpoints, caller memory, calendar (and transcripts, on Postgres): `postgresql://"
+        "...` or `sqlite:///path`. Empty: SQLite file `var/dialgraph.db`. `langgraph dev` "
         "reads the same variable.",
         secret=True,
     ),
