@@ -102,7 +102,20 @@ def format_with_spans(msg: str, args: Any) -> tuple[str, list[tuple[int, int]]] 
     return message, [v.span for v in values]
 
 
-_LETTER = re.compile(r"[A-Za-z]")
+_WORD = re.compile(r"[A-Za-z]+")
+_ADDRESS = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b")  # a peer's IPv4[:port]
+# Words the service's own log values are made of (turn sources, end reasons,
+# routes, HTTP): a value of only these and short numbers holds no PII.
+_SERVICE_WORDS = frozenset(
+    """
+    speech dtmf start silence event caller agent hangup hung up stop stopped transfer
+    interrupted barge in socket closed before internal error refused protocol failed
+    call token duplicate ok none true false completed ringing busy answered
+    get post head http https ws wss websocket accepted rejected connection open
+    twilio voice status media healthz readyz metrics
+    piper pocketsphinx silero assemblyai elevenlabs openai local clinic sqlite postgres redis
+    """.split()
+)
 # Digits that could be one number read across several values ("%s-%s-%s").
 _DIGIT_RUN = re.compile(r"\d(?:[\d\s().+-]*\d)?")
 _MAX_HARMLESS_DIGITS = 5  # the redactor takes 6+ digits in a row as a number
@@ -111,17 +124,20 @@ _MAX_HARMLESS_DIGITS = 5  # the redactor takes 6+ digits in a row as a number
 def _harmless(message: str, values: list[_Value]) -> bool:
     """Whether no value can hold PII, so the (costly) analysis can be skipped.
 
-    A value is harmless when it is a CallSid, stream SID or UUID, or has no
-    letters (no name, no e-mail) and its digits cannot form a phone, card or
-    ID number, alone or run together with a neighbour's.
+    A value is harmless when it is a CallSid, stream SID or UUID, or its words
+    all come from the service's own vocabulary (turn sources, end reasons,
+    routes; never a name or an e-mail) and its digits cannot form a phone,
+    card or ID number, alone or run together with a neighbour's.
     """
     for value in values:
         text = message[value.span[0] : value.span[1]]
-        if IDENTIFIERS.fullmatch(text.strip("'\"")):
+        if IDENTIFIERS.fullmatch(text.strip("'\"")) or _ADDRESS.fullmatch(text):
             continue
-        if _LETTER.search(text):
+        if any(w.lower() not in _SERVICE_WORDS for w in _WORD.findall(text)):
             return False
-    masked = IDENTIFIERS.sub(lambda m: "x" * len(m.group()), message)  # SIDs are not numbers
+    masked = _ADDRESS.sub(  # SIDs and socket addresses are not numbers
+        lambda m: "x" * len(m.group()), IDENTIFIERS.sub(lambda m: "x" * len(m.group()), message)
+    )
     for run in _DIGIT_RUN.finditer(masked):
         digits = sum(c.isdigit() for c in run.group())
         if digits > _MAX_HARMLESS_DIGITS and any(

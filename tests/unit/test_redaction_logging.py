@@ -174,11 +174,15 @@ def test_values_that_cannot_hold_pii_skip_the_analysis(redactor: Redactor, monke
         ("turn %d: first audio %s ms", (3, 640)),
         ("[%s] stream %s", (sid, "MZ" + "2" * 32)),
         ("took %.1f ms", (3.14159,)),
+        ("turn %d (%s): first audio %s ms", (3, "speech", 640)),
+        ('%s - "%s %s HTTP/%s" %d', ("127.0.0.1:5000", "POST", "/twilio/voice", "1.1", 200)),
+        ("call ended: %s", ("caller hung up (stop)",)),
     ]
     slow = [
         ("digits %s-%s-%s", ("415", "555", "0134")),  # one phone number across values
         ("callback %d", (4155550134,)),
         ("name %s", ("john",)),
+        ("turn %d (%s)", (3, "speech by john")),  # one unknown word: analysed
     ]
     for msg, args in fast + slow:
         assert redaction_logging._redact_values(msg, args, redactor) is not None
