@@ -272,6 +272,16 @@ _SYSTEM_WORDS = frozenset(
 )
 
 
+_DIGIT_ENTITIES = frozenset({"PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IN_AADHAAR", "NUMBER"})
+
+
+def _inside_a_word(text: str, start: int, end: int) -> bool:
+    """Digits glued to letters on either side are part of a token, not a number."""
+    before = text[start - 1] if start > 0 else " "
+    after = text[end] if end < len(text) else " "
+    return before.isalpha() or after.isalpha()
+
+
 def _is_system_words(span: str) -> bool:
     words = re.findall(r"[A-Za-z]+", span)
     return bool(words) and all(w.lower() in _SYSTEM_WORDS for w in words)
@@ -382,6 +392,8 @@ class Redactor:
                 or _is_system_words(text[start:end])
             ):
                 continue  # staff, a capitalised common word ("Email the..."), "pocketsphinx vad"
+            if result.entity_type in _DIGIT_ENTITIES and _inside_a_word(text, start, end):
+                continue  # digits of a hash or file name ("domain-f1166605cf.lm")
             findings.append(Finding(result.entity_type, start, end, result.score, text[start:end]))
         findings.extend(self._known_name_findings(text, known_names))
         findings.sort(key=lambda f: (f.start, -f.score))

@@ -295,3 +295,10 @@ def test_half_heard_numbers_are_still_redacted(redactor: Redactor, heard: str) -
 def test_dates_and_times_are_not_numbers(redactor: Redactor) -> None:
     text = "booked for 2026-11-24 at 15:30, that is tuesday the twenty fourth at three thirty"
     assert redactor.redact(text) == text
+
+
+def test_digits_inside_a_token_are_not_a_number(redactor: Redactor) -> None:
+    line = "domain LM built -> var/asr/domain-f1166605cf752d66.lm; call me on 4155550134"
+    assert redactor.redact(line) == (
+        "domain LM built -> var/asr/domain-f1166605cf752d66.lm; call me on [PHONE]"
+    )
