@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 
 from telephony.limits import LIMIT_GOODBYE
 from telephony.metrics import CallMetrics
-from telephony.phrases import SILENT_GOODBYE, fallback_phrase
+from telephony.phrases import SHUTDOWN_GOODBYE, SILENT_GOODBYE, fallback_phrase
 from telephony.providers.base import (
     TRANSFER_FAILED,
     CallAction,
@@ -223,6 +223,15 @@ class CallActions:
             self.submit(TRANSFER_FAILED, "event")
         else:
             await self._say(fallback_phrase("event", TRANSFER_FAILED))
+
+    def end_for_shutdown(self) -> None:
+        """The server must stop now: say so, then hang up (idempotent)."""
+        if not self._closing:
+            self._closing = True
+            self._log.warning("server stopping: ending the call with a goodbye")
+            self._barge_task = asyncio.create_task(
+                self._close_politely(SHUTDOWN_GOODBYE, "server stopping")
+            )
 
     def _end_for_limit(self, reason: str) -> None:
         if not self._closing:

@@ -69,8 +69,8 @@ def _build_parser() -> argparse.ArgumentParser:
         default=300.0,
         metavar="SECONDS",
         help="on SIGTERM/Ctrl-C, wait this long for live calls to end before stopping "
-        "(/readyz answers 503 meanwhile; a second signal stops at once; 0: stop at once). "
-        "Default 300",
+        "(/readyz answers 503 meanwhile; calls still live then hear a goodbye; a second "
+        "signal stops at once; 0: stop at once). Default 300",
     )
 
     call = sub.add_parser(
@@ -196,10 +196,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         config,
         drain=app.state.drain,
         live_calls=lambda: len(app.state.services.registry),
+        end_calls=lambda: _end_live_calls(app.state.services.registry),
         timeout_s=args.drain_timeout,
     )
     server.run()
     return 0
+
+
+def _end_live_calls(registry) -> None:
+    """Ask every call this process serves to say goodbye and hang up."""
+    for call in registry.calls():
+        if call.end_politely is not None:
+            call.end_politely()
 
 
 def _call(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,11 +14,22 @@ from __future__ import annotations
 
 from telephony.providers.base import TRANSFER_FAILED
 
-__all__ = ["APOLOGY", "NOT_PUT_THROUGH", "SILENT_GOODBYE", "PhraseSplitter", "fallback_phrase"]
+__all__ = [
+    "APOLOGY",
+    "NOT_PUT_THROUGH",
+    "SHUTDOWN_GOODBYE",
+    "SILENT_GOODBYE",
+    "PhraseSplitter",
+    "fallback_phrase",
+]
 
 APOLOGY = "Sorry, I had a problem there. Could you say that again?"
 NOT_PUT_THROUGH = (
     "I'm sorry, I couldn't put you through just now. Is there anything else I can help you with?"
+)
+SHUTDOWN_GOODBYE = (
+    "I'm sorry, I have to end our call now for maintenance. "
+    "Please call us back in a few minutes. Goodbye."
 )
 SILENT_GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
 _EVENT_FALLBACKS = {TRANSFER_FAILED: NOT_PUT_THROUGH}

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["CallRegistry", "DuplicateCallError", "LiveCall"]
@@ -31,6 +32,8 @@ class LiveCall:
     stream_sid: str
     caller: str = ""
     started_at: float = field(default_factory=time.time)
+    end_politely: Callable[[], None] | None = field(default=None, repr=False)
+    """Ask the call to say goodbye and hang up (a server that must stop now)."""
 
 
 class CallRegistry:

@@ -265,7 +265,12 @@ class CallSession(CallActions):
             if not await self._services.limit_store.claim_stream(start.call_sid):
                 raise DuplicateCallError(f"{start.call_sid} already has a media stream")
             self._services.registry.admit(
-                LiveCall(start.call_sid, start.stream_sid, params.get("caller", ""))
+                LiveCall(
+                    start.call_sid,
+                    start.stream_sid,
+                    params.get("caller", ""),
+                    end_politely=self.end_for_shutdown,
+                )
             )
         except CallTokenError as exc:
             return self._refuse(str(exc), "call_token")

@@ -11,9 +11,10 @@ SIGTERM/SIGINT into a drain:
 2. Calls already on the line go on. A webhook that still arrives is answered
    as usual (refusing it would hang up on a caller).
 3. The server exits once no call is live and no webhook was answered in the
-   last ``quiet_s`` seconds (its media stream may still be on its way), or when
-   ``timeout_s`` runs out; calls still live then are cut off. A second signal
-   stops at once.
+   last ``quiet_s`` seconds (its media stream may still be on its way). When
+   ``timeout_s`` runs out first, each call still live is asked to say a short
+   goodbye and hang up (``end_calls``), and the server exits once they have,
+   or ``goodbye_s`` later. A second signal stops at once.
 
 Progress is logged every ``report_every_s`` seconds.
 """
@@ -59,7 +60,9 @@ class DrainingServer(uvicorn.Server):
         config: The uvicorn configuration.
         drain: The app's :class:`DrainState`.
         live_calls: How many calls this process is serving right now.
+        end_calls: Ask every live call to say goodbye and hang up.
         timeout_s: Longest the drain may take; ``0`` stops at once (plain uvicorn).
+        goodbye_s: How long the goodbyes may take after the timeout.
         quiet_s: How long after the last connected webhook a stream may still come.
         report_every_s: Seconds between progress lines.
     """
@@ -71,13 +74,18 @@ class DrainingServer(uvicorn.Server):
         drain: DrainState,
         live_calls: Callable[[], int],
         timeout_s: float,
+        end_calls: Callable[[], None] = lambda: None,
+        goodbye_s: float = 15.0,
         quiet_s: float = 10.0,
         report_every_s: float = 10.0,
     ) -> None:
         super().__init__(config)
         self._drain = drain
         self._live_calls = live_calls
+        self._end_calls = end_calls
         self._timeout_s = timeout_s
+        self._goodbye_s = goodbye_s
+        self._goodbyes_at: float | None = None
         self._quiet_s = quiet_s
         self._report_every_s = report_every_s
         self._requested = False
@@ -115,11 +123,24 @@ class DrainingServer(uvicorn.Server):
         if live == 0 and quiet:
             logger.info("drained: no live calls after %.1f s; stopping", now - self._started_at)
             return True
+        if self._goodbyes_at is not None:
+            if live and now - self._goodbyes_at < self._goodbye_s:
+                return False
+            if live:
+                logger.warning("drain: %d calls still live after their goodbye; cutting", live)
+            return True
         if now - self._started_at >= self._timeout_s:
             logger.warning(
-                "drain timed out after %.0f s: ending %d live calls", self._timeout_s, live
+                "drain timed out after %.0f s: saying goodbye to %d live calls",
+                self._timeout_s,
+                live,
             )
-            return True
+            self._goodbyes_at = now
+            try:
+                self._end_calls()
+            except Exception:
+                logger.exception("drain: could not end the live calls politely")
+            return False
         if now - self._reported_at >= self._report_every_s:
             self._reported_at = now
             logger.info("draining: %d live calls after %.0f s", live, now - self._started_at)

@@ -9,9 +9,10 @@ only then does the process exit. A second signal stops at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -100,18 +101,55 @@ async def test_sigterm_lets_the_live_call_finish_then_exits(tmp_path: Path) -> N
     assert "drained: no live calls" in log
 
 
-async def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
-    script = parse_script(SCRIPT.replace("pause_ms = 1500", "pause_ms = 20000"))
+@contextlib.asynccontextmanager
+async def _server_with_a_call(
+    directory: Path, *, drain_timeout: float, pause_ms: int
+) -> AsyncIterator[tuple[Server, httpx.AsyncClient, asyncio.Task]]:
+    """A server, and a call on it that is live (the caller waits ``pause_ms`` after
+    the greeting)."""
+    script = parse_script(SCRIPT.replace("pause_ms = 1500", f"pause_ms = {pause_ms}"))
+    args = ["--drain-timeout", str(drain_timeout)]
     async with (
-        dialgraph_servers(tmp_path, [SETTINGS], args=["--drain-timeout", "600"]) as [server],
+        dialgraph_servers(directory, [SETTINGS], args=args) as [server],
         httpx.AsyncClient(timeout=5) as http,
     ):
-        call_live, draining = _checks(http, server)
+        call_live, _ = _checks(http, server)
         call = asyncio.create_task(place_call(server.base, script, auth_token=AUTH_TOKEN))
         await _until(call_live, "the call to start")
+        yield server, http, call
+
+
+async def test_a_second_signal_stops_at_once(tmp_path: Path) -> None:
+    async with _server_with_a_call(tmp_path, drain_timeout=600, pause_ms=20000) as (
+        server,
+        http,
+        call,
+    ):
+        _, draining = _checks(http, server)
         server.process.send_signal(signal.SIGTERM)
         await _until(draining, "the drain to start")
         server.process.send_signal(signal.SIGTERM)
         await _exit_code(server)
         result = await call
         assert result.closed_by == "app", result.summary()  # the call was cut
+
+
+async def test_calls_still_live_at_the_drain_timeout_hear_a_goodbye(tmp_path: Path) -> None:
+    async with _server_with_a_call(tmp_path, drain_timeout=2, pause_ms=30000) as (
+        server,
+        _,
+        call,
+    ):
+        await asyncio.sleep(4)  # the greeting is over: the caller is listening
+        server.process.send_signal(signal.SIGTERM)
+        result = await asyncio.wait_for(call, 40)
+        # The app said goodbye and hung up (1000), rather than the server cutting the
+        # socket (1012); the goodbye was played to the caller in full.
+        assert (result.closed_by, result.close_code) == ("app", 1000), result.summary()
+        assert "hangup" in result.close_reason
+        print(f"agent audio played: {result.agent_ms_played:.0f} ms")
+        assert result.agent_ms_played > 8000  # the greeting (~5 s), then the goodbye (~5 s)
+        await _exit_code(server)
+    log = _log(server)
+    assert "saying goodbye to 1 live calls" in log
+    assert "server stopping: ending the call with a goodbye" in log
