@@ -196,18 +196,11 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         config,
         drain=app.state.drain,
         live_calls=lambda: len(app.state.services.registry),
-        end_calls=lambda: _end_live_calls(app.state.services.registry),
+        end_calls=lambda: app.state.services.registry.end_all_politely(),  # noqa: PLW0108 - services exist only once the lifespan ran
         timeout_s=args.drain_timeout,
     )
     server.run()
     return 0
-
-
-def _end_live_calls(registry) -> None:
-    """Ask every call this process serves to say goodbye and hang up."""
-    for call in registry.calls():
-        if call.end_politely is not None:
-            call.end_politely()
 
 
 def _call(args: argparse.Namespace, settings: Settings) -> int:

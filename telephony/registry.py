@@ -67,3 +67,9 @@ class CallRegistry:
 
     def calls(self) -> list[LiveCall]:
         return list(self._live.values())
+
+    def end_all_politely(self) -> None:
+        """Ask every live call to say goodbye and hang up (the server must stop)."""
+        for call in self.calls():
+            if call.end_politely is not None:
+                call.end_politely()

@@ -423,8 +423,9 @@ class CallSession(CallActions):
                         if timing.first_token_at is None:
                             timing.first_token_at = self._clock.now()
                         if self._budget is not None:
-                            estimated += estimate_tokens(token)
-                            self._budget.charge_tokens(estimate_tokens(token))
+                            tokens = estimate_tokens(token)
+                            estimated += tokens
+                            self._budget.charge_tokens(tokens)
                         for phrase in splitter.feed(token):
                             phrases.put_nowait(phrase)
                 for phrase in splitter.flush():
