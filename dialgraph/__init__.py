@@ -1,0 +1,82 @@
+"""Dialgraph: put a LangGraph graph on the telephone.
+
+Everything a team's own repository needs, under one name::
+
+    from dialgraph import PhoneSettings, ask, call_facts, side_effect, transfer_call
+
+Graph-side names (the phone contract) import nothing of the telephony
+layer; :func:`create_app` (the Litestar app) is imported on first use.
+See ``docs/graph-contract.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from graphs.runtime.actions import (
+    CALL_TOOLS,
+    action_message,
+    collect_digits,
+    hang_up,
+    play_message,
+    requested_actions,
+    transfer_call,
+)
+from graphs.runtime.contract import (
+    CallerTurn,
+    CallFacts,
+    Expect,
+    ask,
+    call_facts,
+    caller_turn,
+    expect,
+    is_call_start,
+    last_caller_turn,
+    say,
+    turn_message,
+)
+from graphs.runtime.effects import is_side_effect, side_effect
+from graphs.runtime.loader import Flow, GraphLoadError, load_flow
+from graphs.runtime.phone import PhoneSettings, Redaction, SpeechHints, StartupInfo
+
+if TYPE_CHECKING:
+    from telephony.web.app import create_app
+
+__all__ = [
+    "CALL_TOOLS",
+    "CallFacts",
+    "CallerTurn",
+    "Expect",
+    "Flow",
+    "GraphLoadError",
+    "PhoneSettings",
+    "Redaction",
+    "SpeechHints",
+    "StartupInfo",
+    "action_message",
+    "ask",
+    "call_facts",
+    "caller_turn",
+    "collect_digits",
+    "create_app",
+    "expect",
+    "hang_up",
+    "is_call_start",
+    "is_side_effect",
+    "last_caller_turn",
+    "load_flow",
+    "play_message",
+    "requested_actions",
+    "say",
+    "side_effect",
+    "transfer_call",
+    "turn_message",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from telephony.web.app import create_app
+
+        return create_app
+    raise AttributeError(f"module 'dialgraph' has no attribute {name!r}")

@@ -1,0 +1,188 @@
+"""The side-effect ledger in the service's database (SQLite or Postgres).
+
+One row per committed side effect, keyed ``"{thread_id}:{tool_call_id}"``
+(:mod:`graphs.runtime.effects`): a run that is repeated or resumed finds the
+row and does not act twice, and a run cut by a barge-in is repaired with the
+real result. The first write of a key wins (``INSERT ... ON CONFLICT DO
+NOTHING``), so two workers racing on the same call record one outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosqlite
+from langchain_core.messages import ToolMessage
+
+from memory.checkpointer import resolve_database
+
+__all__ = [
+    "EffectLedger",
+    "EffectRecord",
+    "InMemoryEffectLedger",
+    "PostgresEffectLedger",
+    "SqliteEffectLedger",
+    "open_effect_ledger",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRecord:
+    """What a side-effecting tool call produced (enough to answer it again)."""
+
+    tool: str
+    content: str
+    artifact: Any = None
+    status: str = "success"
+
+    def message(self, tool_call_id: str) -> ToolMessage:
+        """The tool's answer, as the graph first saw it."""
+        return ToolMessage(
+            self.content,
+            tool_call_id=tool_call_id,
+            name=self.tool,
+            artifact=self.artifact,
+            status=self.status,  # type: ignore[arg-type]
+        )
+
+
+class EffectLedger(Protocol):
+    """Where committed side effects are recorded, by idempotency key."""
+
+    async def get(self, key: str) -> EffectRecord | None:
+        """The record of ``key``, or ``None`` if that effect never committed."""
+        ...
+
+    async def put(self, key: str, record: EffectRecord) -> None:
+        """Record ``key`` (a second put of the same key keeps the first)."""
+        ...
+
+
+class InMemoryEffectLedger:
+    """A ledger in this process only (tests, Studio without a database)."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, EffectRecord] = {}
+
+    async def get(self, key: str) -> EffectRecord | None:
+        return self._records.get(key)
+
+    async def put(self, key: str, record: EffectRecord) -> None:
+        self._records.setdefault(key, record)
+
+
+_TABLE = """CREATE TABLE IF NOT EXISTS dialgraph_effects (
+    idempotency_key TEXT PRIMARY KEY,
+    tool TEXT NOT NULL,
+    content TEXT NOT NULL,
+    artifact TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)"""
+_INSERT = (
+    "INSERT INTO dialgraph_effects VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (idempotency_key) DO NOTHING"
+)
+_SELECT = "SELECT tool, content, artifact, status FROM dialgraph_effects WHERE idempotency_key = ?"
+SQLITE_BUSY_TIMEOUT_S = 10.0
+
+
+def _row(key: str, record: EffectRecord) -> tuple[str, ...]:
+    return (
+        key,
+        record.tool,
+        record.content,
+        json.dumps(record.artifact, default=str),
+        record.status,
+        dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _record(row: tuple[Any, ...] | None) -> EffectRecord | None:
+    if row is None:
+        return None
+    tool, content, artifact, status = row
+    return EffectRecord(tool, content, json.loads(artifact), status)
+
+
+class SqliteEffectLedger:
+    """The ledger in an SQLite file (a fresh connection per operation: any loop)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with aiosqlite.connect(
+            self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None
+        ) as conn:
+            await conn.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            yield conn
+
+    async def setup(self) -> None:
+        await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
+        async with self._connect() as conn:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute(_TABLE)
+
+    async def get(self, key: str) -> EffectRecord | None:
+        async with self._connect() as conn, conn.execute(_SELECT, (key,)) as cursor:
+            return _record(await cursor.fetchone())
+
+    async def put(self, key: str, record: EffectRecord) -> None:
+        async with self._connect() as conn:
+            await conn.execute(_INSERT, _row(key, record))
+
+
+class PostgresEffectLedger:
+    """The ledger in Postgres, through a small psycopg pool."""
+
+    def __init__(self, url: str) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        self._pool = AsyncConnectionPool(
+            url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
+        )
+
+    async def setup(self) -> None:
+        await self._pool.open(wait=True)
+        async with self._pool.connection() as conn:
+            await conn.execute(_TABLE)
+
+    async def get(self, key: str) -> EffectRecord | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_SELECT.replace("?", "%s"), (key,))
+            return _record(await cursor.fetchone())
+
+    async def put(self, key: str, record: EffectRecord) -> None:
+        async with self._pool.connection() as conn:
+            await conn.execute(_INSERT.replace("?", "%s"), _row(key, record))
+
+    async def aclose(self) -> None:
+        await self._pool.close()
+
+
+@contextlib.asynccontextmanager
+async def open_effect_ledger(
+    database_url: str | None, *, var_dir: Path = Path("var")
+) -> AsyncIterator[EffectLedger]:
+    """The ledger in the service's database (``None``: ``var_dir/dialgraph.db``)."""
+    database = resolve_database(database_url, var_dir=var_dir)
+    if database.kind == "postgres":
+        ledger = PostgresEffectLedger(database.target)
+        await ledger.setup()
+        try:
+            yield ledger
+        finally:
+            await ledger.aclose()
+        return
+    sqlite = SqliteEffectLedger(database.target)
+    await sqlite.setup()
+    yield sqlite
