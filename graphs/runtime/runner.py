@@ -454,6 +454,8 @@ class GraphAgent:
     async def record_heard(self, text: str) -> None:
         """Store the turn's speech as the caller heard it (cut at the barge-in)."""
         await self._settled()
+        snapshot = await self._graph.aget_state(self._config)
+        stored = {m.id for m in snapshot.values.get("messages", [])}
         left = text
         heard: list[BaseMessage] = []
         own: list[str] = []
@@ -464,12 +466,15 @@ class GraphAgent:
             if segment.message_id is None:
                 own.append(part)
                 continue
-            if part.strip() == said.strip():
-                continue
+            kept = segment.message_id in stored
+            if kept and part.strip() == said.strip():
+                continue  # heard whole, and stored whole
+            if not kept and not part.strip():
+                continue  # never stored, never heard
             heard.append(
                 AIMessage(
                     part.strip(),
-                    id=segment.message_id,
+                    id=segment.message_id if kept else None,
                     response_metadata={"interrupted": True},
                 )
             )
@@ -481,11 +486,6 @@ class GraphAgent:
             if p.strip()
         )
         if heard:
-            snapshot = await self._graph.aget_state(self._config)
-            known = {m.id for m in snapshot.values.get("messages", [])}
-            for message in heard:
-                if message.id not in known:  # a cancelled run never stored it
-                    message.id = None
             await self._record(heard, snapshot)
         await self._turn_ended()
 
