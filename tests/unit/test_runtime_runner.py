@@ -251,16 +251,17 @@ async def test_cancel_while_the_model_streams_keeps_the_callers_words() -> None:
     step = Step(text="Let me tell you about our plans today", word_gate=(3, gate))
     graph = create_agent(ScriptedChatModel(steps=[step]), tools=[], checkpointer=InMemorySaver())
     agent = GraphAgent(graph, thread_id="t-cancel")
-    spoken: list[str] = []
+    three_words = asyncio.Event()
 
     async def consume() -> None:
+        spoken = []
         async for token in agent.respond("tell me about plans"):
             spoken.append(token)
+            if len(spoken) == 3:  # the model is held after three words
+                three_words.set()
 
     task = asyncio.create_task(consume())
-    await step.started.wait()
-    while len(spoken) < 3:  # the model is held after three words
-        await asyncio.sleep(0)
+    await three_words.wait()
     task.cancel()  # as the session does on barge-in: the reply first, then the run
     with pytest.raises(asyncio.CancelledError):
         await task
