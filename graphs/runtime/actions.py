@@ -17,10 +17,11 @@ phone number.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import BaseTool, InjectedToolCallId, tool
 
 from graphs.runtime.contract import Expect
@@ -31,6 +32,7 @@ __all__ = [
     "ActionKind",
     "action_message",
     "action_of",
+    "call_action",
     "collect_digits",
     "hang_up",
     "play_message",
@@ -139,6 +141,37 @@ def play_message(text: str, tool_call_id: Annotated[str, InjectedToolCallId]) ->
 
 CALL_TOOLS: list[BaseTool] = [transfer_call, hang_up, collect_digits, play_message]
 """Every call-action tool, for ``create_agent(tools=[*CALL_TOOLS, ...])``."""
+
+
+_TOOL_OF: dict[str, str] = {
+    "transfer": "transfer_call",
+    "hangup": "hang_up",
+    "collect": "collect_digits",
+    "play": "play_message",
+}
+
+
+def call_action(kind: ActionKind, *, say: str = "", **fields: Any) -> list[BaseMessage]:
+    """A call action requested by a node without a model, as a tool call and its answer.
+
+    Returns ``[AIMessage(say, tool_calls=[...]), ToolMessage(...)]``: the
+    checkpoint reads as if a model had called the tool, so a chat model
+    later in the call sees a valid history. ``say`` is spoken first::
+
+        return {"messages": call_action("hangup", say="Goodbye!", reason="caller said bye")}
+
+    Args:
+        kind: ``transfer`` (``destination``, ``reason``), ``hangup`` (``reason``),
+            ``collect`` (``expect``: an ``Expect.digits`` mapping, ``prompt``)
+            or ``play`` (``text``).
+        say: What the agent says with it (may be empty).
+    """
+    name = _TOOL_OF[kind]
+    call_id = f"call_{uuid.uuid4().hex[:16]}"
+    args = {k: v for k, v in fields.items() if k != "expect"}
+    ask_tool = AIMessage(say, tool_calls=[{"name": name, "args": args, "id": call_id}])
+    done = action_message(kind, call_id, name=name, content="Requested.", **fields)
+    return [ask_tool, done]
 
 
 def action_of(message: BaseMessage) -> dict[str, Any] | None:

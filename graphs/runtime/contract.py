@@ -54,6 +54,7 @@ __all__ = [
     "ask",
     "call_facts",
     "caller_turn",
+    "digits_of",
     "expect",
     "is_call_start",
     "last_caller_turn",
@@ -113,6 +114,21 @@ def caller_turn(message: BaseMessage | None) -> CallerTurn | None:
         return CallerTurn(**tag)  # type: ignore[typeddict-item]
     text = message.content if isinstance(message.content, str) else ""
     return CallerTurn(text=text, source="speech")
+
+
+def digits_of(turn: CallerTurn | None) -> str:
+    """The digits of a turn: the keys pressed, or digits spoken as words.
+
+    ``"five five one oh three"`` and ``"55103"`` and the keys ``55103`` all
+    give ``"55103"``; a turn with no digits gives ``""``.
+    """
+    if turn is None:
+        return ""
+    if turn.get("digits"):
+        return str(turn["digits"])
+    from memory._spoken import normalise
+
+    return "".join(ch for ch in normalise(turn.get("text", "")).normalised if ch.isdigit())
 
 
 def last_caller_turn(messages: Sequence[BaseMessage]) -> CallerTurn | None:

@@ -1,0 +1,43 @@
+"""The example in docs/graph-contract.md works as the page says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langgraph.checkpoint.memory import InMemorySaver
+
+from dialgraph import load_flow
+from graphs.runtime.runner import GraphAgent
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+async def speak(agent: GraphAgent, text: str = "", source: str = "speech") -> str:
+    return "".join([token async for token in agent.respond(text, source=source)])
+
+
+def outage_line(thread: str) -> GraphAgent:
+    flow = load_flow("docs/examples/outage_line.py:graph", root=REPO)
+    graph = flow.compile(InMemorySaver(), None)
+    return GraphAgent(graph, thread_id=thread, transfer_targets=flow.phone.transfer_targets)
+
+
+async def test_spoken_zip_code_gets_the_outage_and_a_goodbye() -> None:
+    agent = outage_line("docs-1")
+    assert "outage line" in await speak(agent, source="start")
+    assert await speak(agent, "yes it is") == "Which ZIP code? Say it or key it."
+    reply = await speak(agent, "five five one zero three")
+    assert reply.startswith("Yes, a cable cut near Main Street")
+    assert agent.pending_action() == {"kind": "hangup", "reason": "answered"}
+
+
+async def test_keyed_zip_code_and_a_request_for_a_person() -> None:
+    agent = outage_line("docs-2")
+    await speak(agent, source="start")
+    await speak(agent, "yes")
+    assert agent.expecting()["kind"] == "digits"
+    assert "no known outage" in await speak(agent, "90210", source="dtmf")
+    person = outage_line("docs-3")
+    await speak(person, source="start")
+    assert await speak(person, "can I talk to a person") == "Putting you through."
+    assert person.pending_action()["target"] == "+15550100300"
