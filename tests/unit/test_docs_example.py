@@ -41,3 +41,17 @@ async def test_keyed_zip_code_and_a_request_for_a_person() -> None:
     await speak(person, source="start")
     assert await speak(person, "can I talk to a person") == "Putting you through."
     assert person.pending_action()["target"] == "+15550100300"
+
+
+async def test_the_public_text_call_drives_the_example(tmp_path: Path) -> None:
+    from dialgraph.testing import TextCall
+
+    flow = "docs/examples/outage_line.py:graph"
+    async with TextCall(flow, var_dir=tmp_path, root=REPO) as call:
+        assert "outage line" in await call.start()
+        await call.say("yes")
+        assert "cable cut" in await call.press("55103#")
+        assert call.action == {"kind": "hangup", "reason": "answered"}
+        said = [m.content for m in (await call.state())["messages"]]
+        question = said.index("Which ZIP code? Say it or key it.")
+        assert said[question + 1] == "55103"  # the keyed answer, recorded after the question
