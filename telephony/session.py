@@ -2,11 +2,12 @@
 
 How it works. A :class:`CallSession` owns one accepted media-stream socket.
 ``run()`` waits for Twilio's ``start`` (checking the call token and admitting
-the call to the registry), then runs four tasks until the call ends:
+the call to the registry), then runs five tasks until the call ends:
 
 - **reader**: socket -> :class:`MediaStreamProtocol` -> events. Media is
-  decoded once and handed to the recogniser's queue; DTMF becomes caller
-  input; echoed marks update the :class:`PlayoutBuffer`; ``stop`` ends the call.
+  decoded once and handed to the recogniser's queue; a DTMF key becomes
+  caller input (see *keypad* below); echoed marks update the
+  :class:`PlayoutBuffer`; ``stop`` ends the call.
 - **recogniser**: the ``SpeechToText`` stream; final transcripts become
   caller input.
 - **turns**: one agent reply at a time. The reply's text is cut into phrases,
@@ -19,6 +20,16 @@ the call to the registry), then runs four tasks until the call ends:
 - **writer**: sends the buffer's frames paced at real time plus a small lead
   (``playout_lead_ms``), so the rest of the reply stays here where it can be
   paused, resumed or dropped; a mark follows each phrase.
+- **turn-timers**: turn-taking's timers and the keypad's pause, on the clock.
+
+Keypad. A key is its own turn at once (single-key menus), unless the agent
+asked for an entry: once a reply's text is produced, the session reads the
+agent's optional ``expecting()``; ``{"kind": "digits", ...}`` arms the
+:class:`KeypadCollector` (:mod:`telephony.keypad`). Keys then build one entry,
+the first one cutting the prompt like a barge-in; the finish key,
+``max_digits`` or a pause delivers it as one ``dtmf`` turn. Any other input
+(a speech turn, a reprompt) cancels the collection. Logs count keys, never
+show them: they may be a card number.
 
 Anything the peer does wrong ends only this call, with a close code that says
 why and one log line. ``stop``, a closed socket, or a hang-up end the call
@@ -48,6 +59,7 @@ from telephony.calldata import (
 from telephony.calltoken import CallTokenError
 from telephony.codec import ulaw_to_pcm
 from telephony.echo import EchoConfig, EchoSuppressor
+from telephony.keypad import KeypadCollector, parse_request
 from telephony.limits import CallBudget, estimate_tokens
 from telephony.phrases import PhraseSplitter, fallback_phrase
 from telephony.playout import PlayoutBuffer
@@ -133,6 +145,7 @@ class CallSession(CallActions):
         if self._vad is not None and settings.echo_suppression:
             echo = EchoSuppressor(EchoConfig(max_delay_ms=settings.echo_max_delay_ms))
         self._turns = TurnTaking(turn_config(settings), echo=echo, vad=self._vad is not None)
+        self._keypad = KeypadCollector()
         self._barge_task: asyncio.Task[str] | None = None
         self._closing = False
         self._budget: CallBudget | None = None
@@ -323,8 +336,7 @@ class CallSession(CallActions):
                     if self._buffer.on_mark(event.name, self._clock.now()) is not None:
                         self._progress.set()
                 elif isinstance(event, Dtmf):
-                    self._turns.on_dtmf(self._clock.now())
-                    self.submit(event.digit, "dtmf")
+                    self._on_key(event.digit)
                 elif isinstance(event, Stop):
                     self._finish("caller hung up (stop)")
                     return
@@ -355,8 +367,85 @@ class CallSession(CallActions):
             self._log.info("ignoring unknown media-stream event %r", name[:40])
 
     def submit(self, text: str, source: InputSource = "speech") -> None:
-        """Deliver finished caller input (a transcript, digits) or an event to the agent."""
+        """Deliver finished caller input (a transcript, digits) or an event to the agent.
+
+        New input ends a keypad entry in progress: the caller spoke instead, or
+        the agent is asked again (a reprompt, an event) and says what it expects.
+        """
+        if self._keypad.active:
+            keys = self._keypad.pressed
+            self._keypad.cancel()
+            self._log.info("keypad entry cancelled by %s input after %d keys", source, keys)
         self._inputs.put_nowait(CallerInput(text, source, self._clock.now()))
+
+    def _on_key(self, digit: str) -> None:
+        """One key: its own turn at once, or part of the entry the agent asked for."""
+        now = self._clock.now()
+        self._turns.on_dtmf(now)  # the caller is there: no silence reprompt from this key
+        keypad = self._keypad
+        if not keypad.active:
+            self.submit(digit, "dtmf")
+            return
+        first = keypad.pressed == 0
+        entry = keypad.on_key(digit, now)
+        self._log.debug("keypad: key %d of the entry", keypad.pressed)
+        if first and keypad.pressed and self.replying:
+            self._interrupt_soon("keypad")  # the first key cuts the prompt, once
+        if entry is not None:
+            self._entry_done(entry)
+
+    def _entry_done(self, entry: str) -> None:
+        self._log.info("keypad entry of %d digits (%s)", len(entry), self._keypad.ended_by)
+        self.submit(entry, "dtmf")
+
+    def _arm_keypad(self, agent: Agent) -> None:
+        """Ask the agent what it expects next; arm the keypad for a ``digits`` entry.
+
+        ``expecting`` is optional on the :class:`Agent`; a broken answer is logged
+        once and leaves every key its own turn, never failing the reply.
+        """
+        expecting = getattr(agent, "expecting", None)
+        if expecting is None:
+            return
+        try:
+            spec = expecting()
+        except Exception as exc:
+            self._log.warning("agent expecting() failed, keys stay single: %s", type(exc).__name__)
+            return
+        if spec is None:
+            return
+        if not isinstance(spec, Mapping) or spec.get("kind") != "digits":
+            kind = spec.get("kind") if isinstance(spec, Mapping) else type(spec).__name__
+            self._log.warning("agent expects %r, which the session cannot collect", str(kind)[:40])
+            return
+        request, rejected = parse_request(spec)
+        if rejected:
+            self._log.warning(
+                "keypad request: bad or unknown %s; defaults used", ", ".join(rejected)
+            )
+        self._keypad.expect(request)
+        self._log.info(
+            "keypad armed: %d-%s digits, finish key %r, %.1fs pause ends it",
+            request.min_digits,
+            request.max_digits or "any",
+            request.finish_on_key,
+            request.timeout_s,
+        )
+
+    def _poll_keypad(self, now: float) -> None:
+        """The keypad's pause: deliver the entry, or note why there is none."""
+        keypad = self._keypad
+        if not keypad.active:
+            return
+        entry = keypad.poll(now)
+        if entry is not None:
+            self._entry_done(entry)
+        elif not keypad.active:
+            self._log.info("keypad: %s after %d keys, no entry", keypad.ended_by, keypad.pressed)
+        elif keypad.keying:
+            # A caller keying is there: hold turn-taking's silence count, which
+            # counts from the last key and may be shorter than the keypad's pause.
+            self._turns.on_dtmf(now)
 
     async def _audio_stream(self) -> AsyncIterator[AudioFrame]:
         while (frame := await self._audio.get()) is not None:
@@ -430,6 +519,8 @@ class CallSession(CallActions):
                             phrases.put_nowait(phrase)
                 for phrase in splitter.flush():
                     phrases.put_nowait(phrase)
+                # Keys pressed during the prompt count, as with <Gather>: arm now.
+                self._arm_keypad(agent)
                 # The model's own count (prompt included) replaces the estimate.
                 if self._budget is not None and (used := getattr(agent, "turn_usage", None)):
                     self._budget.settle_tokens(estimated, sum(used))
@@ -443,6 +534,7 @@ class CallSession(CallActions):
             phrases.put_nowait(None)
             await speaker
             await self._until_heard()
+            self._keypad.on_prompt_ended(self._clock.now())
             timing.finished_at = self._clock.now()
             self.report.heard[turn] = self._buffer.heard_text(turn)
             self._observe("agent", self.report.heard[turn], timing)
@@ -514,6 +606,7 @@ class CallSession(CallActions):
                 await self._writer.flush()
         self._writer.resume()
         self._turns.on_reply_interrupted(self._clock.now())
+        self._keypad.on_prompt_ended(self._clock.now())  # cut: the wait for a first key starts
         heard = self._buffer.heard_text(turn, cut)
         self.report.heard[turn] = heard
         self.report.interruptions += 1
@@ -539,9 +632,7 @@ class CallSession(CallActions):
                 self.resume()
                 self._services.metrics.barge_in("resumed")
             elif kind == "interrupt":
-                self.pause()
-                if self._barge_task is None or self._barge_task.done():
-                    self._barge_task = asyncio.create_task(self.interrupt(action.reason))
+                self._interrupt_soon(action.reason)
             elif kind == "turn":
                 if action.text.strip():
                     self.submit(action.text.strip(), "speech")
@@ -551,14 +642,22 @@ class CallSession(CallActions):
                 self._closing = True
                 self._barge_task = asyncio.create_task(self._close_politely())
 
+    def _interrupt_soon(self, reason: str) -> None:
+        """Stop sending now and cut the reply in a task (the reader's path does not await)."""
+        self.pause()
+        if self._barge_task is None or self._barge_task.done():
+            self._barge_task = asyncio.create_task(self.interrupt(reason))
+
     async def _poll_loop(self) -> None:
-        """Turn-taking timers: they must fire even when no audio arrives."""
+        """Turn-taking timers and the keypad's pause: they must fire even when no audio arrives."""
         while True:
             now = self._clock.now()
-            due = self._turns.deadline()
+            dues = (self._turns.deadline(), self._keypad.deadline())
+            due = min((d for d in dues if d is not None), default=None)
             wait = POLL_S if due is None else min(POLL_S, max(0.0, due - now))
             await self._clock.sleep(max(wait, PACING_SLACK_S))
             now = self._clock.now()
+            self._poll_keypad(now)  # first: an entry ending now beats a reprompt due now
             self._apply(self._turns.poll(now))
             if self._budget is not None and (over := self._budget.over(now)) is not None:
                 self._end_for_limit(over)

@@ -196,6 +196,16 @@ class Agent(Protocol):
     One ``respond`` runs at a time. ``cancel`` stops the running reply and
     leaves the dialogue state consistent; ``record_heard`` then stores the
     part of the reply the caller actually heard.
+
+    Optional (not part of the protocol, so agents without it still match):
+    ``expecting() -> Mapping[str, Any] | None``, what the caller is asked for
+    by the reply just produced. The session reads it once the reply's text is
+    out, before its audio ends (callers key during the prompt).
+    ``{"kind": "digits", "max_digits": 0, "min_digits": 1, "finish_on_key": "#",
+    "timeout_s": 5.0}`` (every key but ``kind`` optional; these are the
+    defaults) collects keys into one ``dtmf`` turn, like Twilio's ``<Gather>``:
+    see :mod:`telephony.keypad`. ``None``, or no method: every key is its own
+    turn at once.
     """
 
     def respond(self, text: str, *, source: InputSource = "speech") -> AsyncIterator[str]:

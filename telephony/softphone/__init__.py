@@ -43,15 +43,21 @@ tables run in order. Each step has exactly one action::
     dtmf = "1"                   # keys 0-9 * #, one dtmf event each
 
     [[step]]
+    dtmf = "482913#"             # an entry, keyed at a slower pace:
+    dtmf_gap_ms = 300            #   300 ms from key to key (default 200)
+
+    [[step]]
     hangup = true                # stop + close; must be last (implied at the end)
 
 ``barge_in_after_ms`` goes with ``say`` or ``play`` (``timeout_ms`` then
 bounds the wait for the agent's audio); ``quiet_ms`` only with
-``wait_for_agent``. A timed-out wait continues the script and adds a warning
-to the result. ``say`` uses Piper pitched up by 1.15 unless another
-``TextToSpeech`` is passed, so caller and agent voices differ; all audio is
-prepared before dialing. Errors name the file, the step number and the
-problem.
+``wait_for_agent``; ``dtmf_gap_ms`` only with ``dtmf``. Keys without their
+finish key, then ``pause_ms = 5000``, test an app that ends an entry on its
+inter-digit timeout (as Twilio's ``<Gather>`` does after 5 s). A timed-out
+wait continues the script and adds a warning to the result. ``say`` uses
+Piper pitched up by 1.15 unless another ``TextToSpeech`` is passed, so caller
+and agent voices differ; all audio is prepared before dialing. Errors name
+the file, the step number and the problem.
 
 Timing
 ------

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "DEFAULT_DTMF_GAP_MS",
     "DEFAULT_QUIET_MS",
     "DEFAULT_WAIT_TIMEOUT_MS",
     "Dtmf",
@@ -34,6 +35,7 @@ __all__ = [
 
 DEFAULT_QUIET_MS = 1000  # longer than the pauses between the phrases of one reply
 DEFAULT_WAIT_TIMEOUT_MS = 20_000  # a reply that has not started by then is not coming
+DEFAULT_DTMF_GAP_MS = 200  # between the keys of one dtmf step, like a person typing
 DTMF_DIGITS = frozenset("0123456789*#")  # the keys Twilio reports in dtmf events
 
 
@@ -84,10 +86,17 @@ class Pause:
 
 @dataclass(frozen=True, slots=True)
 class Dtmf:
-    """Press keys: one Twilio ``dtmf`` event per digit."""
+    """Press keys: one Twilio ``dtmf`` event per digit.
+
+    Attributes:
+        number: 1-based position in the script (for messages).
+        digits: The keys, in order (0-9, ``*``, ``#``).
+        gap_ms: Time from one key to the next (rounded to the 20 ms frame).
+    """
 
     number: int
     digits: str
+    gap_ms: int = DEFAULT_DTMF_GAP_MS
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +152,7 @@ _MODIFIERS = {  # modifier key -> the actions it may accompany
     "barge_in_after_ms": ("say", "play"),
     "timeout_ms": ("say", "play", "wait_for_agent"),
     "quiet_ms": ("wait_for_agent",),
+    "dtmf_gap_ms": ("dtmf",),
 }
 _TOP_LEVEL = ("description", "step")
 
@@ -246,7 +256,8 @@ def _build_step(number: int, raw: Mapping[str, Any], base_dir: Path) -> Step:
     if action == "dtmf":
         if not isinstance(value, str) or not value or set(value) - DTMF_DIGITS:
             raise ScriptError(f"dtmf must be a string of keys 0-9, * and #, got {value!r}")
-        return Dtmf(number, value)
+        gap = _positive_int("dtmf_gap_ms", raw.get("dtmf_gap_ms", DEFAULT_DTMF_GAP_MS))
+        return Dtmf(number, value, gap)
     if action == "wait_for_agent":
         if value is not True:
             raise ScriptError(f"wait_for_agent must be true, got {value!r}")

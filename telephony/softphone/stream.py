@@ -46,7 +46,6 @@ _FRAME_S = FRAME_MS / 1000
 _BYTES_PER_MS = FRAME_BYTES / FRAME_MS
 LATE_FRAME_MS = 20.0  # a frame sent a whole frame after its slot: the sender stalled
 TALK_GAP_MS = 400  # agent silence that separates two replies (pauses inside one are shorter)
-DTMF_GAP_MS = 200  # between the keys of one dtmf step, like a person typing
 _MAX_WARNINGS = 20  # keep a misbehaving app from filling the report
 _SILENCE = ulaw_silence(FRAME_MS)
 
@@ -432,7 +431,7 @@ class MediaStream:
         turn.start_ms = self.tick * FRAME_MS
         for i, digit in enumerate(step.digits):
             if i:
-                await self._wait_ticks(DTMF_GAP_MS)
+                await self._wait_ticks(step.gap_ms)
             await self._send(
                 lambda seq, digit=digit: wire.build_dtmf(
                     digit, stream_sid=self.result.stream_sid, sequence_number=seq

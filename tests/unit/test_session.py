@@ -482,3 +482,160 @@ async def test_the_token_budget_counts_what_the_model_reports() -> None:
     call.echo_marks()
     report = await asyncio.wait_for(call.task, 5)
     assert report.end_reason == "agent hangup"
+
+
+# -- keypad entries (telephony.keypad) -------------------------------------------
+
+ACCOUNT_PROMPT = (
+    "To find your booking, please key in your account number on the keypad, "
+    "then press the hash key. You will find the number at the top of any letter we sent you."
+)  # 1.6 s of fake speech: long enough to key over
+ASK_DIGITS = {"kind": "digits", "max_digits": 0, "finish_on_key": "#", "timeout_s": 5.0}
+
+
+class AskingAgent(ScriptedAgent):
+    """Asks for an account number by keypad in its greeting, and for nothing after."""
+
+    def __init__(self, ask: object = ASK_DIGITS, **kwargs) -> None:
+        super().__init__(greeting=ACCOUNT_PROMPT, **kwargs)
+        self.ask = ask
+        self._expecting: object = None
+
+    async def respond(self, text: str, *, source="speech"):
+        self._expecting = self.ask if source == "start" else None
+        async for token in super().respond(text, source=source):
+            yield token
+
+    def expecting(self):
+        return self._expecting
+
+
+async def press(call: Call, keys: str, gap: float = 0.3) -> None:
+    for key in keys:
+        call.transport.push(call.twilio.dtmf(key))
+        await call.run_for(gap)
+
+
+async def test_keys_over_the_prompt_reach_the_agent_as_one_turn(caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="dialgraph")
+    call = Call(agent=AskingAgent)
+    call.begin()
+    await call.run_for(0.5)  # the prompt is playing
+    await press(call, "482913#")
+    await call.run_for(0.5)
+    assert call.agent.inputs == [("start", ""), ("dtmf", "482913")]
+    # The first key cut the prompt once, like a barge-in; later keys did not.
+    assert len(call.transport.of("clear")) == 1
+    assert len(call.agent.heard) == 1 and ACCOUNT_PROMPT.startswith(call.agent.heard[0])
+    assert call.session.report.interruptions == 1
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("dialgraph")]
+    assert "keypad entry of 6 digits (finish_key)" in "\n".join(lines)
+    assert not [line for line in lines if "4829" in line], "logs count keys, never show them"
+    await call.end()
+
+
+async def test_a_pause_after_the_last_key_ends_the_entry() -> None:
+    call = Call(agent=AskingAgent)
+    call.begin()
+    await call.run_for(2.5)
+    call.echo_marks()  # the prompt was heard
+    await call.run_for(0.1)
+    await press(call, "48", gap=0.0)
+    await call.run_for(4.9)
+    assert call.agent.inputs == [("start", "")], "not before 5 s without a key"
+    await call.run_for(0.2)
+    assert call.agent.inputs == [("start", ""), ("dtmf", "48")]
+    assert not call.transport.of("clear"), "keys after the prompt cut nothing"
+    await call.end()
+
+
+async def test_no_key_after_the_prompt_leaves_single_keys_and_silence_handling() -> None:
+    call = Call(
+        agent=AskingAgent,
+        settings=Settings(playout_lead_ms=100, start_timeout=5.0, reprompt_after_ms=7000),
+    )
+    call.begin()
+    await call.run_for(2.5)
+    call.echo_marks()
+    await call.run_for(5.2)  # the wait for the first key is over
+    await press(call, "2", gap=0.1)
+    assert call.agent.inputs == [("start", ""), ("dtmf", "2")], "a single key, at once"
+    call.echo_marks()
+    await call.run_for(3.0)
+    call.echo_marks()
+    await call.run_for(7.5)
+    assert call.agent.inputs[-1] == ("silence", ""), "silence is handled as usual"
+    await call.end()
+
+
+async def test_speech_instead_of_keys_cancels_the_entry() -> None:
+    call = Call(agent=AskingAgent, stt=FakeSTT(["i do not have it"]))
+    call.begin()
+    await call.run_for(2.5)
+    call.echo_marks()
+    await press(call, "4")
+    for frame in call.twilio.frames(tone_ulaw(400)) + call.twilio.frames(bytes([0xFF]) * 160 * 15):
+        call.transport.push(frame)
+    await call.run_for(1.0)
+    assert call.agent.inputs == [("start", ""), ("speech", "i do not have it")]
+    await call.run_for(2.0)
+    call.echo_marks()
+    await press(call, "5", gap=0.1)  # the speech reply asked for nothing: a single key
+    await call.run_for(6.0)
+    assert call.agent.inputs == [
+        ("start", ""),
+        ("speech", "i do not have it"),
+        ("dtmf", "5"),
+    ], "the cancelled 4 never arrives"
+    await call.end()
+
+
+async def test_keying_holds_a_reprompt_shorter_than_the_keypad_pause() -> None:
+    call = Call(
+        agent=lambda: AskingAgent(ask={**ASK_DIGITS, "timeout_s": 10.0}),
+        settings=Settings(playout_lead_ms=100, start_timeout=5.0, reprompt_after_ms=3000),
+    )
+    call.begin()
+    await call.run_for(2.5)
+    call.echo_marks()
+    await press(call, "7", gap=9.5)
+    assert call.agent.inputs == [("start", "")], "no reprompt while the caller keys"
+    await call.run_for(1.0)
+    assert call.agent.inputs == [("start", ""), ("dtmf", "7")]
+    await call.end()
+
+
+@pytest.mark.parametrize(
+    ("ask", "warning"),
+    [
+        ({"kind": "digits", "max_digits": "six", "timeout_s": -1}, "bad or unknown max_digits"),
+        ({"kind": "digits", "finish_key": "*"}, "bad or unknown finish_key"),
+    ],
+)
+async def test_a_bad_request_uses_defaults_and_warns_once(caplog, ask, warning) -> None:
+    call = Call(agent=lambda: AskingAgent(ask=ask))
+    call.begin()
+    await call.run_for(0.5)
+    await press(call, "12#")
+    await call.run_for(0.5)
+    assert call.agent.inputs == [("start", ""), ("dtmf", "12")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warning in warnings[0]
+    await call.end()
+
+
+class BrokenExpectingAgent(ScriptedAgent):
+    def expecting(self):
+        raise RuntimeError("graph state unreadable")
+
+
+@pytest.mark.parametrize("agent", [BrokenExpectingAgent, lambda: AskingAgent(ask=["digits"])])
+async def test_a_broken_expecting_leaves_keys_single(caplog, agent) -> None:
+    call = Call(agent=agent)
+    call.begin()
+    await call.run_for(3.0)
+    call.echo_marks()
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 1  # the greeting's
+    await press(call, "1")
+    assert ("dtmf", "1") in call.agent.inputs
+    await call.end()

@@ -23,7 +23,11 @@ from telephony.softphone import (
 )
 from telephony.softphone.audio import Utterance, load_wav
 from telephony.softphone.result import CallResult, TurnTiming
-from telephony.softphone.script import DEFAULT_QUIET_MS, DEFAULT_WAIT_TIMEOUT_MS
+from telephony.softphone.script import (
+    DEFAULT_DTMF_GAP_MS,
+    DEFAULT_QUIET_MS,
+    DEFAULT_WAIT_TIMEOUT_MS,
+)
 from telephony.softphone.wire import parse_twiml
 
 SCRIPTS = Path(__file__).parents[2] / "telephony" / "softphone" / "scripts"
@@ -50,6 +54,9 @@ def test_every_step_kind_parses(tmp_path: Path) -> None:
         [[step]]
         dtmf = "1#"
         [[step]]
+        dtmf = "482913#"
+        dtmf_gap_ms = 300
+        [[step]]
         wait_for_agent = true
         quiet_ms = 500
         timeout_ms = 9000
@@ -66,9 +73,10 @@ def test_every_step_kind_parses(tmp_path: Path) -> None:
         Say(3, "Actually, Friday", barge_in_after_ms=700),
         Play(4, (tmp_path / "cough.wav").resolve()),
         Pause(5, 800),
-        Dtmf(6, "1#"),
-        WaitForAgent(7, quiet_ms=500, timeout_ms=9000),
-        Hangup(8),
+        Dtmf(6, "1#", gap_ms=DEFAULT_DTMF_GAP_MS),
+        Dtmf(7, "482913#", gap_ms=300),
+        WaitForAgent(8, quiet_ms=500, timeout_ms=9000),
+        Hangup(9),
     )
     assert script.texts == ["I'd like to book a checkup", "Actually, Friday"]
 
@@ -98,6 +106,9 @@ def test_the_shipped_example_is_valid() -> None:
         ("[[step]]\nplay = 'missing.wav'", r"step 1: play file not found: .*missing.wav"),
         ("[[step]]\npause_ms = 5\nquiet_ms = 3", r"step 1: quiet_ms does not go with pause_ms"),
         ("[[step]]\ndtmf = '1'\nbarge_in_after_ms = 3", r"step 1: barge_in_after_ms does not go"),
+        ("[[step]]\ndtmf = '12'\ndtmf_gap_ms = 0", r"step 1: dtmf_gap_ms must be .* > 0"),
+        ("[[step]]\ndtmf = '12'\ndtmf_gap_ms = 0.3", r"step 1: dtmf_gap_ms must be a whole"),
+        ("[[step]]\nsay = 'x'\ndtmf_gap_ms = 300", r"step 1: dtmf_gap_ms does not go with say"),
         ("[[step]]\nsay = 'x'\ntimeout_ms = 300", r"step 1: timeout_ms on say/play only applies"),
         ("[[step]]\nsay = 'x'\nbarge_in_after_ms = -1", r"step 1: barge_in_after_ms must be"),
         ("[[step]]\nhangup = true\n[[step]]\nsay = 'x'", r"step 1: hangup must be the last step"),
