@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -90,20 +90,19 @@ class EffectTracker:
             await asyncio.wait_for(event.wait(), within_s)
         return not self.running(thread_id)
 
-    @contextlib.asynccontextmanager
-    async def effect(self, thread_id: str) -> AsyncIterator[None]:
-        """Mark one side effect of ``thread_id`` as running for the block."""
+    def begin(self, thread_id: str) -> None:
+        """One side effect of ``thread_id`` starts (pair with :meth:`end`)."""
         self._running[thread_id] = self._running.get(thread_id, 0) + 1
         self._idle.setdefault(thread_id, asyncio.Event()).clear()
-        try:
-            yield
-        finally:
-            left = self._running.get(thread_id, 1) - 1
-            if left <= 0:
-                self._running.pop(thread_id, None)
-                self._idle.pop(thread_id, asyncio.Event()).set()
-            else:
-                self._running[thread_id] = left
+
+    def end(self, thread_id: str) -> None:
+        """One side effect of ``thread_id`` is over, committed or failed."""
+        left = self._running.get(thread_id, 1) - 1
+        if left <= 0:
+            self._running.pop(thread_id, None)
+            self._idle.pop(thread_id, asyncio.Event()).set()
+        else:
+            self._running[thread_id] = left
 
 
 tracker = EffectTracker()
@@ -166,29 +165,39 @@ class SideEffectTool(BaseTool):
         if not call_id or not thread_id:  # a direct call, outside a graph: nothing to key on
             return await self.inner.ainvoke(input, config, **kwargs)
         key = effect_key(thread_id, str(call_id))
-        ledger = current_ledger()
-        async with tracker.effect(thread_id):
-            done = await ledger.get(key)
-            if done is not None:
-                logger.info("side effect %s already done; not repeated", self.name)
-                return done.message(str(call_id))
-            run = asyncio.ensure_future(self._commit(ledger, key, input, config, kwargs))
-            return await asyncio.shield(run)
+        # Marked running before the task starts, unmarked when it ends: a barge-in
+        # cancels this await, never the effect, and waits while it is under way.
+        tracker.begin(thread_id)
+        run = asyncio.ensure_future(
+            self._once(current_ledger(), key, thread_id, input, config=config, kwargs=kwargs)
+        )
+        return await asyncio.shield(run)
 
-    async def _commit(
+    async def _once(
         self,
         ledger: EffectLedger,
         key: str,
+        thread_id: str,
         input: Any,
+        *,
         config: RunnableConfig | None,
         kwargs: Mapping[str, Any],
     ) -> Any:
-        result = await self.inner.ainvoke(input, config, **kwargs)
-        if isinstance(result, ToolMessage):
-            content = result.content if isinstance(result.content, str) else str(result.content)
-            record = EffectRecord(self.name, content, result.artifact, result.status)
-            await ledger.put(key, record)
-        return result
+        """Run the tool unless the ledger has it; record what it did."""
+        try:
+            done = await ledger.get(key)
+            if done is not None:
+                logger.info("side effect %s already done; not repeated", self.name)
+                return done.message(key.rpartition(":")[2])
+            result = await self.inner.ainvoke(input, config, **kwargs)
+            if isinstance(result, ToolMessage):
+                content = result.content if isinstance(result.content, str) else str(result.content)
+                await ledger.put(
+                    key, EffectRecord(self.name, content, result.artifact, result.status)
+                )
+            return result
+        finally:
+            tracker.end(thread_id)
 
 
 def side_effect(tool: BaseTool) -> SideEffectTool:

@@ -409,12 +409,23 @@ class GraphAgent:
             return
         repairs: list[BaseMessage] = []
         ledger = current_ledger()
+        still_running = tracker.running(self.thread_id)
         for call in last_ai.tool_calls:
             if call["id"] in answered:
                 continue
             committed = await ledger.get(effect_key(self.thread_id, str(call["id"])))
             if committed is not None:
                 repairs.append(committed.message(str(call["id"])))
+            elif still_running:  # a side effect slower than the grace: it may yet commit
+                repairs.append(
+                    ToolMessage(
+                        "Not finished when the caller interrupted; it may still complete. "
+                        "Check before doing it again.",
+                        tool_call_id=call["id"],
+                        name=call["name"],
+                        status="error",
+                    )
+                )
             else:
                 repairs.append(
                     ToolMessage(

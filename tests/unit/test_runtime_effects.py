@@ -50,9 +50,9 @@ async def open_ticket(summary: str) -> str:
 
 @pytest.fixture(autouse=True)
 def fresh() -> AsyncIterator[None]:
+    global IN_TOOL, RELEASE_TOOL  # events bind to the loop of their first waiter
     TICKETS.clear()
-    IN_TOOL.clear()
-    RELEASE_TOOL.clear()
+    IN_TOOL, RELEASE_TOOL = asyncio.Event(), asyncio.Event()
     previous = use_ledger(InMemoryEffectLedger())
     yield
     use_ledger(previous)
@@ -155,3 +155,30 @@ async def test_the_ledger_in_the_database_keeps_the_first_outcome(
     assert record == EffectRecord("open_ticket", "Ticket 1 opened.", {"id": 1})
     assert record.message("call_1").artifact == {"id": 1}
     assert isinstance(current_ledger(), InMemoryEffectLedger)  # opening one changes nothing
+
+
+async def test_an_effect_slower_than_the_grace_is_not_reported_as_cancelled() -> None:
+    call = Step(tool_calls=[("open_ticket", {"summary": "slow database"})])
+    model = ScriptedChatModel(steps=[call, Step(text="Done.")])
+    graph = create_agent(model, tools=[open_ticket], checkpointer=InMemorySaver())
+    agent = GraphAgent(graph, thread_id="t-slow", side_effect_grace=0.05)
+
+    async def turn() -> None:
+        async for _ in agent.respond("open a ticket"):
+            pass
+
+    task = asyncio.create_task(turn())
+    await IN_TOOL.wait()
+    task.cancel()
+    await agent.cancel()  # gives up waiting after the grace; the write goes on
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    state = await graph.aget_state(agent.config)
+    answer = next(m for m in state.values["messages"] if isinstance(m, ToolMessage))
+    assert answer.content.startswith("Not finished when the caller interrupted")
+    RELEASE_TOOL.set()
+    for _ in range(100):  # the shielded write completes on its own
+        if TICKETS:
+            break
+        await asyncio.sleep(0.01)
+    assert TICKETS == ["slow database"]
