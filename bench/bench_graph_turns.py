@@ -17,7 +17,12 @@ Variants:
 * ``window``: ``memory.window.windowed_messages(40)`` on the same saver.
 * ``dialgraph``: the window + ``memory.checkpointer.open_checkpointer`` (WAL,
   ``synchronous=NORMAL``) + per-turn ``prune_checkpoints(keep=30)`` + the
-  call's transcript (``memory.transcripts``), i.e. what the runner does.
+  call's transcript (``memory.transcripts``), i.e. what the phone service
+  does after each turn (``graphs.runtime.service``).
+
+Caller turns enter as the phone runtime sends them: a ``HumanMessage``
+tagged with the turn (``dialgraph.turn_message``: source, confidence,
+alternatives), so the checkpoint holds what it holds on a call.
 * ``delta`` (beta LangGraph ``DeltaChannel``, stores writes instead of the
   list; snapshot every 100 updates): the upstream alternative, for comparison.
 
@@ -41,7 +46,7 @@ from typing import Annotated, Any, TypedDict
 
 import aiosqlite
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, AnyMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langgraph.channels import DeltaChannel
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -49,6 +54,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
+from dialgraph import CallerTurn, turn_message
 from memory.checkpointer import open_checkpointer, prune_checkpoints
 from memory.transcripts import Transcript
 from memory.window import windowed_messages
@@ -135,7 +141,7 @@ async def _dialgraph(path: Path) -> AsyncIterator[BaseCheckpointSaver[Any]]:
 
 
 VARIANTS: dict[str, tuple[Any, Callable[[Path], Any], bool]] = {
-    # name: (reducer, saver factory, runner upkeep: transcript + prune)
+    # name: (reducer, saver factory, service upkeep: transcript + prune)
     "default": (add_messages, _langgraph_default, False),
     "window": (windowed_messages(WINDOW), _langgraph_default, False),
     "dialgraph": (windowed_messages(WINDOW), _dialgraph, True),
@@ -156,7 +162,14 @@ async def _one_call(variant: str, turns: int, workdir: Path, call: int) -> dict[
     async with open_saver(db_path) as saver:
         graph = _build_graph(reducer, model_time).compile(checkpointer=saver)
         for turn in range(1, turns + 1):
-            caller = HumanMessage(f"Turn {turn}. {CALLER_LINE}")
+            caller = turn_message(
+                CallerTurn(
+                    text=f"Turn {turn}. {CALLER_LINE}",
+                    source="speech",
+                    confidence=0.92,
+                    alternatives=[],
+                )
+            )
             started = time.perf_counter()
             first_token = None
             async for _chunk, _meta in graph.astream(
@@ -180,7 +193,7 @@ async def _one_call(variant: str, turns: int, workdir: Path, call: int) -> dict[
         await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db_bytes = db_path.stat().st_size
     hung_up_bytes = 0
-    if upkeep:  # at hang-up the runner may keep only the final checkpoint
+    if upkeep:  # at hang-up the service may keep only the final checkpoint
         async with open_saver(db_path) as saver:
             await prune_checkpoints(saver, thread_id, keep=1)
         hung_up_bytes = await _live_bytes(db_path)

@@ -65,7 +65,7 @@ __all__ = [
 
 logger = logging.getLogger("dialgraph.studio")
 
-DEFAULT_GRAPH_ID = "voice_agent"  # threads whose checkpoints name no graph
+DEFAULT_GRAPH_ID = "clinic"  # threads whose checkpoints name no graph (the bundled flow)
 SYNC_INTERVAL_ENV = "DIALGRAPH_STUDIO_SYNC_SECONDS"
 DEFAULT_SYNC_INTERVAL_S = 2.0  # a new call shows up in Studio within this; one query per tick
 

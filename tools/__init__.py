@@ -2,26 +2,19 @@
 
 ``CLINIC_TOOLS`` goes to ``ToolNode`` and ``model.bind_tools``; the tools read
 the caller, database and date from the run's context (``ToolRuntime``), and
-the thread id from its config. ``SIDE_EFFECT_TOOLS`` names the calls a runner
-must let finish (or recover with :func:`tools.booking.completed_tool_message`)
-rather than cut short.
+the thread id from its config. Booking, cancelling and rescheduling are
+marked :func:`dialgraph.side_effect`, so the runtime lets them finish when the
+caller barges in and never repeats one (its ledger); the calendar keeps its
+own idempotency underneath. Transfer and hang-up answer with the runtime's
+call-action requests (:mod:`tools.transfer`).
 """
 
 from langchain_core.tools import BaseTool
 
-from tools.booking import BOOKING_TOOLS, completed_effect, completed_tool_message, idempotency_key
+from tools.booking import BOOKING_TOOLS
 from tools.lookup import LOOKUP_TOOLS
-from tools.transfer import CALL_TOOLS
+from tools.transfer import CALL_CONTROL_TOOLS
 
-__all__ = [
-    "CLINIC_TOOLS",
-    "SIDE_EFFECT_TOOLS",
-    "completed_effect",
-    "completed_tool_message",
-    "idempotency_key",
-]
+__all__ = ["CLINIC_TOOLS"]
 
-CLINIC_TOOLS: list[BaseTool] = [*BOOKING_TOOLS, *LOOKUP_TOOLS, *CALL_TOOLS]
-SIDE_EFFECT_TOOLS: frozenset[str] = frozenset(
-    {"book_appointment", "cancel_appointment", "reschedule_appointment"}
-)
+CLINIC_TOOLS: list[BaseTool] = [*BOOKING_TOOLS, *LOOKUP_TOOLS, *CALL_CONTROL_TOOLS]

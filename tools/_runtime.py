@@ -22,6 +22,7 @@ from tools.calendar import Calendar, get_calendar
 
 __all__ = [
     "DEFAULT_DB_URL",
+    "DEFAULT_TIMEZONE",
     "UNAVAILABLE",
     "CallFacts",
     "CallRuntime",
@@ -34,7 +35,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_DB_URL = "sqlite:///var/dialgraph.db"
-DEFAULT_TIMEZONE = "America/New_York"
+DEFAULT_TIMEZONE = "America/New_York"  # the clinic's
 UNAVAILABLE = (
     "I'm sorry, I can't reach the appointment book right now. "
     "I can transfer you to the front desk if you like."

@@ -145,7 +145,7 @@ def describe_effect(tool: str, artifact: dict[str, Any], today: date | None = No
 
     Args:
         tool: "book_appointment", "cancel_appointment" or "reschedule_appointment".
-        artifact: What the tool (or :func:`tools.booking.completed_effect`) returned.
+        artifact: What the tool (or :meth:`tools.calendar.Calendar.completed_effect`) returned.
         today: The clinic's date, to say "today" and "tomorrow".
     """
     if not artifact.get("ok"):

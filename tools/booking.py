@@ -6,10 +6,12 @@ machine-readable outcome from :mod:`tools.calendar`. Nothing raises: a bad
 day, a taken slot or a database failure all come back as a polite sentence
 with ``{"ok": False, "error": ...}``.
 
-The side-effect tools commit under ``"{thread_id}:{tool_call_id}"``; a replay
-of the same call returns the first outcome. After a cancelled run,
-:func:`completed_effect` / :func:`completed_tool_message` give a runner the
-real result of a call that committed.
+Book, cancel and reschedule are :func:`dialgraph.side_effect` tools: the
+runtime lets one under way finish when the caller barges in, answers a
+repeated call from its ledger, and repairs a cut run with the committed
+result. Underneath, the calendar commits each change under
+``"{thread_id}:{tool_call_id}"`` (the same key), so a replay that reaches it
+still returns the first outcome.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from langchain_core.messages import ToolCall, ToolMessage
 from langchain_core.tools import tool
 
+from dialgraph import side_effect
 from tools._parse import clean_name, parse_day, parse_part_of_day, parse_time
-from tools._runtime import CallRuntime, call_facts, guarded, idempotency_key
+from tools._runtime import CallRuntime, call_facts, guarded
 from tools._spoken import describe_availability, describe_effect
-from tools.calendar import get_calendar
 from tools.clinic import APPOINTMENT_TYPES, doctor_name
 from tools.clinic import appointment_type as canonical_type
 
@@ -33,10 +34,7 @@ __all__ = [
     "book_appointment",
     "cancel_appointment",
     "check_availability",
-    "completed_effect",
-    "completed_tool_message",
     "describe_effect",
-    "idempotency_key",
     "reschedule_appointment",
 ]
 
@@ -152,6 +150,7 @@ async def _book(
     return describe_effect("book_appointment", artifact, facts.today), artifact
 
 
+@side_effect
 @tool(response_format="content_and_artifact", parse_docstring=True)
 async def book_appointment(
     appointment_type: str,
@@ -191,6 +190,7 @@ async def _cancel(runtime: CallRuntime, appointment_id: int) -> Result:
     return describe_effect("cancel_appointment", artifact, facts.today), artifact
 
 
+@side_effect
 @tool(response_format="content_and_artifact", parse_docstring=True)
 async def cancel_appointment(appointment_id: int, runtime: CallRuntime) -> Result:
     """Cancel one of the caller's upcoming appointments.
@@ -226,6 +226,7 @@ async def _reschedule(runtime: CallRuntime, appointment_id: int, day: str, at: s
     return describe_effect("reschedule_appointment", artifact, facts.today), artifact
 
 
+@side_effect
 @tool(response_format="content_and_artifact", parse_docstring=True)
 async def reschedule_appointment(
     appointment_id: int, day: str, time: str, runtime: CallRuntime
@@ -242,44 +243,6 @@ async def reschedule_appointment(
         time: The new start time as HH:MM, 24-hour; quarter hours only.
     """
     return await guarded("reschedule_appointment", _reschedule(runtime, appointment_id, day, time))
-
-
-async def completed_effect(db_url: str, idempotency_key: str) -> dict[str, Any] | None:
-    """The artifact a side-effect tool call committed, or None if it never committed.
-
-    Args:
-        db_url: The calendar database (``Context.db_url``).
-        idempotency_key: ``idempotency_key(thread_id, tool_call_id)``.
-    """
-    return await get_calendar(db_url).completed_effect(idempotency_key)
-
-
-async def completed_tool_message(
-    db_url: str, thread_id: str, tool_call: ToolCall
-) -> ToolMessage | None:
-    """The ToolMessage a side-effect call would have produced, if it committed.
-
-    For a runner repairing a run cancelled inside the tool node: a dangling
-    ``book_appointment`` call that did commit gets its real answer instead of
-    "cancelled", so the booking is neither lost nor repeated.
-
-    Args:
-        db_url: The calendar database (``Context.db_url``).
-        thread_id: The run's thread id.
-        tool_call: The unanswered tool call from the last AIMessage.
-
-    Returns:
-        The ToolMessage, or None when nothing was committed for that call.
-    """
-    artifact = await completed_effect(db_url, idempotency_key(thread_id, tool_call["id"] or ""))
-    if artifact is None:
-        return None
-    return ToolMessage(
-        content=describe_effect(tool_call["name"], artifact),
-        artifact=artifact,
-        name=tool_call["name"],
-        tool_call_id=tool_call["id"] or "",
-    )
 
 
 BOOKING_TOOLS = [check_availability, book_appointment, cancel_appointment, reschedule_appointment]

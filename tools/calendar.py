@@ -10,9 +10,9 @@ How it works:
   that first looks its idempotency key up in ``effects``, then decides, writes
   the appointment change *and* the outcome (the tool's artifact) under that
   key, and commits. Replaying a key returns the stored outcome and changes
-  nothing, so a retried or re-run tool call can never book twice, and
-  :meth:`Calendar.completed_effect` tells a runner whether a cancelled call
-  actually committed.
+  nothing, so a retried or re-run tool call can never book twice (whatever
+  the phone runtime's own side-effect ledger knows), and
+  :meth:`Calendar.completed_effect` tells whether a cut call actually committed.
 - Write transactions are serialised per calendar (see :mod:`tools._db`), so two
   callers racing for one slot, or for overlapping slots, get one winner. The
   write runs shielded: cancelling the caller's task does not cut a

@@ -126,7 +126,10 @@ class GraphAgent:
         transfer_targets: Destination name -> number or queue; the first is the default.
         greeting: Said at call start when the graph itself says nothing.
         side_effect_grace: Seconds ``cancel`` waits for a running side-effecting
-            tool to finish before cancelling anyway.
+            tool to finish before cancelling the run anyway.
+        effect_settle_s: Seconds the repair after a cancel then waits for a
+            side effect still under way (it runs shielded and may yet commit),
+            so the open tool call is answered with what really happened.
         metadata: Extra run metadata (shown in Studio / LangSmith).
         on_turn_end: Awaited with the thread's state values after every turn
             (completed, or cut and repaired): transcripts, checkpoint pruning.
@@ -144,6 +147,7 @@ class GraphAgent:
         transfer_targets: Mapping[str, str] | None = None,
         greeting: str = "",
         side_effect_grace: float = 10.0,
+        effect_settle_s: float = 10.0,
         metadata: Mapping[str, Any] | None = None,
         on_turn_end: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None,
         on_close: Callable[[], Awaitable[None]] | None = None,
@@ -154,6 +158,7 @@ class GraphAgent:
         self._targets = dict(transfer_targets or {})
         self._greeting = greeting
         self._grace = side_effect_grace
+        self._settle_s = effect_settle_s
         self._on_turn_end = on_turn_end
         self._on_close = on_close
         self.thread_id = thread_id
@@ -409,7 +414,8 @@ class GraphAgent:
             return
         repairs: list[BaseMessage] = []
         ledger = current_ledger()
-        still_running = tracker.running(self.thread_id)
+        # A side effect cut past its grace still runs, shielded: wait for its outcome.
+        still_running = not await tracker.settled(self.thread_id, self._settle_s)
         for call in last_ai.tool_calls:
             if call["id"] in answered:
                 continue

@@ -1,7 +1,9 @@
 """Yes/no answers, corrections, choices from a list, and keypad presses.
 
 Part of the clinic NLU (``nlu.parse`` combines them). Works on normalised text.
-A keypad press reaches the dialogue as text: a lone digit ("1") or "press one".
+Keys pressed on the phone arrive tagged and are read by ``nlu.parse_keys``;
+``dtmf_key`` reads a key written as text (typed in Studio): a lone digit
+("1"), "press one", "pressed 1".
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """The clinic receptionist's policy: what to say or which tool to call next.
 
-How it works: a ``ClinicDialogue`` is fed the conversation event by event,
-caller turns through ``hear`` and tool results through ``tool_result``; each
-returns the next ``Say`` or ``ToolCall``. The local model rebuilds one from the
-whole message history on every call (it keeps no state of its own), so the
-state here is always what the transcript implies, after a checkpoint restore
-or a cancelled run as well.
+How it works: a ``ClinicDialogue`` is fed the conversation event by event:
+caller turns through ``hear`` (words) or ``hear_keys`` (keys pressed), notes
+from the phone system through ``on_event``, tool results through
+``tool_result``; each returns the next ``Say`` or ``ToolCall``. The local
+model rebuilds one from the whole message history on every call (it keeps no
+state of its own), so the state here is always what the transcript implies,
+after a checkpoint restore or a cancelled run as well.
 
 The state is small: the task in progress (book, availability, cancel,
 reschedule, my appointments), the booking details collected since the last
@@ -26,7 +27,7 @@ from graphs.events import TRANSFER_FAILED
 from . import _replies as replies
 from ._dialogue_state import MENU, Action, Say, Slots, Task, ToolCall, matching
 from ._tool_results import ToolResults
-from .nlu import FACT_TOPICS, Expect, Intent, Utterance, parse
+from .nlu import FACT_TOPICS, Expect, Intent, Utterance, parse, parse_keys
 
 __all__ = ["ClinicDialogue", "Say", "Slots", "ToolCall"]
 
@@ -54,8 +55,14 @@ class ClinicDialogue(ToolResults):
     # --- caller turns ---------------------------------------------------------------
 
     def hear(self, text: str) -> Action:
-        """The next action after the caller said (or keyed) ``text``."""
-        u = parse(text, self.today, expect=_HINTS.get(self.stage or ""))
+        """The next action after the caller said (or typed) ``text``; ``""`` is silence."""
+        return self._understand(parse(text, self.today, expect=_HINTS.get(self.stage or "")))
+
+    def hear_keys(self, keys: str) -> Action:
+        """The next action after the caller pressed ``keys`` on the phone."""
+        return self._understand(parse_keys(keys, expect=_HINTS.get(self.stage or "")))
+
+    def _understand(self, u: Utterance) -> Action:
         if not u.text:  # silence: re-ask, without counting it as a miss
             return Say(f"Sorry, I didn't hear anything. {self.question or MENU}")
         if u.name and (self.stage == "name" or u.name != self.caller_name):

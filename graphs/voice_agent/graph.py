@@ -6,20 +6,20 @@ One run per caller turn on the call's thread::
                      \\--> agent --route_after_agent--> tools --> remember --> agent
                                                    \\--> END
 
-- ``greet`` runs once, at call start: it greets a returning caller by name
-  (from long-term memory keyed by phone number).
-- ``agent`` calls the chat model with the clinic tools bound. At the start of
-  a turn it clears the last turn's call action (``transfer``, ``end_call``):
-  the telephony layer took it after that turn, and if it asks again (a note
-  ``[event: transfer_failed]``, see ``graphs.events``) the action did not
-  happen, so the state must not claim a transfer is under way.
+- ``greet`` answers the call-start turn (``dialgraph.is_call_start``): it
+  greets a returning caller by name (from long-term memory keyed by phone
+  number, or the name on their appointments).
+- ``agent`` calls the chat model with the clinic tools bound.
 - ``tools`` runs the tool calls (``ToolNode``); tool errors come back as
-  messages the model can speak, never as exceptions.
+  messages the model can speak, never as exceptions. Transfer and hang-up
+  answer with the runtime's call-action requests; booking, cancelling and
+  rescheduling are side effects the runtime never cuts or repeats.
 - ``remember`` stores what is worth keeping across calls (the caller's name
   and last booking) after a successful booking.
 
-Exports ``builder`` (for tests and the service, compiled with a checkpointer
-and store) and ``graph`` (for LangGraph Studio / ``langgraph dev``).
+Exports ``builder`` (for tests, compiled with a checkpointer and store),
+``graph`` (for LangGraph Studio / ``langgraph dev`` and the phone service)
+and ``phone``, the clinic's phone settings (``dialgraph.PhoneSettings``).
 """
 
 from __future__ import annotations
@@ -36,16 +36,23 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.prebuilt import ToolNode
 from langgraph.runtime import Runtime
 
-from graphs.models import get_chat_model
+from dialgraph import PhoneSettings, Redaction, SpeechHints, is_call_start
+from graphs.voice_agent import vocabulary
 from graphs.voice_agent.context import Context
+from graphs.voice_agent.lifecycle import call_context, open_clinic, remember_visit
+from graphs.voice_agent.models import get_chat_model
 from graphs.voice_agent.prompts import SYSTEM_PROMPT, greeting
 from graphs.voice_agent.state import InputState, State
 from memory.store import CallerMemory
 from tools import CLINIC_TOOLS
-from tools._runtime import clinic_now
+from tools._runtime import DEFAULT_TIMEZONE, clinic_now
 from tools.calendar import get_calendar
+from tools.clinic import CLINIC_NAME, FRONT_DESK
+from tools.transfer import FRONT_DESK_DESTINATION
 
-__all__ = ["builder", "graph", "make_builder"]
+__all__ = ["GRAPH_ID", "builder", "graph", "make_builder", "phone"]
+
+GRAPH_ID = "clinic"  # its id in langgraph.json
 
 logger = logging.getLogger("dialgraph.graph")
 
@@ -103,22 +110,9 @@ def make_agent_node(model_for: Callable[[str], BaseChatModel]) -> Callable[..., 
         )
         model = model_for(ctx.model).bind_tools(CLINIC_TOOLS)
         response = await model.ainvoke([system, *state.messages])
-        update: dict[str, Any] = {"messages": [response]}
-        if state.messages and isinstance(state.messages[-1], HumanMessage):
-            update.update(_handed_over(state))
-        return update
+        return {"messages": [response]}
 
     return agent
-
-
-def _handed_over(state: State) -> dict[str, Any]:
-    """Clear a call action an earlier turn asked for: it is handed over once."""
-    cleared: dict[str, Any] = {}
-    if state.transfer is not None:
-        cleared["transfer"] = None
-    if state.end_call:
-        cleared["end_call"] = False
-    return cleared
 
 
 async def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -142,7 +136,12 @@ async def remember(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 def route_turn(state: State) -> Literal["greet", "agent", "__end__"]:
-    """Greet at call start; answer a caller turn; otherwise nothing to do."""
+    """Greet at call start; answer a caller turn; otherwise nothing to do.
+
+    A run with no input (started by hand in Studio) greets once too.
+    """
+    if is_call_start(state.messages):
+        return "greet"
     if state.messages and isinstance(state.messages[-1], HumanMessage):
         return "agent"
     if not state.greeted:
@@ -174,4 +173,33 @@ def make_builder(model_for: Callable[[str], BaseChatModel] = get_chat_model) -> 
 
 
 builder = make_builder()
-graph = builder.compile(name="voice_agent")
+graph = builder.compile(name=GRAPH_ID)
+
+phone = PhoneSettings(
+    name=CLINIC_NAME,
+    # The greet node greets; this is said only if the graph says nothing at call start.
+    greeting=f"Thank you for calling {CLINIC_NAME}. How can I help you today?",
+    voicemail_message=f"Hello, this is {CLINIC_NAME}. Please call us back. Goodbye.",
+    timezone=DEFAULT_TIMEZONE,
+    spoken_nodes=frozenset({"greet", "agent"}),
+    transfer_targets={FRONT_DESK_DESTINATION: FRONT_DESK},
+    speech=SpeechHints(
+        phrases=tuple(vocabulary.corpus()),
+        words=tuple(sorted(vocabulary.words())),
+        # Rare words the cloud recogniser should favour (vendors warn against long lists).
+        keyterms=(
+            CLINIC_NAME,
+            "checkup",
+            "consultation",
+            "vaccination",
+            "Dr. Patel",
+            "Dr. Nguyen",
+            "reschedule",
+        ),
+    ),
+    redaction=Redaction(allow_list=("Patel", "Nguyen", "Riverside", CLINIC_NAME)),
+    context=call_context,
+    on_startup=open_clinic,
+    on_call_end=remember_visit,
+)
+"""The clinic's phone settings, found by the loader next to ``graph``."""

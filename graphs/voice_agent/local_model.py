@@ -3,10 +3,13 @@
 How it works: ``LocalDialogueModel`` is a LangChain chat model with tool
 calling and token streaming, so the clinic graph runs on it exactly as on a
 hosted model. It holds no conversation state. On every call it replays the
-whole message history through the receptionist's policy (``_dialogue``):
-caller turns are read by the rule-based NLU (``nlu``), notes from the phone
-system (``[event: transfer_failed]``, see ``graphs.events``) by the policy
-directly, tool results through their artifacts, and the action after the last
+whole message history through the receptionist's policy (``_dialogue``).
+Caller turns are read by their phone-contract tag (:func:`dialgraph.caller_turn`):
+words by the rule-based NLU (``nlu``), keys pressed as keys, silence as a
+re-ask, notes from the phone system (``[event: transfer_failed]``, see
+``graphs.events``) by the policy directly; the call-start turn is not the
+caller's words and is skipped (the graph's ``greet`` node answers it). Tool
+results are read through their artifacts, and the action after the last
 message is the reply. So a checkpoint restore, a cancelled run or a different
 process gives the same answer for the same history.
 
@@ -46,6 +49,7 @@ from langchain_core.runnables import Runnable
 from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
+from dialgraph import caller_turn
 from graphs.events import event_name
 
 from ._dialogue import ClinicDialogue, Say, ToolCall
@@ -57,7 +61,7 @@ _TODAY_LINE = re.compile(r"\bToday is (\d{4}-\d{2}-\d{2})\b")
 _CALLER_LINE = re.compile(r"^\s*Caller name:\s*(.*?)\s*$", re.MULTILINE | re.IGNORECASE)
 _UNKNOWN_NAMES = frozenset({"", "unknown", "none", "n/a", "not known", "-", "null"})
 _WORD = re.compile(r"\s*\S+")
-_SILENCE = re.compile(r"[(\[]?\s*silence\s*[)\]]?", re.IGNORECASE)  # the runner's "(silence)"
+_SILENCE = re.compile(r"[(\[]?\s*silence\s*[)\]]?", re.IGNORECASE)  # "(silence)" typed in Studio
 _ARGS_PIECE_CHARS = 24  # stream the JSON arguments in a few pieces, like a hosted model
 _FALLBACK_OPENING = "How can I help you today?"
 
@@ -184,15 +188,20 @@ def _text(message: BaseMessage) -> str:
     return " ".join(parts)
 
 
-def _caller_turn(message: BaseMessage) -> str:
-    """The caller's words; a key press marked as such becomes "press 1", silence ""."""
+def _hear(dialogue: ClinicDialogue, message: HumanMessage) -> Say | ToolCall | None:
+    """Feed one caller turn to the policy by its tag; ``None`` for the call-start turn."""
+    if event := event_name(message):
+        return dialogue.on_event(event)
+    turn = caller_turn(message)
+    source = turn["source"] if turn is not None else "speech"
+    if source == "start":
+        return None  # answered by the greeting, never heard as the caller's words
+    if source == "dtmf" and turn is not None:
+        return dialogue.hear_keys(turn.get("digits") or turn["text"])
+    if source == "silence":
+        return dialogue.hear("")
     text = _text(message).strip()
-    if _SILENCE.fullmatch(text):
-        return ""
-    source = message.additional_kwargs.get("source") if message.additional_kwargs else None
-    if source == "dtmf" and len(text) == 1:
-        return f"press {text}"
-    return text
+    return dialogue.hear("" if _SILENCE.fullmatch(text) else text)
 
 
 def _decide(
@@ -210,8 +219,7 @@ def _decide(
     action: Say | ToolCall | None = None
     for message in messages:
         if isinstance(message, HumanMessage):
-            event = event_name(message)
-            action = dialogue.on_event(event) if event else dialogue.hear(_caller_turn(message))
+            action = _hear(dialogue, message)
         elif isinstance(message, AIMessage):
             for call in message.tool_calls:
                 calls[call.get("id") or ""] = (call["name"], dict(call.get("args") or {}))

@@ -5,10 +5,12 @@ lower-case words (pocketsphinx already writes that way; typed text, "3pm",
 "p.m." and "Dr." are folded into the same shape). ``parse`` then reads, in
 this order, the day (relative to an injected ``today``), the time, the part of
 day, the appointment type, the doctor, a name, a yes/no answer, a choice from
-a list read out ("the second one"), a keypad digit and the intent. Words used
-for the day are masked before the time is read, so "the third" never becomes
-3 p.m. When a phrase mentions two values of one slot ("tuesday, no,
-wednesday") the last one wins, which is how people correct themselves.
+a list read out ("the second one"), a key typed as words ("press one") and the
+intent. Words used for the day are masked before the time is read, so "the
+third" never becomes 3 p.m. When a phrase mentions two values of one slot
+("tuesday, no, wednesday") the last one wins, which is how people correct
+themselves. Keys pressed on the phone arrive tagged, apart from speech, and
+are read by ``parse_keys``.
 
 Bare numbers are times only when the dialogue asked for a time, after a
 correction word ("no, make it four"), or after "at"; "three" then means 15:00
@@ -53,6 +55,7 @@ __all__ = [
     "parse_appointment_type",
     "parse_day",
     "parse_doctor",
+    "parse_keys",
     "parse_name",
     "parse_part_of_day",
     "parse_time",
@@ -506,6 +509,27 @@ def parse(text: str, today: dt.date, *, expect: Expect | None = None) -> Utteran
         ref_time=ref_times[-1][1] if ref_times else None,
         **slots,
     )
+
+
+_KEYPAD = "0123456789*#"  # the keys of a telephone keypad
+
+
+def parse_keys(keys: str, *, expect: Expect | None = None) -> Utterance:
+    """Understand keys pressed on the phone (a ``dtmf`` turn: ``"1"``, ``"#"``).
+
+    One key is a menu answer: 1 = yes, 2 = no, 0 = front desk, * = repeat; in a
+    list just read out, its number; when a time was asked, the hour. The clinic
+    never asks for a longer entry, so more keys than one are heard but not
+    understood (the question is asked again).
+
+    Args:
+        keys: The keys, in the order pressed.
+        expect: What the dialogue just asked for.
+    """
+    keys = "".join(keys.split())
+    if len(keys) == 1 and keys in _KEYPAD:
+        return _key_press(keys, keys, expect=expect)
+    return Utterance(text=keys)
 
 
 def _key_press(t: str, key: str, *, expect: Expect | None) -> Utterance:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from langchain_core.messages import AnyMessage
 
@@ -31,20 +31,15 @@ class InputState:
 
 @dataclass
 class State(InputState):
-    """The whole conversation state of a call."""
+    """The whole conversation state of a call.
+
+    Call actions (transfer, hang-up) are not kept here: the call-action tools
+    answer with a request that lives in ``messages`` (``dialgraph.action_message``)
+    and the runtime carries it out after the reply.
+    """
 
     caller_name: str | None = None
     """The caller's name, once known (from memory or given during the call)."""
 
     greeted: bool = False
     """Whether the greeting turn has run."""
-
-    transfer: dict[str, Any] | None = None
-    """A requested hand-off, ``{"target": "+1...", "reason": "..."}``; the
-    telephony layer moves the call once the caller has heard the reply. The
-    next turn clears it: after a note ``[event: transfer_failed]`` (the
-    transfer did not happen; the caller is still on the line) it is ``None``."""
-
-    end_call: bool = False
-    """Set when the conversation is over; the call is hung up after the reply
-    (cleared by a next turn, like ``transfer``)."""

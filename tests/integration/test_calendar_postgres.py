@@ -19,7 +19,9 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
+from graphs.runtime.effects import current_ledger, use_ledger
 from graphs.voice_agent.context import Context
+from memory.effects import InMemoryEffectLedger
 from tests.postgres import SERVER_URL, fresh_schema
 from tools import CLINIC_TOOLS
 from tools._seed import RETURNING_CALLER, seed_plan
@@ -247,10 +249,17 @@ async def test_tools_book_through_a_tool_node(schema_url) -> None:
     }
     context = Context(caller=CALLER, db_url=schema_url[0], today=MONDAY.isoformat())
     config = {"configurable": {"thread_id": "CA-pg"}}
-    for _ in range(2):  # the second run replays the same tool call
-        state = await graph.ainvoke(
-            {"messages": [AIMessage(content="", tool_calls=[call])]}, config, context=context
-        )
+    previous = current_ledger()
+    try:
+        for _ in range(2):  # the second run replays the same tool call
+            # A fresh runtime ledger each time (another worker): the calendar's own
+            # idempotency is what keeps the booking single here.
+            use_ledger(InMemoryEffectLedger())
+            state = await graph.ainvoke(
+                {"messages": [AIMessage(content="", tool_calls=[call])]}, config, context=context
+            )
+    finally:
+        use_ledger(previous)
     answers = [m for m in state["messages"] if isinstance(m, ToolMessage)]
     assert answers[0].artifact == answers[1].artifact
     assert answers[0].artifact["appointment"]["name"] == "Grace Hopper"

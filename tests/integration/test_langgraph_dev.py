@@ -1,7 +1,8 @@
 """LangGraph Studio sees the calls: ``langgraph dev`` on the service's database.
 
-Calls are placed through the service code path (``open_clinic_agents``; the
-model is ``langchain-openai`` against the local fake OpenAI server) on a
+Calls are placed through the service code path (``load_flow("clinic")`` and
+``open_flow_agents``; the model, ``DIALGRAPH_MODEL``, is ``langchain-openai``
+against the local fake OpenAI server) on a
 temporary SQLite file. Then the real ``langgraph dev`` runs as a subprocess
 with the repository's ``langgraph.json`` (paths made absolute, so the server
 can run in a temporary directory and leave no ``.langgraph_api/`` behind), the
@@ -37,10 +38,11 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 
-from graphs.models import get_chat_model
-from graphs.runner import thread_id_for_call
-from graphs.service import open_clinic_agents
+from dialgraph import load_flow
+from graphs.runtime.runner import thread_id_for_call
+from graphs.runtime.service import open_flow_agents
 from graphs.studio import StudioThreads, list_call_threads, sync_to_server
+from graphs.voice_agent.models import get_chat_model
 from memory.checkpointer import open_checkpointer
 from tests.openai_fake import FakeOpenAI, Text, ToolCalls
 from tests.processes import free_port, spawn, stop, tail
@@ -69,7 +71,7 @@ _URL_IN_LOG = re.compile(r"API: (?:\x1b\[[0-9;]*m)?(http://127\.0\.0\.1:\d+)")
 class RecordingClient:
     """Just enough of ``langgraph_sdk``'s client: an in-memory thread table."""
 
-    def __init__(self, graphs: tuple[str, ...] = ("voice_agent",)) -> None:
+    def __init__(self, graphs: tuple[str, ...] = ("clinic",)) -> None:
         self.graphs = graphs
         self.threads = self
         self.assistants = self
@@ -100,7 +102,7 @@ def _echo_graph(saver):
     return builder.compile(checkpointer=saver)
 
 
-async def _turn(graph, call_sid: str, text: str, graph_id: str = "voice_agent") -> str:
+async def _turn(graph, call_sid: str, text: str, graph_id: str = "clinic") -> str:
     thread_id = thread_id_for_call(call_sid)
     config = {
         "configurable": {"thread_id": thread_id},
@@ -122,7 +124,7 @@ async def _check_sync(saver) -> None:
     assert first in touched and second in touched and foreign not in touched
     assert touched.index(first) < touched.index(second), "oldest first: newest ends on top"
     meta = client.table[first]["metadata"]
-    assert meta["graph_id"] == "voice_agent"
+    assert meta["graph_id"] == "clinic"
     assert meta["call_sid"].startswith("CA") and meta["source"] == "dialgraph"
 
     client.calls.clear()
@@ -266,7 +268,7 @@ async def _listed(client, thread_id: str, within_s: float = 15.0) -> list[dict]:
     """The listed call threads, once ``thread_id`` is among them (or ``within_s`` passed)."""
     deadline = time.monotonic() + within_s
     while True:
-        threads = await client.threads.search(metadata={"graph_id": "voice_agent"}, limit=50)
+        threads = await client.threads.search(metadata={"graph_id": "clinic"}, limit=50)
         if any(t["thread_id"] == thread_id for t in threads) or time.monotonic() > deadline:
             return threads
         await asyncio.sleep(0.2)
@@ -284,7 +286,7 @@ def _as_pairs(messages: list) -> list[tuple[str, str]]:
 @pytest.mark.slow
 @pytest.mark.skipif(not HAS_DEV_SERVER, reason='langgraph dev needs "langgraph-cli[inmem]"')
 async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
-    tmp_path: Path, openai_env: None
+    tmp_path: Path, openai_env: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from langgraph_sdk import get_client
 
@@ -299,65 +301,66 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
     }
     studio_dir = tmp_path / "studio"
     studio_dir.mkdir()
-    async with (
-        FakeOpenAI() as llm,
-        open_clinic_agents(
-            database_url=db_url,
-            var_dir=tmp_path,
-            model=f"openai-compatible:{llm.base_url}|fake-model",
-            today=TODAY,
-        ) as agents,
-    ):
-        before = await _place_call(agents, "CA_before_studio", llm)
-
-        async with (
-            langgraph_dev(studio_dir, env) as server,
-            get_client(url=server.url, api_key=None) as client,
+    flow = load_flow("clinic", root=REPO)
+    async with FakeOpenAI() as llm:
+        monkeypatch.setenv("DIALGRAPH_MODEL", f"openai-compatible:{llm.base_url}|fake-model")
+        async with open_flow_agents(flow, database_url=db_url, var_dir=tmp_path, today=TODAY) as (
+            agents
         ):
-            print(f"\nlanggraph dev answered /ok after {server.startup_s:.1f} s")
+            before = await _place_call(agents, "CA_before_studio", llm)
 
-            # Listed as soon as the server is up (registered at start-up).
-            threads = await client.threads.search(metadata={"graph_id": "voice_agent"})
-            assert [t["thread_id"] for t in threads] == [before]
-            assert threads[0]["metadata"]["call_sid"] == "CA_before_studio"
+            async with (
+                langgraph_dev(studio_dir, env) as server,
+                get_client(url=server.url, api_key=None) as client,
+            ):
+                print(f"\nlanggraph dev answered /ok after {server.startup_s:.1f} s")
 
-            # The call's messages, as Studio shows them, read from the shared checkpointer.
-            state = await client.threads.get_state(before)
-            local = await agents.graph.aget_state({"configurable": {"thread_id": before}})
-            assert _as_pairs(state["values"]["messages"]) == _as_pairs(local.values["messages"])
-            kinds = [m["type"] for m in state["values"]["messages"]]
-            assert kinds == ["ai", "human", "ai", "tool", "ai"]
-            assert state["values"]["messages"][-1]["content"] == ANSWER
-            assert state["values"]["messages"][3]["name"] == "check_availability"
-            assert len(await client.threads.get_history(before, limit=5)) >= 2
+                # Listed as soon as the server is up (registered at start-up).
+                threads = await client.threads.search(metadata={"graph_id": "clinic"})
+                assert [t["thread_id"] for t in threads] == [before]
+                assert threads[0]["metadata"]["call_sid"] == "CA_before_studio"
 
-            # A call placed while Studio is open shows up too, newest first.
-            during = await _place_call(agents, "CA_during_studio", llm)
-            threads = await _listed(client, during)
-            assert [t["thread_id"] for t in threads] == [during, before]
+                # The call's messages, as Studio shows them, read from the shared checkpointer.
+                state = await client.threads.get_state(before)
+                local = await agents.graph.aget_state({"configurable": {"thread_id": before}})
+                assert _as_pairs(state["values"]["messages"]) == _as_pairs(local.values["messages"])
+                kinds = [m["type"] for m in state["values"]["messages"]]
+                assert kinds == ["human", "ai", "human", "ai", "tool", "ai"]  # start, greeting, ...
+                assert state["values"]["messages"][0]["content"] == "(call started)"
+                assert state["values"]["messages"][-1]["content"] == ANSWER
+                assert state["values"]["messages"][4]["name"] == "check_availability"
+                assert len(await client.threads.get_history(before, limit=5)) >= 2
 
-            # Registering from outside (`dialgraph studio-sync`) is idempotent.
-            assert set(await sync_to_server(server.url, database_url=db_url)) >= {before, during}
-            assert len(await client.threads.search(metadata={"graph_id": "voice_agent"})) == 2
+                # A call placed while Studio is open shows up too, newest first.
+                during = await _place_call(agents, "CA_during_studio", llm)
+                threads = await _listed(client, during)
+                assert [t["thread_id"] for t in threads] == [during, before]
 
-            # Studio can continue a call: the run happens in the dev server, on
-            # the shared checkpointer, and the service sees the new turn.
-            llm.replies.append(Text("You are welcome. Goodbye!"))
-            context = {
-                "call_sid": "CA_before_studio",
-                "caller": CALLER,
-                "model": f"openai-compatible:{llm.base_url}|fake-model",
-                "db_url": db_url,
-                "today": TODAY,
-            }
-            await client.runs.wait(
-                before,
-                "voice_agent",
-                input={"messages": [{"role": "user", "content": "thanks"}]},
-                context=context,
-            )
-            local = await agents.graph.aget_state({"configurable": {"thread_id": before}})
-            assert _as_pairs(local.values["messages"][-2:]) == [
-                ("human", "thanks"),
-                ("ai", "You are welcome. Goodbye!"),
-            ], tail(server.log)
+                # Registering from outside (`dialgraph studio-sync`) is idempotent.
+                assert set(await sync_to_server(server.url, database_url=db_url)) >= {
+                    before,
+                    during,
+                }
+                assert len(await client.threads.search(metadata={"graph_id": "clinic"})) == 2
+
+                # Studio can continue a call: the run happens in the dev server, on
+                # the shared checkpointer, and the service sees the new turn.
+                llm.replies.append(Text("You are welcome. Goodbye!"))
+                context = {
+                    "call_sid": "CA_before_studio",
+                    "caller": CALLER,
+                    "model": f"openai-compatible:{llm.base_url}|fake-model",
+                    "db_url": db_url,
+                    "today": TODAY,
+                }
+                await client.runs.wait(
+                    before,
+                    "clinic",
+                    input={"messages": [{"role": "user", "content": "thanks"}]},
+                    context=context,
+                )
+                local = await agents.graph.aget_state({"configurable": {"thread_id": before}})
+                assert _as_pairs(local.values["messages"][-2:]) == [
+                    ("human", "thanks"),
+                    ("ai", "You are welcome. Goodbye!"),
+                ], tail(server.log)

@@ -3,17 +3,18 @@
 ``get_chat_model`` builds a real ``langchain-openai`` ``ChatOpenAI``; it talks
 HTTP to :class:`tests.openai_fake.FakeOpenAI` on loopback, which streams Chat
 Completions server-sent events with tool calls as OpenAI does. The turns run
-through :class:`~graphs.runner.GraphAgent` on a SQLite checkpointer, exactly as
-in a call. What a caller or an operator would notice is checked: the spoken
-reply arrives token by token, the tool really ran and the model saw its
-result, and a failing model server turns into an exception the call session
-can apologise for, with the thread left fit for the next turn.
+through the phone runtime's :class:`~graphs.runtime.runner.GraphAgent` on a
+SQLite checkpointer, set up as the service sets up a call (the clinic's context
+and phone settings, the call facts in ``configurable``). What a caller or an
+operator would notice is checked: the spoken reply arrives token by token, the
+tool really ran and the model saw its result, and a failing model server turns
+into an exception the call session can apologise for, with the thread left fit
+for the next turn.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,14 +25,18 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_openai import ChatOpenAI
 
-from graphs.models import get_chat_model
-from graphs.runner import GraphAgent, thread_id_for_call
+from dialgraph import CallFacts
+from graphs.runtime.contract import CALL_KEY
+from graphs.runtime.effects import use_ledger
+from graphs.runtime.runner import GraphAgent, thread_id_for_call
 from graphs.voice_agent.context import Context
-from graphs.voice_agent.graph import make_builder
+from graphs.voice_agent.graph import make_builder, phone
+from graphs.voice_agent.models import get_chat_model
 from memory.checkpointer import open_checkpointer
+from memory.effects import InMemoryEffectLedger
 from memory.store import open_store
 from tests.openai_fake import FakeOpenAI, HttpError, StreamFault, Text, ToolCalls, words
-from tools import CLINIC_TOOLS, SIDE_EFFECT_TOOLS, completed_effect
+from tools import CLINIC_TOOLS
 from tools.calendar import get_calendar
 
 CALLER = "+15550001111"
@@ -63,6 +68,7 @@ async def server() -> AsyncIterator[FakeOpenAI]:
 async def clinic(tmp_path: Path, server: FakeOpenAI) -> AsyncIterator[SimpleNamespace]:
     """The clinic graph with the default model factory, on a SQLite file."""
     db_url = f"sqlite:///{tmp_path}/clinic.db"
+    previous = use_ledger(InMemoryEffectLedger())
     async with open_checkpointer(db_url) as saver, open_store(db_url) as store:
         await get_calendar(db_url).seed(dt.date.fromisoformat(TODAY))
         graph = make_builder().compile(checkpointer=saver, store=store)
@@ -73,14 +79,18 @@ async def clinic(tmp_path: Path, server: FakeOpenAI) -> AsyncIterator[SimpleName
             db_url=db_url,
             today=TODAY,
         )
+        facts = CallFacts(call_sid="CA_openai", caller=CALLER, timezone=phone.timezone, today=TODAY)
         agent = GraphAgent(
             graph,
             thread_id=thread_id_for_call("CA_openai"),
             context=context,
-            side_effect_tools=SIDE_EFFECT_TOOLS,
-            ledger=functools.partial(completed_effect, db_url),
+            configurable={CALL_KEY: facts.to_config()},
+            spoken_nodes=phone.spoken_nodes,
+            transfer_targets=phone.transfer_targets,
+            greeting=phone.greeting,
         )
         yield SimpleNamespace(graph=graph, agent=agent, server=server)
+    use_ledger(previous)
 
 
 async def turn(agent: GraphAgent, text: str, source: str = "speech") -> list[str]:
@@ -132,6 +142,12 @@ async def test_tool_call_then_streamed_answer_over_sse(clinic) -> None:
     assert clinic.server.headers[0]["authorization"] == f"Bearer {DUMMY_KEY}"
     assert first["model"] == "fake-model" and first["stream"] is True
     assert first["messages"][0]["role"] == "system"
+    # The call-start turn and the greeting, as plain chat (the prompt explains the note).
+    assert first["messages"][1:3] == [
+        {"role": "user", "content": "(call started)"},
+        {"role": "assistant", "content": "".join(greeting)},
+    ]
+    assert "(call started)" in first["messages"][0]["content"]
     assert first["messages"][-1] == {"role": "user", "content": "anything free friday morning"}
     # Every clinic tool is offered; injected infrastructure never reaches the model.
     tools = {t["function"]["name"]: t["function"] for t in first["tools"]}

@@ -1,18 +1,19 @@
-"""GraphAgent on the real clinic graph, tools, calendar and SQLite checkpointer.
+"""The phone runtime's GraphAgent on the real clinic graph, tools, calendar and SQLite.
 
 The chat model is scripted (tests/fakes_graph.py) so a test can stop a turn
 at an exact point -- while the model streams, while a booking is being
 written, between nodes -- cancel it as a barge-in would, and then check what
 a caller would care about: the history is valid for the next turn, the
 caller's words are kept, the reply is stored as heard, and a booking exists
-exactly once or not at all.
+exactly once or not at all. The agent is set up as the phone service sets it
+up (``graphs.runtime.service``): the clinic's context and phone settings, the
+call facts in ``configurable``, and a side-effect ledger (in memory here).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -21,14 +22,17 @@ from types import SimpleNamespace
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from graphs.runner import GraphAgent, thread_id_for_call
-from graphs.voice_agent.context import Context
-from graphs.voice_agent.graph import make_builder
+from dialgraph import CallFacts, StartupInfo, caller_turn, requested_actions
+from graphs.runtime.contract import CALL_KEY
+from graphs.runtime.effects import use_ledger
+from graphs.runtime.runner import GraphAgent, thread_id_for_call
+from graphs.voice_agent.graph import make_builder, phone
 from memory.checkpointer import open_checkpointer
+from memory.effects import InMemoryEffectLedger
 from memory.store import open_store
 from tests.fakes_graph import ScriptedChatModel, Step
-from tools import SIDE_EFFECT_TOOLS, completed_effect
 from tools.calendar import Calendar, get_calendar
+from tools.clinic import FRONT_DESK
 
 CALLER = "+15550001111"
 TODAY = "2026-11-24"  # a Tuesday
@@ -39,23 +43,30 @@ BOOKING = {"appointment_type": "checkup", "day": "2026-11-27", "time": "14:00", 
 async def clinic(tmp_path: Path) -> AsyncIterator[SimpleNamespace]:
     db_url = f"sqlite:///{tmp_path}/clinic.db"
     model = ScriptedChatModel(steps=[])
+    previous = use_ledger(InMemoryEffectLedger())
     async with open_checkpointer(db_url) as saver, open_store(db_url) as store:
         graph = make_builder(lambda spec: model).compile(checkpointer=saver, store=store)
-        context = Context(call_sid="CA1", caller=CALLER, db_url=db_url, today=TODAY)
+        facts = CallFacts(call_sid="CA1", caller=CALLER, timezone=phone.timezone, today=TODAY)
+        startup = StartupInfo(database_url=db_url, today=TODAY, timezone=phone.timezone)
+        assert phone.context is not None
+        context = phone.context(facts, startup)
 
         def new_agent(**kwargs) -> GraphAgent:
             return GraphAgent(
                 graph,
                 thread_id=thread_id_for_call("CA1"),
                 context=context,
-                side_effect_tools=SIDE_EFFECT_TOOLS,
-                ledger=functools.partial(completed_effect, db_url),
+                configurable={CALL_KEY: facts.to_config()},
+                spoken_nodes=phone.spoken_nodes,
+                transfer_targets=phone.transfer_targets,
+                greeting=phone.greeting,
                 **kwargs,
             )
 
         yield SimpleNamespace(
             model=model, graph=graph, agent=new_agent(), new_agent=new_agent, db_url=db_url
         )
+    use_ledger(previous)
 
 
 async def say(agent: GraphAgent, text: str, source: str = "speech") -> str:
@@ -114,6 +125,9 @@ class Barge:
 async def test_greeting_then_booking_turn(clinic) -> None:
     greeting = await say(clinic.agent, "", source="start")
     assert "Riverside Family Clinic" in greeting
+    assert clinic.model.seen == [], "the clinic's greet node answers the call start"
+    start = (await messages(clinic))[0]
+    assert caller_turn(start)["source"] == "start"
     clinic.model.steps += [
         Step(tool_calls=[("book_appointment", BOOKING)]),
         Step(text="You are booked."),
@@ -182,15 +196,18 @@ async def test_cancel_during_a_booking_waits_for_it_and_books_once(clinic, monke
     assert len(await bookings(clinic.db_url)) == 1
 
 
-@pytest.mark.parametrize("inside_write", [True, False])
-async def test_a_run_cut_in_the_tool_node_books_once_or_not_at_all(
+@pytest.mark.parametrize(
+    "inside_write",
+    [True, False],
+)
+async def test_a_booking_cut_past_its_grace_books_once_and_the_state_says_so(
     clinic, monkeypatch, inside_write: bool
 ) -> None:
-    """With no grace period the run is cut at once. Cut inside the shielded
-    write, the booking still commits and the repair answers the open call with
-    it; cut before the write began, nothing is booked and the call is answered
-    as cancelled. Never two bookings, never a booking the state denies."""
-    entered, release = asyncio.Event(), asyncio.Event()
+    """With no grace period the run is cut at once, here inside the booking tool
+    (in the calendar's write, or before it). The tool is a side effect: shielded,
+    it books anyway, exactly once; the repair must answer the open call with that
+    booking. Never two bookings, never a booking the state denies."""
+    entered, release, landed = asyncio.Event(), asyncio.Event(), asyncio.Event()
     original = Calendar._effect
 
     async def gated_effect(self, key, tool, decide):
@@ -199,11 +216,14 @@ async def test_a_run_cut_in_the_tool_node_books_once_or_not_at_all(
             await release.wait()
             return await decide(tx)
 
-        if inside_write:
-            return await original(self, key, tool, gated)
-        entered.set()
-        await release.wait()
-        return await original(self, key, tool, decide)
+        try:
+            if inside_write:
+                return await original(self, key, tool, gated)
+            entered.set()
+            await release.wait()
+            return await original(self, key, tool, decide)
+        finally:
+            landed.set()
 
     monkeypatch.setattr(Calendar, "_effect", gated_effect)
     agent = clinic.new_agent(side_effect_grace=0.0)
@@ -215,14 +235,25 @@ async def test_a_run_cut_in_the_tool_node_books_once_or_not_at_all(
     await asyncio.sleep(0.05)
     release.set()
     await asyncio.wait_for(cancelling, 10)
+    await asyncio.wait_for(landed.wait(), 10)  # the shielded booking is over, either way
     history = await messages(clinic)
     assert_valid_history(history)
     answer = next(m for m in history if isinstance(m, ToolMessage))
-    booked = await bookings(clinic.db_url)
-    if inside_write:
-        assert answer.artifact["ok"] is True and len(booked) == 1
-    else:
-        assert answer.status == "error" and "Cancelled" in answer.content and booked == []
+    assert len(await bookings(clinic.db_url)) == 1
+    assert answer.status == "success" and answer.artifact["ok"] is True, answer.content
+
+
+async def test_a_turn_cut_before_the_booking_tool_started_books_nothing(clinic) -> None:
+    asking = Step(tool_calls=[("book_appointment", BOOKING)], gate=asyncio.Event())
+    clinic.model.steps.append(asking)
+    barge = Barge(clinic.agent, "yes book it")
+    await asking.started.wait()  # the model is about to ask for the booking
+    await barge.cut()
+    await clinic.agent.cancel()
+    history = await messages(clinic)
+    assert_valid_history(history)
+    assert isinstance(history[-1], HumanMessage) and history[-1].content == "yes book it"
+    assert await bookings(clinic.db_url) == []
 
 
 async def test_cancel_before_a_tool_ran_answers_the_call_as_cancelled(clinic) -> None:
@@ -240,7 +271,9 @@ async def test_cancel_before_a_tool_ran_answers_the_call_as_cancelled(clinic) ->
     assert_valid_history(await messages(clinic))
 
 
-async def test_transfer_is_requested_in_state_and_surfaces_as_call_action(clinic) -> None:
+async def test_transfer_is_requested_in_the_checkpoint_and_surfaces_as_call_action(
+    clinic,
+) -> None:
     clinic.model.steps += [
         Step(tool_calls=[("transfer_to_front_desk", {"reason": "caller asked for a person"})]),
         Step(text="Let me put you through."),
@@ -249,10 +282,11 @@ async def test_transfer_is_requested_in_state_and_surfaces_as_call_action(clinic
     action = clinic.agent.pending_action()
     assert action == {
         "kind": "transfer",
-        "target": "+15550100200",
+        "target": FRONT_DESK,  # the number behind "front desk" in the clinic's settings
         "reason": "caller asked for a person",
     }
     assert clinic.agent.pending_action() is None, "an action is handed over once"
+    assert [r["kind"] for r in requested_actions(await messages(clinic))] == ["transfer"]
 
 
 async def test_a_failed_transfer_reaches_the_model_as_a_note_and_clears_the_request(
@@ -271,8 +305,7 @@ async def test_a_failed_transfer_reaches_the_model_as_a_note_and_clears_the_requ
     shown = clinic.model.seen[-1][-1]
     assert isinstance(shown, HumanMessage) and shown.content.startswith("[event: transfer_failed]")
     assert "[event: transfer_failed]" in clinic.model.seen[-1][0].content, "the prompt explains it"
-    state = await clinic.graph.aget_state(clinic.agent.config)
-    assert state.values["transfer"] is None
+    assert requested_actions(await messages(clinic)) == [], "no transfer under way any more"
     assert clinic.agent.pending_action() is None
     assert_valid_history(await messages(clinic))
 

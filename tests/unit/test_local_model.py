@@ -1,7 +1,9 @@
 """Multi-turn conversations with the offline dialogue model, driven by message lists.
 
 The model is called the way the clinic graph calls it: a system message with
-"Today is ..." and "Caller name: ...", then the history. Tool calls are
+"Today is ..." and "Caller name: ...", then the history, whose caller turns
+are tagged as the phone runtime tags them (``dialgraph.turn_message``): the
+call-start turn, words, keys pressed, silence. Tool calls are
 answered by ``FakeClinic`` with ``ToolMessage``s whose artifacts follow the
 Issue 3 contract, so no database or graph is needed. Caller turns are written
 as pocketsphinx emits them: lower case, no punctuation, numbers as words.
@@ -27,6 +29,7 @@ from langchain_core.tools import tool
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
+from dialgraph import CallerTurn, turn_message
 from graphs.voice_agent.local_model import LocalDialogueModel
 
 TODAY = "2026-11-24"  # a Tuesday
@@ -159,13 +162,26 @@ class Call:
         )
         self.messages: list[BaseMessage] = [
             SystemMessage(system),
+            turn_message(CallerTurn(text="", source="start")),
             AIMessage("Good morning, thank you for calling Riverside Family Clinic."),
         ]
         self.tool_calls: list[tuple[str, dict[str, Any]]] = []
 
     def say(self, text: str) -> str:
         """The caller says ``text``; run tools until the model speaks; return what it said."""
-        self.messages.append(HumanMessage(text))
+        return self.turn(turn_message(CallerTurn(text=text, source="speech")))
+
+    def press(self, keys: str) -> str:
+        """The caller presses ``keys`` on the phone."""
+        return self.turn(turn_message(CallerTurn(text=keys, source="dtmf", digits=keys)))
+
+    def silence(self) -> str:
+        """The caller says nothing after a reply."""
+        return self.turn(turn_message(CallerTurn(text="", source="silence")))
+
+    def turn(self, message: BaseMessage) -> str:
+        """One caller turn; run tools until the model speaks; return what it said."""
+        self.messages.append(message)
         for _ in range(4):
             reply = self.model.invoke(self.messages)
             self.messages.append(reply)
@@ -217,7 +233,7 @@ def test_time_correction_and_keypad_confirmation() -> None:
     call = Call(caller_name="Ann Lee")  # known caller: the name is not asked
     assert "at ten a.m., under the name Ann Lee" in call.say("book a flu shot tomorrow at ten")
     assert "at four p.m., under the name Ann Lee" in call.say("no make it four")
-    call.say("pressed 1")
+    call.press("1")
     assert call.called("book_appointment") == [
         {"appointment_type": "vaccination", "day": "2026-11-25", "time": "16:00", "name": "Ann Lee"}
     ]
@@ -466,13 +482,61 @@ def test_still_not_understood_after_the_offer_gives_keys_then_transfers() -> Non
     assert call.say("blah") == PUT_THROUGH
 
 
-def test_silence_reprompts_without_counting_as_a_miss() -> None:
+@pytest.mark.parametrize("quiet", ["tagged", "typed", "empty"])
+def test_silence_reprompts_without_counting_as_a_miss(quiet: str) -> None:
     call = Call()
     call.say("gibberish words")
-    assert call.say("").startswith("Sorry, I didn't hear anything.")
+    reply = {"tagged": call.silence, "typed": lambda: call.say("(silence)"),
+             "empty": lambda: call.say("")}[quiet]()  # fmt: skip
+    assert reply.startswith("Sorry, I didn't hear anything.")
     assert call.say("gibberish words") == (
         f"Sorry, I'm still having trouble understanding. {TRANSFER_OFFER}"
     )
+
+
+# --- the phone's own turns: call start and keys -------------------------------------------
+
+
+def test_the_call_start_turn_is_never_heard_as_the_callers_words() -> None:
+    start = turn_message(CallerTurn(text="", source="start"))
+    assert start.content == "(call started)"
+    system = SystemMessage(f"Today is {TODAY} (Tuesday).\nCaller name: unknown")
+    reply = LocalDialogueModel().bind_tools(ALL_TOOLS).invoke([system, start])
+    assert reply.tool_calls == [] and reply.content == "How can I help you today?"
+    # Nor is it a miss: the first gibberish after it is the first miss of the call.
+    assert Call().say("purple monkey dishwasher") == GENERIC_REASK
+
+
+@pytest.mark.parametrize(
+    ("keys", "reply"),
+    [("0", PUT_THROUGH), ("1", "Sure, what can I help you with?"), ("2", CLOSING)],
+)
+def test_a_key_is_a_menu_answer(keys: str, reply: str) -> None:
+    call = Call()
+    assert call.say("where are you").endswith(ANYTHING_ELSE)
+    assert call.press(keys) == reply
+
+
+def test_keys_pick_from_a_list_just_read_out() -> None:
+    call = Call(caller_name="Ann Lee")
+    assert call.say("book a checkup on friday").endswith("Which time would you like?")
+    assert "at nine thirty a.m." in call.press("2")
+
+
+def test_star_repeats_and_a_long_entry_is_not_understood() -> None:
+    call = Call()
+    question = call.say("book a checkup")
+    assert call.press("*") == question
+    assert call.press("482913") == f"Sorry, I didn't catch that. {question}"
+
+
+def test_a_key_typed_in_studio_still_counts() -> None:
+    call = Call(caller_name="Ann Lee")
+    call.say("book a flu shot tomorrow at ten")
+    call.say("pressed 1")
+    assert call.called("book_appointment") == [
+        {"appointment_type": "vaccination", "day": "2026-11-25", "time": "10:00", "name": "Ann Lee"}
+    ]
 
 
 # --- the model as a LangChain chat model ---------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from langchain_core.messages import BaseMessage, HumanMessage
 
+from dialgraph import CallerTurn, caller_turn, turn_message
 from graphs.events import TRANSFER_FAILED, event_message, event_name
 from tests.unit.test_local_model import (
     CLOSING,
@@ -81,6 +82,10 @@ def test_an_unknown_event_asks_the_pending_question_again() -> None:
 def test_event_notes_are_recognised_only_as_such() -> None:
     note = event_message(TRANSFER_FAILED)
     assert note.content.startswith("[event: transfer_failed] ")
-    assert note.additional_kwargs == {"source": "event", "event": TRANSFER_FAILED}
+    # Tagged for the phone contract and for transcripts (not the caller's words).
+    assert caller_turn(note) == {"text": TRANSFER_FAILED, "source": "event"}
+    assert note.additional_kwargs["source"] == "event"
     assert event_name(note) == TRANSFER_FAILED
     assert event_name(HumanMessage("i said event transfer failed")) is None
+    runtime_tagged = turn_message(CallerTurn(text="line_noisy", source="event"))
+    assert event_name(runtime_tagged) == "line_noisy"

@@ -18,6 +18,7 @@ from graphs.voice_agent.nlu import (
     parse_appointment_type,
     parse_day,
     parse_doctor,
+    parse_keys,
     parse_name,
     parse_part_of_day,
     parse_time,
@@ -358,6 +359,34 @@ def test_second_is_a_choice_only_after_a_list() -> None:
     choosing = parse("the second", TODAY, expect="choice")
     assert (choosing.selection, choosing.day) == (1, None)
     assert parse("on the second", TODAY, expect="day").day == d("2026-12-02")
+
+
+@pytest.mark.parametrize(
+    ("keys", "expect", "field", "value"),
+    [
+        ("1", "yes_no", "answer", "yes"),
+        ("2", None, "answer", "no"),
+        ("0", None, "intent", Intent.TRANSFER),
+        ("*", None, "intent", Intent.REPEAT),
+        ("3", "choice", "selection", 2),
+        ("4", "time", "time", "16:00"),
+        (" 1 ", None, "dtmf", "1"),
+    ],
+)
+def test_keys_pressed(keys: str, expect: str | None, field: str, value: object) -> None:
+    u = parse_keys(keys, expect=expect)
+    assert getattr(u, field) == value
+    assert u.understood
+
+
+@pytest.mark.parametrize("keys", ["482913", "12", "##"])
+def test_an_entry_of_several_keys_is_heard_not_understood(keys: str) -> None:
+    u = parse_keys(keys, expect="yes_no")
+    assert u.text == keys and not u.understood
+
+
+def test_no_keys_is_silence() -> None:
+    assert parse_keys("").text == ""
 
 
 def test_bare_number_is_a_time_only_when_a_time_was_asked() -> None:

@@ -161,7 +161,7 @@ async def test_an_effect_slower_than_the_grace_is_not_reported_as_cancelled() ->
     call = Step(tool_calls=[("open_ticket", {"summary": "slow database"})])
     model = ScriptedChatModel(steps=[call, Step(text="Done.")])
     graph = create_agent(model, tools=[open_ticket], checkpointer=InMemorySaver())
-    agent = GraphAgent(graph, thread_id="t-slow", side_effect_grace=0.05)
+    agent = GraphAgent(graph, thread_id="t-slow", side_effect_grace=0.05, effect_settle_s=0.05)
 
     async def turn() -> None:
         async for _ in agent.respond("open a ticket"):

@@ -1,14 +1,16 @@
 """The clinic tools run by a real ToolNode in a small checkpointed graph.
 
 The graph is what the voice agent's ``tools`` node does: the model's AIMessage
-with tool calls goes in; ToolMessages (content + artifact) and state updates
-come out; the checkpoint holds them. Context (caller, database, today) arrives
-through LangGraph's runtime, the thread id through the run's config.
+with tool calls goes in; ToolMessages (content + artifact) come out, call
+actions among them as the runtime's requests; the checkpoint holds them.
+Context (caller, database, today) arrives through LangGraph's runtime, the
+thread id through the run's config. Each test has its own side-effect ledger.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
@@ -18,13 +20,14 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.prebuilt import ToolNode
 
+from dialgraph import is_side_effect, requested_actions
+from graphs.runtime.effects import current_ledger, effect_key, use_ledger
 from graphs.voice_agent.context import Context
-from tools import CLINIC_TOOLS, SIDE_EFFECT_TOOLS, completed_effect, completed_tool_message
+from memory.effects import InMemoryEffectLedger
+from tools import CLINIC_TOOLS
 from tools._runtime import UNAVAILABLE
 from tools._seed import RETURNING_CALLER
-from tools.booking import idempotency_key
 from tools.calendar import close_calendars
-from tools.clinic import FRONT_DESK
 
 TODAY = "2025-03-03"  # a Monday
 CALLER = "+15557770001"
@@ -32,8 +35,14 @@ CALLER = "+15557770001"
 
 class ToolState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    transfer: dict[str, Any] | None
-    end_call: bool
+
+
+@pytest.fixture(autouse=True)
+def ledger() -> Iterator[InMemoryEffectLedger]:
+    fresh = InMemoryEffectLedger()
+    previous = use_ledger(fresh)
+    yield fresh
+    use_ledger(previous)
 
 
 @pytest.fixture
@@ -95,10 +104,11 @@ def test_the_model_sees_only_real_arguments() -> None:
         "transfer_to_front_desk",
         "end_call",
     }
-    assert names >= SIDE_EFFECT_TOOLS
+    side_effects = {tool.name for tool in CLINIC_TOOLS if is_side_effect(tool)}
+    assert side_effects == {"book_appointment", "cancel_appointment", "reschedule_appointment"}
     for tool in CLINIC_TOOLS:
-        schema = tool.tool_call_schema.model_json_schema()
-        assert "runtime" not in schema.get("properties", {}), tool.name
+        properties = tool.tool_call_schema.model_json_schema().get("properties", {})
+        assert "runtime" not in properties and "tool_call_id" not in properties, tool.name
         assert tool.description
     book = next(t for t in CLINIC_TOOLS if t.name == "book_appointment")
     assert book.tool_call_schema.model_json_schema()["required"] == [
@@ -142,21 +152,19 @@ async def test_book_then_replay_the_same_call_books_once(graph, db_url: str) -> 
     appt = answer.artifact["appointment"]
     assert appt["name"] == "Ada Lovelace" and appt["time"] == "14:00"
     assert answer.content.startswith("You're booked: a checkup with Dr. Patel on Wednesday")
-    # The runner re-runs the same tool call after a barge-in: same answer, one booking.
+    # A run repeated after a barge-in or a crash: answered from the runtime's ledger.
     _, [replay] = await run_tools(graph, ("book_appointment", args, "call_book"), db_url=db_url)
     assert replay.content == answer.content and replay.artifact == answer.artifact
     assert len(_booked_rows(db_url)) == 1
-    key = idempotency_key("CA-thread-1", "call_book")
-    assert await completed_effect(db_url, key) == answer.artifact
-    recovered = await completed_tool_message(
-        db_url, "CA-thread-1", {"name": "book_appointment", "args": args, "id": "call_book"}
-    )
-    assert recovered is not None and recovered.content.startswith("You're booked")
-    assert recovered.artifact == answer.artifact
-    missing = await completed_tool_message(
-        db_url, "CA-thread-1", {"name": "book_appointment", "args": args, "id": "call_never"}
-    )
-    assert missing is None
+    record = await current_ledger().get(effect_key("CA-thread-1", "call_book"))
+    assert record is not None and record.artifact == answer.artifact
+    assert record.message("call_book").content.startswith("You're booked")
+    assert await current_ledger().get(effect_key("CA-thread-1", "call_never")) is None
+    # Without the ledger (another worker's memory), the calendar still books once.
+    use_ledger(InMemoryEffectLedger())
+    _, [again] = await run_tools(graph, ("book_appointment", args, "call_book"), db_url=db_url)
+    assert again.artifact == answer.artifact
+    assert len(_booked_rows(db_url)) == 1
     # The checkpoint holds the ToolMessages with their artifacts.
     saved = await graph.aget_state({"configurable": {"thread_id": "CA-thread-1"}})
     assert saved.values["messages"][-1].artifact == answer.artifact
@@ -283,21 +291,23 @@ async def test_clinic_info(graph, db_url: str) -> None:
     assert unknown.content.startswith("I can tell you about opening hours")
 
 
-async def test_transfer_sets_state_for_the_telephony_layer(graph, db_url: str) -> None:
+async def test_transfer_asks_the_runtime_for_the_front_desk(graph, db_url: str) -> None:
     state, [answer] = await run_tools(
         graph, ("transfer_to_front_desk", {"reason": "billing question"}), db_url=db_url
     )
-    assert state["transfer"] == {"target": FRONT_DESK, "reason": "billing question"}
     assert answer.content == "Transferring you to the front desk."
-    assert answer.artifact == {"ok": True, "target": "+15550100200", "reason": "billing question"}
-    assert not state.get("end_call")
+    assert requested_actions(state["messages"]) == [
+        {"kind": "transfer", "destination": "front desk", "reason": "billing question"}
+    ]
+    assert set(state) == {"messages"}, "nothing but the request in the checkpoint"
 
 
-async def test_end_call_sets_state(graph, db_url: str) -> None:
+async def test_end_call_asks_the_runtime_to_hang_up(graph, db_url: str) -> None:
     state, [answer] = await run_tools(graph, ("end_call", {}), db_url=db_url)
-    assert state["end_call"] is True
-    assert answer.artifact == {"ok": True, "reason": "caller said goodbye"}
     assert answer.name == "end_call"
+    assert requested_actions(state["messages"]) == [
+        {"kind": "hangup", "reason": "caller said goodbye"}
+    ]
 
 
 async def test_today_with_a_time_hides_the_mornings_slots(graph, db_url: str) -> None:

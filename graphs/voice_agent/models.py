@@ -1,4 +1,4 @@
-"""Chat models chosen by one setting.
+"""The clinic's chat models, chosen by one setting (``DIALGRAPH_MODEL``).
 
 - ``local``: the offline, deterministic clinic dialogue model (no network).
 - ``openai:<model>``: OpenAI's API through ``langchain-openai`` (``OPENAI_API_KEY``).
