@@ -2,7 +2,7 @@
 
 One long call to the Riverside Family Clinic receptionist on the offline
 ``local`` model, through exactly what the phone service runs: the compiled
-graph with the SQLite checkpointer and store (``graphs.service``), the
+graph with the SQLite checkpointer and store (``open_flow_agents``), the
 ``GraphAgent`` runner, the message window, the transcript and checkpoint
 pruning after every turn. The caller cycles through questions that each take
 a tool call (hours, parking, prices, availability...), so every turn is a
@@ -32,7 +32,10 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from graphs.service import open_clinic_agents
+from dialgraph import load_flow
+from graphs.runtime.service import open_flow_agents
+
+REPO = Path(__file__).resolve().parents[1]
 
 QUESTIONS = [
     "what time do you close on saturday",
@@ -47,8 +50,8 @@ MARKS = (1, 50, 100, 200)
 
 async def one_call(turns: int, workdir: Path, call: int) -> dict[int, tuple[float, float]]:
     timings: dict[int, tuple[float, float]] = {}
-    async with open_clinic_agents(
-        var_dir=workdir, model="local", today="2026-11-24T08:00"
+    async with open_flow_agents(
+        load_flow("clinic", root=REPO), var_dir=workdir, today="2026-11-24T08:00"
     ) as agents:
         agent = await agents(SimpleNamespace(call_sid=f"CAbench{call}", caller="+15550001111"))
         async for _ in agent.respond("", source="start"):

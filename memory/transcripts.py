@@ -254,9 +254,9 @@ class TranscriptRecorder:
         tool_calls: tuple[dict[str, str], ...] = ()
         name: str | None = None
         if isinstance(message, HumanMessage):
-            # A note from the phone system ("transfer_failed") is not the caller's words.
-            event = (message.additional_kwargs or {}).get("source") == "event"
-            role = "event" if event else "caller"
+            # The call's start, a silence or a note from the phone system
+            # ("transfer_failed") is not the caller's words.
+            role = "event" if _phone_note(message) else "caller"
         elif isinstance(message, AIMessage):
             role = "agent"
             tool_calls = tuple(
@@ -276,6 +276,20 @@ class TranscriptRecorder:
         return self._entry(
             role, str(message.text), message_id=message.id, name=name, tool_calls=tool_calls
         )
+
+
+_NOTES = frozenset({"start", "silence", "event"})  # turn sources that are nobody's words
+
+
+def _phone_note(message: BaseMessage) -> bool:
+    """Whether a human message is a note of the phone runtime, not the caller's words.
+
+    The runtime tags each turn it sends in ``additional_kwargs["dialgraph"]``.
+    """
+    extra = message.additional_kwargs or {}
+    tag = extra.get("dialgraph")
+    source = tag.get("source") if isinstance(tag, dict) else extra.get("source")
+    return source in _NOTES
 
 
 class Transcript(TranscriptRecorder):

@@ -22,12 +22,15 @@ import psycopg
 import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 
-from graphs.service import open_clinic_agents
+from dialgraph import load_flow
+from graphs.runtime.service import open_flow_agents
 from memory.redaction import get_redactor
 from memory.transcripts import FileTranscripts, load_transcript, read_transcript
 from memory.transcripts_pg import PostgresTranscript, open_postgres_transcripts
 from tests.postgres import fresh_schema, server_address, via_port
 from tests.tcp_proxy import TcpProxy
+
+REPO = Path(__file__).resolve().parents[2]
 
 NOW = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
 TODAY = "2026-11-24T08:00"
@@ -248,7 +251,7 @@ async def test_a_call_goes_on_unchanged_while_its_transcript_database_is_away(
     # A stalled write outlasts the test: it completes when the network returns.
     db_timeout = 3600.0 if outage == "stall" else 1.0
     async with (
-        open_clinic_agents(var_dir=tmp_path, model="local", today=TODAY) as agents,
+        open_flow_agents(load_flow("clinic", root=REPO), var_dir=tmp_path, today=TODAY) as agents,
         open_postgres_transcripts(via_port(url, proxy.port), db_timeout=db_timeout) as pg,
     ):
 
