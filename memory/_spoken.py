@@ -151,8 +151,10 @@ def _digits_for_run(run: str) -> str | None:
         elif token in _UNITS:
             if token in _AMBIGUOUS_ZERO and (index == 0 or index == len(tokens) - 1):
                 # "oh, five five five": a lone edge "oh" is an interjection.
+                if len(tokens) == 1:
+                    return None  # "oh" alone ("oh well", "oh I see")
                 neighbour = tokens[1] if index == 0 else tokens[index - 1]
-                if neighbour in (",", "-") or len(tokens) == 1:
+                if neighbour in (",", "-"):
                     return None
             digit = _UNITS[token]
             if pending_tens is not None and digit != "0" and repeat == 1:

@@ -22,16 +22,25 @@ How it works:
      recogniser misheard fails Luhn but is still somebody's card; a phone
      number half heard is still half a phone number).
 
-3. Findings are mapped back to the original text, staff names on the
-   allow-list are dropped, overlaps are merged, and each span is replaced by a
-   typed placeholder (``[PHONE]``, ``[CARD]``...).
+3. The flow's own patterns (``extra_patterns``: account numbers, policy
+   numbers) are found in both texts, labelled as the flow names them.
+4. Findings are mapped back to the original text; names on the flow's
+   allow-list (staff, the business) and anything the flow's
+   ``keep_patterns`` match (ticket numbers are not phone numbers) are
+   dropped; overlaps are merged, and each span is replaced by a typed
+   placeholder (``[PHONE]``, ``[CARD]``, ``[ACCOUNT]``...).
+
+The rules of step 3 and 4 are the flow's
+(:class:`graphs.runtime.phone.Redaction`, or anything with the same three
+attributes: :class:`RedactionRules`); with none, nothing is allowed or kept
+beyond the built-in identifiers (CallSids, UUIDs).
 
 Usage::
 
-    redactor = Redactor()            # ~1 s: loads spaCy once per process
+    redactor = get_redactor(flow.phone.redaction)  # ~1 s once: loads spaCy per process
     redactor.redact("my name is priya, call me on five five five ...")
-    transcript = Transcript.open(sid, directory=d, redact=redact_text)
-    install_redaction()  # memory.redaction_logging: a filter on every log handler
+    transcript = Transcript.open(sid, directory=d, redact=redactor)
+    install_redaction(redactor=redactor)  # memory.redaction_logging: every log handler
 """
 
 from __future__ import annotations
@@ -40,10 +49,11 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from memory._spoken import normalise
+from memory._spoken import OffsetMap, normalise
 
 # Presidio (imported lazily below) imports tldextract for its e-mail check. We
 # never call it (our validator is offline), and if anything else does, no
@@ -51,13 +61,14 @@ from memory._spoken import normalise
 os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
 
 __all__ = [
-    "DEFAULT_ALLOW_LIST",
     "DEFAULT_ENTITIES",
     "IDENTIFIERS",
     "PLACEHOLDERS",
     "SPACY_MODEL",
     "Finding",
+    "RedactionRules",
     "Redactor",
+    "check_rules",
     "get_redactor",
     "loading_in_this_thread",
     "redact_text",
@@ -85,8 +96,7 @@ PLACEHOLDERS = {
     "IN_AADHAAR": "[AADHAAR]",
     "NUMBER": "[NUMBER]",
 }
-# Clinic staff and places are not the caller's personal data (DESIGN.md section 6).
-DEFAULT_ALLOW_LIST = ("Patel", "Nguyen", "Riverside", "Riverside Family Clinic")
+_LABEL = re.compile(r"[A-Za-z][A-Za-z0-9_]*")  # an extra pattern's label: [LABEL] in the text
 # A pattern match below this is noise (Presidio's "very weak" SSN patterns score 0.05).
 MIN_SCORE = 0.3
 # Shortest real phone number we care about (a local number without area code).
@@ -95,6 +105,26 @@ _DATE_SHAPED = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/
 _NOT_DATES = frozenset({"PHONE_NUMBER", "NUMBER"})
 _TITLES = frozenset({"dr", "dr.", "doctor", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss"})
 _STAFF_TITLES = frozenset({"dr", "dr.", "doctor", "nurse"})
+
+
+class RedactionRules(Protocol):
+    """A flow's redaction rules (:class:`graphs.runtime.phone.Redaction` has this shape).
+
+    Attributes:
+        allow_list: Names never redacted as PERSON (staff, the business).
+        keep_patterns: Regular expressions of things that are not personal
+            data; nothing they match is redacted.
+        extra_patterns: ``label -> regex`` of more things to redact, as ``[label]``.
+    """
+
+    @property
+    def allow_list(self) -> Sequence[str]: ...
+
+    @property
+    def keep_patterns(self) -> Sequence[str]: ...
+
+    @property
+    def extra_patterns(self) -> Mapping[str, str]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,10 +235,11 @@ def _build_recognizers(allow_list: Sequence[str]) -> list:
     class SafetyNetNumberRecognizer(PatternRecognizer):
         """Any run of 6+ digits left over: a misheard card or phone is still PII.
 
-        Nothing in a clinic call needs six digits in a row (dates and times
-        do not: date-shaped runs are skipped), while a recogniser that hears
-        "three one eight five five five year want..." for a phone number
-        leaves exactly such a run.
+        A call seldom needs six digits in a row that are not somebody's
+        (dates and times do not: date-shaped runs are skipped; a flow whose
+        callers give ticket or order numbers names them in ``keep_patterns``),
+        while a recogniser that hears "three one eight five five five year
+        want..." for a phone number leaves exactly such a run.
         """
 
     aadhaar = AadhaarRecognizer(
@@ -249,8 +280,8 @@ _NOT_NAMES = frozenset(
     fine good great ok okay sorry here there back still also new sure afraid available free
     interested hoping going gonna wanting able unable busy late early ready done happy glad
     urgent important correct right wrong me my your our his her their it this that yes no
-    doctor dr clinic appointment checkup consultation vaccination booking reception front
-    desk patient caller speaking please thanks thank you today tomorrow tonight morning
+    doctor dr nurse appointment booking order ticket account reception front office
+    desk customer patient caller speaking please thanks thank you today tomorrow tonight morning
     afternoon evening monday tuesday wednesday thursday friday saturday sunday week next
     am pm one two three four five six seven eight nine ten eleven twelve noon
     sick ill unwell worried confused pregnant allergic tired waiting home away currently
@@ -315,14 +346,72 @@ def _could_be_name(word: str) -> bool:
 # --- the redactor ----------------------------------------------------------
 
 
+def _compile(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern, re.IGNORECASE)
+    except re.error as exc:
+        raise ValueError(
+            f"redaction pattern {pattern!r} is not a regular expression: {exc}"
+        ) from None
+
+
+def _compile_rules(
+    keep_patterns: Sequence[str], extra_patterns: Mapping[str, str]
+) -> tuple[list[re.Pattern[str]], list[tuple[str, re.Pattern[str]]]]:
+    keep = [_compile(p) for p in keep_patterns]
+    extra = []
+    for label, pattern in extra_patterns.items():
+        if not _LABEL.fullmatch(label):
+            raise ValueError(f"redaction label {label!r} must be a word, e.g. ACCOUNT")
+        extra.append((label, _compile(pattern)))
+    return keep, extra
+
+
+def check_rules(rules: RedactionRules) -> None:
+    """Check a flow's rules without loading any model (at start-up, in one line).
+
+    Raises:
+        ValueError: A pattern is not a regular expression, or a label is not a word.
+    """
+    _compile_rules(tuple(rules.keep_patterns), rules.extra_patterns or {})
+
+
+_pipelines: dict[str, tuple[Any, threading.Lock]] = {}
+_pipelines_lock = threading.Lock()
+
+
+def _pipeline(model: str) -> tuple[Any, threading.Lock]:
+    """The spaCy pipeline of ``model`` and the lock that guards it, loaded once per process.
+
+    Redactors with different rules share it: the model is the expensive part
+    (~1 s, ~50 MB), and it is not documented as safe for concurrent calls.
+    """
+    with _pipelines_lock:
+        if model not in _pipelines:
+            import spacy
+
+            _pipelines[model] = (spacy.load(model, exclude=["parser"]), threading.Lock())
+        return _pipelines[model]
+
+
 class Redactor:
     """Finds and replaces PII; load once per process, share between calls.
 
     Args:
         entities: Presidio entity types to look for (a closed list on purpose).
-        allow_list: Names that are never redacted as PERSON (clinic staff,
-            the clinic itself); matched case-insensitively, word by word.
+        allow_list: Names that are never redacted as PERSON (the flow's staff,
+            the business itself); matched case-insensitively, word by word.
+        keep_patterns: Regular expressions (case-insensitive) of things that
+            are not personal data (``r"\\bT-\\d{6}\\b"``, ``r"ticket \\d{6}"``).
+            They are matched in the text as written and with spoken numbers
+            as digits ("ticket one two three..." is ``ticket 123...``), and
+            nothing they match is redacted, whatever else it looks like.
+        extra_patterns: ``label -> regex`` (case-insensitive) of more things
+            to redact, replaced by ``[label]``; matched the same two ways.
         model: Installed spaCy package name (never downloaded).
+
+    Raises:
+        ValueError: A pattern is not a regular expression, or a label is not a word.
 
     ``redact`` and ``analyze`` are thread-safe: one lock guards the spaCy
     pipeline, which is not documented as safe for concurrent calls.
@@ -332,27 +421,29 @@ class Redactor:
         self,
         *,
         entities: Sequence[str] = DEFAULT_ENTITIES,
-        allow_list: Sequence[str] = DEFAULT_ALLOW_LIST,
+        allow_list: Sequence[str] = (),
+        keep_patterns: Sequence[str] = (),
+        extra_patterns: Mapping[str, str] | None = None,
         model: str = SPACY_MODEL,
     ) -> None:
-        import spacy
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 
         self.entities = tuple(entities)
         self.allow_list = tuple(allow_list)
         self._allow_words = {w.lower() for name in allow_list for w in name.split()}
-        self._lock = threading.Lock()
+        self._keep, self._extra = _compile_rules(keep_patterns, extra_patterns or {})
+        nlp, self._lock = _pipeline(model)
 
-        # Load the installed package ourselves: SpacyNlpEngine.load() would try
-        # ``spacy.cli.download`` for any name it cannot find.
+        # Hand Presidio the installed package ourselves: SpacyNlpEngine.load()
+        # would try ``spacy.cli.download`` for any name it cannot find.
         nlp_engine = SpacyNlpEngine(
             models=[{"lang_code": "en", "model_name": model}],
             ner_model_configuration=NerModelConfiguration(
                 labels_to_ignore=["DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"]
             ),
         )
-        nlp_engine.nlp = {"en": spacy.load(model, exclude=["parser"])}
+        nlp_engine.nlp = {"en": nlp}
 
         registry = RecognizerRegistry(supported_languages=["en"])
         for recognizer in _build_recognizers(self.allow_list):
@@ -395,7 +486,9 @@ class Redactor:
             if result.entity_type in _DIGIT_ENTITIES and _inside_a_word(text, start, end):
                 continue  # digits of a hash or file name ("domain-f1166605cf.lm")
             findings.append(Finding(result.entity_type, start, end, result.score, text[start:end]))
+        findings.extend(self._extra_findings(text, mapping))
         findings.extend(self._known_name_findings(text, known_names))
+        findings = _without(findings, self._kept(text, mapping), text)
         findings.sort(key=lambda f: (f.start, -f.score))
         return findings
 
@@ -412,7 +505,7 @@ class Redactor:
             text: An utterance, message or log line (typed or recognised).
             known_names: The caller's name(s) if known (e.g. from the store);
                 each word of them is redacted wherever it appears, even when
-                it is on the allow-list (a caller named Patel).
+                it is on the allow-list (a caller who shares a staff surname).
             within: If given, only these ``(start, end)`` ranges can hold PII
                 (the values interpolated into a log line's constant format);
                 the whole text is still analysed, for context.
@@ -470,6 +563,27 @@ class Redactor:
 
     __call__ = redact  # a Redactor is a ``Callable[[str], str]`` for Transcript
 
+    def _matches(
+        self, pattern: re.Pattern[str], text: str, mapping: OffsetMap
+    ) -> Iterable[tuple[int, int]]:
+        """Where ``pattern`` matches, as written and with spoken numbers as digits."""
+        for match in pattern.finditer(text):
+            yield match.span()
+        if mapping.normalised != text:
+            for match in pattern.finditer(mapping.normalised):
+                yield mapping.to_original(*match.span())
+
+    def _kept(self, text: str, mapping: OffsetMap) -> list[tuple[int, int]]:
+        return [span for p in self._keep for span in self._matches(p, text, mapping)]
+
+    def _extra_findings(self, text: str, mapping: OffsetMap) -> list[Finding]:
+        return [
+            Finding(label, start, end, 1.0, text[start:end])
+            for label, pattern in self._extra
+            for start, end in self._matches(pattern, text, mapping)
+            if end > start
+        ]
+
     def _is_staff(self, text: str, start: int, end: int) -> bool:
         words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'.-]*", text[start:end])]
         names = [w for w in words if w not in _TITLES]
@@ -498,6 +612,26 @@ class Redactor:
         return [
             Finding("PERSON", m.start(), m.end(), 1.0, m.group(0)) for m in pattern.finditer(text)
         ]
+
+
+def _without(findings: list[Finding], kept: Sequence[tuple[int, int]], text: str) -> list[Finding]:
+    """``findings`` minus the parts inside ``kept``: what is left of one is still redacted."""
+    if not kept:
+        return findings
+    out = []
+    for f in findings:
+        pieces = [(f.start, f.end)]
+        for lo, hi in kept:
+            pieces = [
+                part
+                for start, end in pieces
+                for part in ((start, min(end, lo)), (max(start, hi), end))
+                if part[0] < part[1]
+            ]
+        for start, end in pieces:
+            if any(c.isalnum() for c in text[start:end]):
+                out.append(Finding(f.entity, start, end, f.score, text[start:end]))
+    return out
 
 
 def _clip(findings: list[Finding], ranges: Sequence[tuple[int, int]], text: str) -> list[Finding]:
@@ -532,25 +666,44 @@ def _rank(finding: Finding) -> tuple[float, int]:
 
 # --- process-wide convenience ---------------------------------------------
 
-_shared: Redactor | None = None
+_RulesKey = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]
+_shared: dict[_RulesKey, Redactor] = {}
 _shared_lock = threading.Lock()
-
-
 _loading = threading.local()  # set in the thread that is loading the models
 
 
-def get_redactor() -> Redactor:
-    """Return the process-wide :class:`Redactor`, creating it on first use."""
-    global _shared  # noqa: PLW0603 - one expensive model per process
-    if _shared is None:
+def _rules_key(rules: RedactionRules | None) -> _RulesKey:
+    if rules is None:
+        return (), (), ()
+    return (
+        tuple(rules.allow_list),
+        tuple(rules.keep_patterns),
+        tuple(sorted((rules.extra_patterns or {}).items())),
+    )
+
+
+def get_redactor(rules: RedactionRules | None = None) -> Redactor:
+    """Return the process-wide :class:`Redactor` for ``rules``, creating it on first use.
+
+    Args:
+        rules: The flow's rules (``flow.phone.redaction``); ``None``: none
+            (nothing allowed or kept beyond the built-in identifiers).
+
+    Raises:
+        ValueError: A pattern of ``rules`` is not a regular expression.
+    """
+    key = _rules_key(rules)
+    if key not in _shared:
         with _shared_lock:
-            if _shared is None:
-                _loading.active = True
+            if key not in _shared:
+                _loading.active = True  # the model's own log lines must not wait for it
                 try:
-                    _shared = Redactor()
+                    _shared[key] = Redactor(
+                        allow_list=key[0], keep_patterns=key[1], extra_patterns=dict(key[2])
+                    )
                 finally:
                     _loading.active = False
-    return _shared
+    return _shared[key]
 
 
 def loading_in_this_thread() -> bool:

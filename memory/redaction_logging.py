@@ -12,9 +12,15 @@ never mistaken for a name. A line logged without arguments (an f-string, a
 third-party library) is redacted whole. An exception's text is redacted too,
 line by line, leaving the traceback's file and code lines as they are.
 
+The rules are the flow's (its allow-list, keep and extra patterns, see
+:mod:`memory.redaction`): the service installs the flow's redactor once it
+has loaded the flow, and every filter, already installed or added later,
+uses it from then on.
+
 Usage::
 
     install_redaction()   # after logging (and uvicorn) configured their handlers
+    install_redaction(redactor=get_redactor(flow.phone.redaction))  # the flow's rules
 """
 
 from __future__ import annotations
@@ -113,7 +119,7 @@ _SERVICE_WORDS = frozenset(
     call token duplicate ok none true false completed ringing busy answered
     get post head http https ws wss websocket accepted rejected connection open
     twilio voice status media healthz readyz metrics
-    piper pocketsphinx silero assemblyai elevenlabs openai local clinic sqlite postgres redis
+    piper pocketsphinx silero assemblyai elevenlabs openai local sqlite postgres redis
     """.split()
 )
 # Digits that could be one number read across several values ("%s-%s-%s").
@@ -155,11 +161,15 @@ class _CleanLines:
 
     def __init__(self, size: int = 4096) -> None:
         self._lines: OrderedDict[str, None] = OrderedDict()
+        self._redactor: Redactor | None = None  # the one that found them clean
         self._size = size
         self._lock = threading.Lock()
 
     def redact(self, text: str, redactor: Redactor) -> str:
         with self._lock:
+            if redactor is not self._redactor:  # other rules: what was clean may not be
+                self._lines.clear()
+                self._redactor = redactor
             if text in self._lines:
                 self._lines.move_to_end(text)
                 return text
@@ -247,8 +257,9 @@ class RedactingFilter(logging.Filter):
     formatters see only redacted text.
 
     Args:
-        redactor: The redactor to use; the process-wide one by default
-            (created on the first record, not at construction).
+        redactor: The redactor to use. ``None``: the one last installed with
+            :func:`install_redaction` (the flow's), else the process-wide
+            default (created on the first record, not at construction).
     """
 
     def __init__(self, redactor: Redactor | None = None, name: str = "") -> None:
@@ -262,9 +273,9 @@ class RedactingFilter(logging.Filter):
             return True  # already done by a filter on another handler
         if record.name.startswith(_MODEL_LOGGERS):
             return True
-        if self._redactor is None and loading_in_this_thread():
+        if self._redactor is None and _installed is None and loading_in_this_thread():
             return True  # a line logged while this thread loads the redactor itself
-        redactor = self._redactor or get_redactor()
+        redactor = self._redactor or _installed or get_redactor()
         self._redact_message(record, redactor)
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
@@ -287,12 +298,25 @@ class RedactingFilter(logging.Filter):
         record.msg, record.args = self._clean.redact(message, redactor), ()
 
 
-def install_redaction(filter_: RedactingFilter | None = None) -> RedactingFilter:
+_installed: Redactor | None = None  # the flow's, once the service loaded it
+
+
+def install_redaction(
+    filter_: RedactingFilter | None = None, *, redactor: Redactor | None = None
+) -> RedactingFilter:
     """Add one :class:`RedactingFilter` to every handler of every logger.
 
     Call it after logging is configured (``logging.basicConfig``, uvicorn's
     ``Config``): handlers created later are not covered. Idempotent.
+
+    Args:
+        filter_: The filter to add (default: a new :class:`RedactingFilter`).
+        redactor: From now on, the redactor of every filter that was not
+            given its own, already installed or not (the flow's rules).
     """
+    global _installed  # noqa: PLW0603 - one set of rules per process: the flow's
+    if redactor is not None:
+        _installed = redactor
     redacting = filter_ or RedactingFilter()
     loggers = [logging.getLogger()] + [
         logger

@@ -1,4 +1,4 @@
-"""Long-term caller memory: what the clinic remembers about a phone number.
+"""Long-term caller memory: what the service remembers about a phone number.
 
 Checkpoints hold one call; the store holds what outlives it, keyed by the
 caller's number: their name, when they last called, and any other small
@@ -14,9 +14,9 @@ In a graph node (``Runtime[Context]`` gives the store and the caller)::
     ...
     await memory.remember(runtime.context.caller, name="Maria Lopez")
 
-and at hang-up the runner records the visit::
+and at hang-up a flow's ``PhoneSettings.on_call_end`` hook can record the visit::
 
-    await CallerMemory(store).record_visit(caller)
+    await CallerMemory(store).record_visit(facts.caller)
 
 ``langgraph.json`` can point ``langgraph dev`` at the same store::
 

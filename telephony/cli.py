@@ -15,6 +15,8 @@ from pathlib import Path
 
 from telephony.preflight import check_for_serving
 from telephony.settings import (
+    DEFAULT_GRAPH,
+    GRAPH_FORMS,
     ConfigError,
     Settings,
     load_settings,
@@ -24,6 +26,9 @@ from telephony.settings import (
 __all__ = ["main"]
 
 _EPILOG = "environment variables (also read from ./.env):\n" + settings_help()
+_GRAPH_HELP = (
+    f"the graph to put on the phone: {GRAPH_FORMS} (DIALGRAPH_GRAPH, default {DEFAULT_GRAPH})"
+)
 
 
 def _configure_logging(level: str) -> None:
@@ -37,7 +42,8 @@ def _configure_logging(level: str) -> None:
 
 def install_redaction() -> None:
     """Redact personal data (names, phone and card numbers, e-mails, Aadhaar,
-    SSN) from every log line, on every handler, before it is written."""
+    SSN) from every log line, on every handler, before it is written. The
+    app switches every filter to the flow's rules once it has loaded it."""
     from memory.redaction_logging import install_redaction as install
 
     install()
@@ -60,6 +66,7 @@ def _build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    serve.add_argument("--graph", metavar="SPEC", help=_GRAPH_HELP)
     serve.add_argument("--host", help="bind address (DIALGRAPH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="bind port (DIALGRAPH_PORT, default 8080)")
     serve.add_argument("--public-url", help="base URL Twilio reaches (DIALGRAPH_PUBLIC_URL)")
@@ -100,11 +107,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "demo",
         help="run the server on loopback and place a whole scripted call against it",
         description="Starts the service with the embedded defaults on a free loopback port, "
-        "places the demo call with the softphone, prints the transcript and timings, and "
-        "writes var/demo/ (stereo WAV, JSON report).",
+        "places a scripted call with the softphone, prints the transcript and timings, and "
+        "writes var/demo/ (stereo WAV, JSON report). The caller's script: --script, else "
+        "demo.toml next to the graph's module, else the bundled demo call for the default "
+        "graph, else a short generic call (hello, a question, goodbye).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    demo.add_argument("--graph", metavar="SPEC", help=_GRAPH_HELP)
     demo.add_argument("--script", type=Path, default=None, help="another caller script (TOML)")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default var/demo)")
 
@@ -157,9 +167,19 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _with_graph(args: argparse.Namespace, settings: Settings) -> tuple[Settings, str]:
+    """``--graph`` over ``DIALGRAPH_GRAPH``, and which of them named it (for messages)."""
+    if args.graph is None:
+        return settings, "DIALGRAPH_GRAPH"
+    if not args.graph.strip():
+        raise ConfigError(f"--graph: name a graph: {GRAPH_FORMS}")
+    return settings.replace(graph=args.graph.strip()), "--graph"
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from telephony.services import open_flow
     from telephony.web import create_app
     from telephony.web.drain import DrainingServer
 
@@ -168,19 +188,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         for k, v in {"host": args.host, "port": args.port, "public_url": args.public_url}.items()
         if v
     }
-    settings = settings.replace(**changes)
+    settings, source = _with_graph(args, settings.replace(**changes))
     problems = check_for_serving(settings)
     if problems:
         print("dialgraph serve: refusing to start:", file=sys.stderr)
         for problem in problems:
             print(f"  - {problem}", file=sys.stderr)
         return 2
+    flow = open_flow(settings.graph, source=source)  # a bad graph stops here, in one line
     if not settings.twilio_auth_token:
         logging.getLogger("dialgraph").warning(
             "TWILIO_AUTH_TOKEN is not set: requests are NOT signature-checked "
             "(fine on loopback, never on a public URL)"
         )
-    app = create_app(settings)
+    app = create_app(settings, graph=flow)
     config = uvicorn.Config(
         app,
         host=settings.host,
@@ -212,8 +233,11 @@ def _call(args: argparse.Namespace, settings: Settings) -> int:
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from telephony.demo import run_demo
+    from telephony.services import open_flow
 
-    return asyncio.run(run_demo(settings, script=args.script, out=args.out))
+    settings, source = _with_graph(args, settings)
+    flow = open_flow(settings.graph, source=source)
+    return asyncio.run(run_demo(settings, flow=flow, script=args.script, out=args.out))
 
 
 def _transcript(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,18 @@ WebSocket exactly as Twilio would (signed webhook, signed stream, real-time
 audio, marks, clear). Prints a live transcript and per-turn timings and
 writes ``var/demo/``: ``call.wav`` (left caller, right agent) and
 ``report.json``.
+
+Any graph can be demonstrated (``dialgraph demo --graph SPEC``). The caller's
+script is, first found:
+
+1. ``--script FILE``;
+2. ``demo.toml`` next to the graph's module: a team ships the demo call of
+   its flow with the flow;
+3. the bundled demo call (``telephony/softphone/scripts/demo.toml``), written
+   for the default graph (``DIALGRAPH_GRAPH``'s default), when that graph runs;
+4. :data:`GENERIC_SCRIPT`: hello, a question, goodbye; it fits any flow.
+
+Everything printed or written is redacted with the flow's own rules.
 """
 
 from __future__ import annotations
@@ -17,22 +29,52 @@ import secrets
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from graphs.runtime.loader import Flow
 from telephony.calltoken import CallTokens
 from telephony.providers.base import TextToSpeech
-from telephony.services import build_services
+from telephony.services import build_services, load_redactor, open_flow
 from telephony.session import CallServices, TurnTiming
-from telephony.settings import Settings
+from telephony.settings import DEFAULT_GRAPH, Settings
 
 if TYPE_CHECKING:
     from telephony.softphone import CallResult, Script
 
-__all__ = ["DEFAULT_SCRIPT", "run_demo"]
+__all__ = ["DEFAULT_SCRIPT", "FLOW_SCRIPT_NAME", "GENERIC_SCRIPT", "run_demo", "script_for"]
 
 DEFAULT_SCRIPT = Path(__file__).parent / "softphone" / "scripts" / "demo.toml"
+"""The bundled demo call, written for the default graph."""
+FLOW_SCRIPT_NAME = "demo.toml"  # a flow's own demo call, next to its module
+GENERIC_SCRIPT = """
+description = "A caller says hello, asks what the line can do, and says goodbye"
+
+[[step]]
+wait_for_agent = true   # the greeting
+
+[[step]]
+say = "Hello."
+
+[[step]]
+wait_for_agent = true
+
+[[step]]
+say = "What can you help me with?"
+
+[[step]]
+wait_for_agent = true
+
+[[step]]
+say = "Goodbye."
+
+[[step]]
+wait_for_agent = true
+timeout_ms = 8000
+"""
+"""The demo call for a graph without a script of its own: it fits any flow."""
 
 
 def _step(label: str) -> float:
@@ -52,12 +94,13 @@ async def _warm_tts(tts: TextToSpeech) -> None:
 class _Transcript:
     """Prints what is said as the call goes (the server side's view)."""
 
-    def __init__(self) -> None:
+    def __init__(self, redact: Callable[[str], str]) -> None:
         self.lines: list[dict] = []
         self.turns: list[TurnTiming] = []  # the server's timing of each answered caller input
+        self._redact = redact
 
     def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None:
-        text = redact_text(text)  # printed and written to report.json: never raw
+        text = self._redact(text)  # printed and written to report.json: never raw
         entry: dict = {"who": who, "text": text}
         if timing is not None and who == "agent" and timing.source in {"speech", "dtmf"}:
             self.turns.append(timing)
@@ -84,7 +127,7 @@ def _free_socket() -> socket.socket:
 
 
 async def _call(
-    settings: Settings, services: CallServices, caller_script: Script, out: Path
+    settings: Settings, flow: Flow, services: CallServices, caller_script: Script, out: Path
 ) -> CallResult | None:
     """Serve on a free loopback port and place the scripted call against it."""
     import uvicorn
@@ -102,7 +145,7 @@ async def _call(
     token = secrets.token_hex(16)  # the demo signs its own requests, as Twilio would
     settings = settings.replace(twilio_auth_token=token, public_url=f"http://127.0.0.1:{port}")
     services.tokens = CallTokens(token, ttl=settings.call_token_ttl)
-    app = create_app(settings, services=services)
+    app = create_app(settings, graph=flow, services=services)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -119,7 +162,7 @@ async def _call(
             print("dialgraph demo: the server failed to start", file=sys.stderr)
             return None
         await asyncio.sleep(0.02)
-    print(f"  server listening on {settings.public_url} (agent: {settings.agent})")
+    print(f"  server listening on {settings.public_url} (graph: {flow.id})")
     print("  calling ...\n")
 
     try:
@@ -137,14 +180,20 @@ async def _call(
     return result
 
 
-def latency_table(result: CallResult, server_turns: list[TurnTiming]) -> list[dict]:
+def latency_table(
+    result: CallResult,
+    server_turns: list[TurnTiming],
+    redact: Callable[[str], str] | None = None,
+) -> list[dict]:
     """Per caller turn: end of speech -> ASR final -> first token -> first audio.
 
     The softphone and the server share one clock in the demo, so the caller's
     end of speech (softphone) and the server's stages line up exactly. Each
     caller turn is matched to the first server turn whose input arrived after
-    the caller stopped speaking.
+    the caller stopped speaking. ``redact`` cleans the caller's words (default:
+    the redactor without a flow's rules).
     """
+    redact = redact or redact_text
     if result.started_at is None:
         return []
     rows, pool = [], list(server_turns)
@@ -164,7 +213,7 @@ def latency_table(result: CallResult, server_turns: list[TurnTiming]) -> list[di
             {
                 "turn": turn.number,
                 "input": turn.kind,
-                "text": redact_text(turn.text),
+                "text": redact(turn.text),
                 "speech_end_to_asr_final": ms(end, match.input_at),
                 "asr_final_to_first_token": ms(match.input_at, match.first_token_at),
                 "first_token_to_first_audio": ms(match.first_token_at, match.first_audio_at),
@@ -197,43 +246,94 @@ def redact_text(text: str) -> str:
     return redact(text)
 
 
+def _module_file(flow: Flow) -> Path | None:
+    """The file of the module the flow's graph was loaded from, if any.
+
+    The loader imports a ``.py`` path under a name of its own, relative to
+    its root: the module is found by the graph it holds, the one named like
+    the target first (another module may have imported the same graph).
+    """
+    where, _, attr = flow.target.partition(":")
+    holders = []
+    for name, module in list(sys.modules.items()):
+        names = getattr(module, "__dict__", {})  # not getattr(): no module __getattr__ runs
+        if attr and names.get(attr) is flow.graph and names.get("__file__"):
+            file = Path(names["__file__"])
+            holders.append((name != where and file.name != Path(where).name, file))
+    if holders:
+        return min(holders)[1]
+    return Path(where) if where.endswith(".py") else None
+
+
+def script_for(flow: Flow, script: Path | None = None) -> tuple[Script, str]:
+    """The caller's script for ``flow``'s demo call, and where it came from.
+
+    See the module doc for the order: ``script``, the flow's own
+    ``demo.toml``, the bundled call of the default graph, the generic call.
+
+    Raises:
+        ScriptError: The chosen file is missing or invalid.
+    """
+    from telephony.softphone import load_script, parse_script
+
+    if script is not None:
+        return load_script(script), str(script)
+    module = _module_file(flow)
+    own = module.parent / FLOW_SCRIPT_NAME if module is not None else None
+    if own is not None and own.is_file():
+        return load_script(own), str(own)
+    if flow.id == DEFAULT_GRAPH:
+        return load_script(DEFAULT_SCRIPT), str(DEFAULT_SCRIPT)
+    return parse_script(GENERIC_SCRIPT, source="the generic demo call"), "the generic demo call"
+
+
 async def run_demo(
-    settings: Settings, *, script: Path | None = None, out: Path | None = None
+    settings: Settings,
+    *,
+    flow: Flow | None = None,
+    script: Path | None = None,
+    out: Path | None = None,
 ) -> int:
-    """Run the demo call; returns the process exit code."""
-    from telephony.softphone import load_script
+    """Run the demo call against ``flow`` (default: ``settings.graph``); returns the exit code.
+
+    Raises:
+        ConfigError: The graph or a setting is unusable.
+        ScriptError: The caller's script is.
+    """
+    flow = flow or open_flow(settings.graph)
 
     # The live transcript below is the demo's view; keep per-request logs quiet.
     for name in ("httpx", "dialgraph"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger(name).level))
     out = out or settings.var_dir / "demo"
     out.mkdir(parents=True, exist_ok=True)
-    # A fresh clinic each run: the demo's caller is a new patient, and the
+    # A fresh database each run: the demo's caller is a new caller, and the
     # demo never touches the service's own database under var/.
     for stale in [*out.glob("dialgraph.db*"), *out.glob("transcripts/*.jsonl")]:
         stale.unlink()
     settings = settings.replace(var_dir=out, database_url="")
-    script_path = script or DEFAULT_SCRIPT
-    caller_script = load_script(script_path)
-    print(f"Dialgraph demo: {caller_script.description or script_path.name}")
+    caller_script, script_source = script_for(flow, script)
+    print(f"Dialgraph demo: {caller_script.description or script_source} (graph: {flow.id})")
 
-    started = _step(
-        f"loading speech ({settings.tts}, {settings.stt}) and the {settings.agent} dialogue"
-    )
-    transcript = _Transcript()
-    async with build_services(settings, observer=transcript, warm_decoders=1) as services:
+    started = _step(f"loading speech ({settings.tts}, {settings.stt}) and the {flow.id} graph")
+    redactor = await load_redactor(flow.phone.redaction)
+    transcript = _Transcript(redactor.redact)
+    async with build_services(
+        settings, flow=flow, observer=transcript, warm_decoders=1
+    ) as services:
         _done(started)
-        result = await _call(settings, services, caller_script, out)
+        result = await _call(settings, flow, services, caller_script, out)
         if result is None:
             return 1
 
     print()
     print(result.summary())
-    latency = latency_table(result, transcript.turns)
+    latency = latency_table(result, transcript.turns, redactor.redact)
     if latency:
         print("\n" + format_latency(latency))
     report = {
-        "script": str(script_path),
+        "script": script_source,
+        "graph": flow.id,
         "outcome": result.outcome,
         "detail": result.detail,
         "call_sid": result.call_sid,
@@ -248,8 +348,8 @@ async def run_demo(
         "warnings": result.warnings,
         "latency_ms": [{k: v for k, v in row.items() if k != "text"} for row in latency],
     }
-    if settings.agent == "clinic" and result.call_sid:
-        from graphs.runner import thread_id_for_call
+    if result.call_sid:
+        from graphs.runtime.runner import thread_id_for_call
 
         thread = thread_id_for_call(result.call_sid)
         report["thread_id"] = thread

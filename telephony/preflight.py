@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from telephony.settings import Settings
@@ -14,13 +12,13 @@ __all__ = ["check_for_serving"]
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
-def check_for_serving(settings: Settings, environ: Mapping[str, str] | None = None) -> list[str]:
+def check_for_serving(settings: Settings) -> list[str]:
     """Problems that make ``dialgraph serve`` unsafe or unable to work; empty if none.
 
     A public deployment must verify Twilio's signatures, reach Twilio over
-    TLS, and have the credentials its dialogue model needs.
+    TLS, and have the keys of the cloud engines it names. The graph's own
+    needs (its chat model's key) are the flow's to check when it loads.
     """
-    env = os.environ if environ is None else environ
     problems = []
     public = settings.public_url
     exposed = bool(public) or settings.host not in _LOOPBACK
@@ -49,6 +47,4 @@ def check_for_serving(settings: Settings, environ: Mapping[str, str] | None = No
             "DIALGRAPH_REDIS_URL needs DIALGRAPH_CALL_TOKEN_SECRET (or TWILIO_AUTH_TOKEN), "
             "the same on every worker, to hash caller numbers."
         )
-    if settings.model.startswith("openai:") and not env.get("OPENAI_API_KEY"):
-        problems.append(f"DIALGRAPH_MODEL={settings.model} needs OPENAI_API_KEY.")
     return problems

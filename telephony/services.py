@@ -1,17 +1,27 @@
 """Open the process-wide engines named by the settings, once, for the web app.
 
-This is the one place that turns setting names (``DIALGRAPH_TTS=piper``) into
-provider objects, so vendor modules are imported only when chosen.
+This is the one place that turns setting names (``DIALGRAPH_TTS=piper``,
+``DIALGRAPH_GRAPH=helpdesk``) into objects, so vendor modules are imported
+only when chosen. The flow (:mod:`graphs.runtime.loader`) brings everything
+the engines need to know about it: recogniser hints, key terms and
+redaction rules; nothing here knows any particular flow.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
+from langgraph.graph import StateGraph
+from langgraph.pregel import Pregel
+
+from graphs.runtime.loader import Flow, GraphLoadError, describe, load_flow
+from graphs.runtime.phone import PhoneSettings, SpeechHints
+from memory.redaction import RedactionRules, Redactor, check_rules
 from telephony.calltoken import CallTokens
 from telephony.limits import CallLimits, make_limit_store
 from telephony.providers.base import AgentFactory, ProviderError, SpeechToText, TextToSpeech
@@ -19,7 +29,7 @@ from telephony.registry import CallRegistry
 from telephony.session import CallObserver, CallServices
 from telephony.settings import ConfigError, Settings
 
-__all__ = ["build_services", "make_stt", "make_tts"]
+__all__ = ["as_flow", "build_services", "load_redactor", "make_stt", "make_tts", "open_flow"]
 
 logger = logging.getLogger("dialgraph.services")
 
@@ -64,13 +74,16 @@ def make_tts(settings: Settings) -> TextToSpeech | None:
     raise ConfigError(f"DIALGRAPH_TTS: unknown engine {name!r} (choose piper, elevenlabs or none)")
 
 
-def make_stt(settings: Settings, *, config: Any = None) -> SpeechToText | None:
+def make_stt(
+    settings: Settings, *, config: Any = None, keyterms: Iterable[str] = ()
+) -> SpeechToText | None:
     """The recogniser ``DIALGRAPH_STT`` names (``none``: keypad input only).
 
     ``assemblyai`` fails over to pocketsphinx per call (retry once, then
     offline for the rest of the call, replaying the audio since the failure).
-    ``config`` is the pocketsphinx configuration (e.g. the dialogue's domain
-    language model); ``None`` for the generic model.
+    ``config`` is the pocketsphinx configuration (e.g. the flow's domain
+    language model); ``None`` for the generic model. ``keyterms`` are the
+    flow's rare words for the cloud recogniser.
     """
     name = settings.stt
     if name == "none":
@@ -86,23 +99,12 @@ def make_stt(settings: Settings, *, config: Any = None) -> SpeechToText | None:
         from telephony.providers.fallback import FallbackSTT
 
         return FallbackSTT(
-            AssemblyAISTT(settings.assemblyai_api_key, keyterms=KEYTERMS), PocketsphinxSTT(config)
+            AssemblyAISTT(settings.assemblyai_api_key, keyterms=tuple(keyterms)),
+            PocketsphinxSTT(config),
         )
     raise ConfigError(
         f"DIALGRAPH_STT: unknown engine {name!r} (choose pocketsphinx, assemblyai or none)"
     )
-
-
-# Rare words the cloud recogniser should favour (the vendor warns against long lists).
-KEYTERMS = (
-    "Riverside Family Clinic",
-    "checkup",
-    "consultation",
-    "vaccination",
-    "Dr. Patel",
-    "Dr. Nguyen",
-    "reschedule",
-)
 
 
 def make_vad(settings: Settings) -> Any:
@@ -116,75 +118,163 @@ def make_vad(settings: Settings) -> Any:
     raise ConfigError(f"DIALGRAPH_VAD: unknown detector {settings.vad!r} (choose silero or none)")
 
 
-async def domain_recogniser_config(settings: Settings) -> Any:
-    """Pocketsphinx with a language model built from the dialogue's own corpus.
+async def domain_recogniser_config(settings: Settings, speech: SpeechHints) -> Any:
+    """Pocketsphinx with a language model built from the flow's phrases.
 
-    The clinic graph provides its vocabulary; the model is built once (about
-    0.8 s, in a thread) and cached under ``var/asr``. Word error on clinic
-    phrases drops from ~24 % (generic model) to ~3 %. ``None`` for dialogues
-    without a corpus.
+    Any flow that declares ``speech.phrases`` gets one (with its ``words`` and
+    ``pronunciations``); it is built once (about 0.8 s for ~4,500 sentences,
+    in a thread) and cached under ``var/asr``. On the bundled receptionist
+    flow word error drops from ~24 % (generic model) to ~3 %. ``None``
+    without phrases, or when no offline recogniser runs.
+
+    Raises:
+        ConfigError: A pronunciation is malformed, or no phrase can be pronounced.
     """
-    if settings.agent != "clinic" or settings.stt not in {"pocketsphinx", "assemblyai"}:
+    if not speech.phrases or settings.stt not in {"pocketsphinx", "assemblyai"}:
         return None
-    from graphs.voice_agent import vocabulary
     from telephony.providers.pocketsphinx import PocketsphinxConfig
 
-    return await asyncio.to_thread(
-        PocketsphinxConfig.for_domain,
-        vocabulary.corpus(),
-        words=vocabulary.words(),
-        cache_dir=settings.var_dir / "asr",
-    )
+    try:
+        return await asyncio.to_thread(
+            PocketsphinxConfig.for_domain,
+            speech.phrases,
+            words=speech.words,
+            pronunciations=speech.pronunciations,
+            cache_dir=settings.var_dir / "asr",
+        )
+    except ValueError as exc:
+        raise ConfigError(f"the flow's speech hints: {exc}") from None
 
 
-async def _redactor() -> Callable[[str], str]:
-    """The process-wide Presidio redactor, loaded once (~3 s, in a thread)."""
+def open_flow(spec: str, *, source: str = "DIALGRAPH_GRAPH") -> Flow:
+    """Load the graph ``spec`` names and check it can go on the phone.
+
+    Args:
+        spec: A langgraph.json id, ``path/to/file.py:attr`` or ``package.module:attr``.
+        source: Where ``spec`` came from, for the message (``--graph``).
+
+    Raises:
+        ConfigError: One line saying what was wrong and what is accepted.
+    """
+    try:
+        return _checked(load_flow(spec))
+    except GraphLoadError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def as_flow(graph: Any, *, phone: PhoneSettings | None = None) -> Flow:
+    """Any form of graph a team hands over, as a checked :class:`Flow`.
+
+    Args:
+        graph: A spec string (as ``DIALGRAPH_GRAPH``), a ``Flow``, a compiled
+            graph, a ``StateGraph`` builder, or a per-call factory.
+        phone: The flow's phone settings, for a graph object (a spec string
+            or a ``Flow`` brings its own).
+
+    Raises:
+        ConfigError: The graph cannot go on the phone (one line).
+    """
+    if isinstance(graph, str):
+        flow = open_flow(graph, source="graph")
+        return flow if phone is None else dataclasses.replace(flow, phone=phone)
+    if isinstance(graph, Flow):
+        flow = graph if phone is None else dataclasses.replace(graph, phone=phone)
+    else:
+        name = str(getattr(graph, "name", "") or getattr(graph, "__name__", "") or "graph")
+        flow = Flow(name, f"<{type(graph).__name__} {name}>", graph, phone or PhoneSettings())
+    try:
+        return _checked(flow)
+    except GraphLoadError as exc:
+        raise ConfigError(f"graph: {exc}") from None
+
+
+def _checked(flow: Flow) -> Flow:
+    """``flow`` once its graph is known to compile with a ``messages`` channel
+    and its redaction rules to be regular expressions.
+
+    A per-call factory is only compiled when a call builds it.
+
+    Raises:
+        GraphLoadError: It is not a graph, has no ``messages`` channel, or a
+            redaction pattern is malformed.
+    """
+    if not isinstance(flow.graph, Pregel | StateGraph) and not callable(flow.graph):
+        raise GraphLoadError(
+            f"{flow.target}: a {type(flow.graph).__name__}, not a compiled graph, "
+            "a StateGraph or a factory"
+        )
+    if not flow.per_call:
+        flow.compile(None, None)  # raises on a graph without a messages channel
+    try:
+        check_rules(flow.phone.redaction)
+    except ValueError as exc:
+        raise GraphLoadError(f"{flow.target}: phone.redaction: {exc}") from None
+    return flow
+
+
+async def load_redactor(rules: RedactionRules) -> Redactor:
+    """The redactor for a flow's rules, loaded once per process (~3 s the first time,
+    in a thread).
+
+    Raises:
+        ConfigError: A keep or extra pattern of the flow is not a regular expression.
+    """
     from memory.redaction import get_redactor
 
-    return await asyncio.to_thread(get_redactor)
+    try:
+        return await asyncio.to_thread(get_redactor, rules)
+    except ValueError as exc:
+        raise ConfigError(f"the flow's redaction rules: {exc}") from None
 
 
-async def _open_agent_factory(settings: Settings, stack: AsyncExitStack) -> AgentFactory:
-    """The dialogue named by ``DIALGRAPH_AGENT``, its resources on ``stack``."""
-    if settings.agent == "echo":
-        from graphs.echo import echo_agent_factory
+async def _open_agent_factory(
+    settings: Settings, flow: Flow, redact: Callable[[str], str], stack: AsyncExitStack
+) -> AgentFactory:
+    """The flow's agent factory, its shared state (database, ledger) on ``stack``."""
+    from graphs.runtime.service import open_flow_agents
 
-        return echo_agent_factory  # type: ignore[return-value]
-    if settings.agent == "clinic":
-        from graphs.models import ModelSpecError, get_chat_model
-        from graphs.service import open_clinic_agents
-
-        try:
-            get_chat_model(settings.model)
-        except ModelSpecError as exc:
-            raise ConfigError(f"DIALGRAPH_MODEL: {exc}") from None
+    try:
         return await stack.enter_async_context(
-            open_clinic_agents(
+            open_flow_agents(
+                flow,
                 database_url=settings.database_url or None,
                 var_dir=settings.var_dir,
-                model=settings.model,
                 today=settings.today,
+                redact=redact,
                 encryption_key=settings.checkpoint_key or None,
-                redact=await _redactor(),
             )
         )
-    raise ConfigError(
-        f"DIALGRAPH_AGENT: unknown dialogue {settings.agent!r} (choose clinic or echo)"
-    )
+    except GraphLoadError as exc:
+        raise ConfigError(f"DIALGRAPH_GRAPH: {exc}") from None
 
 
 @asynccontextmanager
 async def build_services(
-    settings: Settings, *, observer: CallObserver | None = None, warm_decoders: int = 2
+    settings: Settings,
+    *,
+    flow: Flow | None = None,
+    observer: CallObserver | None = None,
+    warm_decoders: int = 2,
 ) -> AsyncIterator[CallServices]:
-    """Open and warm every engine the settings name; close them on exit.
+    """Open and warm every engine the settings name, for ``flow``; close them on exit.
 
     Engines load their models here, once, so the first call does not pay
-    for it (a pocketsphinx decoder load stalls the event loop ~0.3 s).
+    for it (a pocketsphinx decoder load stalls the event loop ~0.3 s). The
+    flow brings what the engines need to know about it: the recognisers'
+    hints (``phone.speech``) and the transcripts' redaction rules
+    (``phone.redaction``).
+
+    Args:
+        settings: The runtime's settings.
+        flow: The flow to answer calls with (``None``: ``settings.graph``).
+        observer: Told what is said on every call.
+        warm_decoders: Offline decoders loaded ahead of the first call.
 
     Raises:
-        ConfigError: A setting names an unknown engine, dialogue or model.
+        ConfigError: A setting names an unknown engine or an unusable graph.
     """
+    flow = flow or open_flow(settings.graph)
+    speech = flow.phone.speech
     secret = settings.call_token_secret or settings.twilio_auth_token
     limits = CallLimits(
         settings.calls_per_hour_per_caller,
@@ -212,12 +302,17 @@ async def build_services(
                 base_url=settings.twilio_api_url or None,
             )
             stack.push_async_callback(call_control.aclose)
+        redactor = await load_redactor(flow.phone.redaction)
         services = CallServices(
-            agent_factory=await _open_agent_factory(settings, stack),
+            agent_factory=await _open_agent_factory(settings, flow, redactor, stack),
             registry=CallRegistry(),
             tokens=CallTokens(secret, ttl=settings.call_token_ttl),
             tts=make_tts(settings),
-            stt=make_stt(settings, config=await domain_recogniser_config(settings)),
+            stt=make_stt(
+                settings,
+                config=await domain_recogniser_config(settings, speech),
+                keyterms=speech.keyterms,
+            ),
             vad=make_vad(settings),
             call_control=call_control,
             observer=observer,
@@ -232,9 +327,8 @@ async def build_services(
                 except ProviderError as exc:  # a cloud engine down at start: calls fail over
                     logger.warning("could not warm up %s: %s", getattr(engine, "name", engine), exc)
         logger.info(
-            "engines ready: agent=%s model=%s tts=%s stt=%s vad=%s",
-            settings.agent,
-            settings.model if settings.agent == "clinic" else "-",
+            "engines ready: graph=%s tts=%s stt=%s vad=%s",
+            describe(flow),
             getattr(services.tts, "name", "none"),
             getattr(services.stt, "name", "none"),
             settings.vad,

@@ -6,6 +6,13 @@ the README's table are generated from that list, so nothing goes undocumented.
 
 Twilio's credentials keep Twilio's usual names (``TWILIO_ACCOUNT_SID``,
 ``TWILIO_AUTH_TOKEN``); everything else is prefixed ``DIALGRAPH_``.
+
+These are the runtime's settings: which graph (``DIALGRAPH_GRAPH``), engines,
+database, limits. What belongs to a flow (its greeting, vocabulary, names
+that are not personal data, its chat model) lives with the flow: its
+``PhoneSettings`` and whatever variables it reads itself (the bundled flows
+read ``DIALGRAPH_MODEL``). A retired variable (:data:`RETIRED`) is refused
+with what replaced it, so an old ``.env`` never silently runs another graph.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from urllib.parse import urlsplit
 from telephony.compliance import DEFAULT_CALLING_HOURS, parse_calling_hours
 
 __all__ = [
+    "DEFAULT_GRAPH",
+    "GRAPH_FORMS",
+    "RETIRED",
     "SETTINGS",
     "VOICEMAIL_ACTIONS",
     "ConfigError",
@@ -37,6 +47,9 @@ class ConfigError(ValueError):
 
 
 VOICEMAIL_ACTIONS = ("hangup", "message", "off")  # DIALGRAPH_VOICEMAIL
+DEFAULT_GRAPH = "clinic"  # DIALGRAPH_GRAPH: the langgraph.json id of the bundled example flow
+GRAPH_FORMS = "a langgraph.json id, path/to/file.py:attr or package.module:attr"
+RETIRED = {"DIALGRAPH_AGENT": "DIALGRAPH_GRAPH"}  # old variable -> what replaced it
 
 
 def _parse_bool(raw: str) -> bool:
@@ -46,6 +59,13 @@ def _parse_bool(raw: str) -> bool:
     if value in {"0", "false", "no", "off", ""}:
         return False
     raise ValueError(f"expected true/false, got {raw!r}")
+
+
+def _parse_graph(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError(f"name a graph: {GRAPH_FORMS}")
+    return value
 
 
 def _parse_voicemail(raw: str) -> str:
@@ -172,9 +192,9 @@ SETTINGS: tuple[Setting, ...] = (
         "database_url",
         "DIALGRAPH_DATABASE_URL",
         "",
-        "Checkpoints, caller memory, calendar (and transcripts, on Postgres): `postgresql://"
-        "...` or `sqlite:///path`. Empty: SQLite file `var/dialgraph.db`. `langgraph dev` "
-        "reads the same variable.",
+        "Checkpoints, the store (caller memory), the side-effect ledger and the flow's own "
+        "tables (and transcripts, on Postgres): `postgresql://...` or `sqlite:///path`. "
+        "Empty: SQLite file `var/dialgraph.db`. `langgraph dev` reads the same variable.",
         secret=True,
     ),
     Setting(
@@ -186,18 +206,11 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     Setting(
-        "model",
-        "DIALGRAPH_MODEL",
-        "local",
-        "Dialogue model: `local` (offline), `openai:<model>` (needs OPENAI_API_KEY), or "
-        "`openai-compatible:<base_url>|<model>` (vLLM, llama.cpp, Ollama).",
-    ),
-    Setting(
         "today",
         "DIALGRAPH_TODAY",
         "",
-        "Pin the clinic's date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM) for demos and tests. "
-        "Empty: the real date.",
+        "Pin the flow's date (YYYY-MM-DD, or YYYY-MM-DDTHH:MM, in the flow's time zone) "
+        "for demos and tests. Empty: the real date.",
     ),
     Setting(
         "assemblyai_api_key",
@@ -394,11 +407,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
-        "agent",
-        "DIALGRAPH_AGENT",
-        "clinic",
-        "Dialogue to run: `clinic` (the Riverside Family Clinic receptionist graph) or "
-        "`echo` (repeats what it recognised; a quick end-to-end line check).",
+        "graph",
+        "DIALGRAPH_GRAPH",
+        DEFAULT_GRAPH,
+        "The LangGraph graph to put on the phone: a langgraph.json id (`echo` repeats what "
+        "it recognised: a line check), `path/to/file.py:attr` or `package.module:attr`. "
+        "The attribute is a compiled graph, a StateGraph builder or a per-call factory; the "
+        "module's `phone` attribute holds its PhoneSettings. `--graph` overrides it.",
+        _parse_graph,
     ),
     Setting(
         "tts",
@@ -448,8 +464,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "voicemail_message",
         "DIALGRAPH_VOICEMAIL_MESSAGE",
-        "Hello, this is Riverside Family Clinic. Please call us back. Goodbye.",
-        "What `message` leaves on a machine: the same words for everyone, no personal data.",
+        "",
+        "What `message` leaves on a machine: the same words for everyone, no personal data. "
+        "Empty: the flow's own (`PhoneSettings.voicemail_message`, else a neutral one).",
     ),
     Setting(
         "voicemail_timeout",
@@ -491,7 +508,6 @@ class Settings:
     playout_lead_ms: int = 120
     database_url: str = ""
     checkpoint_key: str = ""
-    model: str = "local"
     today: str = ""
     assemblyai_api_key: str = ""
     elevenlabs_api_key: str = ""
@@ -521,14 +537,14 @@ class Settings:
     max_call_seconds: float = 1200.0
     max_turns: int = 100
     max_llm_tokens: int = 200000
-    agent: str = "clinic"
+    graph: str = DEFAULT_GRAPH
     tts: str = "piper"
     stt: str = "pocketsphinx"
     outbound_from: str = ""
     dnc_list: Path = Path("var/dnc.txt")
     calling_hours: tuple[int, int] = DEFAULT_CALLING_HOURS
     voicemail: str = "hangup"
-    voicemail_message: str = "Hello, this is Riverside Family Clinic. Please call us back. Goodbye."
+    voicemail_message: str = ""
     voicemail_timeout: int = 30
     twilio_api_url: str = ""
 
@@ -567,6 +583,9 @@ def load_settings(
 
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
+    for env, replacement in RETIRED.items():
+        if raw := values.get(env, "").strip():
+            raise ConfigError(f"{env} is retired: use {replacement}={raw}")
     resolved: dict[str, Any] = {}
     for s in SETTINGS:
         raw = values.get(s.env)
@@ -579,8 +598,6 @@ def load_settings(
     settings = Settings(**resolved)
     if settings.playout_lead_ms < 20:
         raise ConfigError("DIALGRAPH_PLAYOUT_LEAD_MS must be at least 20 (one frame)")
-    if settings.voicemail == "message" and not settings.voicemail_message.strip():
-        raise ConfigError("DIALGRAPH_VOICEMAIL=message needs a DIALGRAPH_VOICEMAIL_MESSAGE")
     return settings
 
 

@@ -82,6 +82,9 @@ def server_env(directory: Path, port: int, settings: Mapping[str, str]) -> dict[
         "DIALGRAPH_HOST": "127.0.0.1",
         "DIALGRAPH_PORT": str(port),
         "DIALGRAPH_VAR_DIR": str(directory / f"var-{port}"),
+        # The servers run in a scratch directory (no .env, no langgraph.json to look
+        # an id up in): name the bundled clinic flow by its module.
+        "DIALGRAPH_GRAPH": "graphs.voice_agent.graph:graph",
         **settings,
     }
 

@@ -79,35 +79,12 @@ def default_database_url() -> str:
 def with_digits(text: str) -> str:
     """``text`` with spoken digit runs written as digits ("is it five five one oh three"
     -> "is it 55103"), by the same rules as redaction (:mod:`memory._spoken`)."""
-    try:
-        return normalise(text).normalised
-    except IndexError:
-        # memory._spoken fails on a lone "oh" / "o" ("oh no, my internet is down").
-        # A lone one is an interjection, not a zero: drop it and read the rest.
-        return normalise(_lone_oh(text)).normalised
+    return normalise(text).normalised
 
 
 def digits_in(text: str) -> str:
     """Every digit in ``text``, spoken digits included: "five five one oh three" -> "55103"."""
     return "".join(ch for ch in with_digits(text) if ch.isdigit())
-
-
-_DIGIT_WORDS = frozenset(
-    "zero oh o one two three four five six seven eight nine double triple".split()
-)
-
-
-def _lone_oh(text: str) -> str:
-    """``text`` without the "oh"s and "o"s that have no digit word next to them."""
-    words = text.split()
-    bare = [w.strip(",.!?;:").lower() for w in words]
-    keep = []
-    for i, word in enumerate(words):
-        near = {bare[j] for j in (i - 1, i + 1) if 0 <= j < len(words)}
-        if bare[i] in {"oh", "o"} and not near & _DIGIT_WORDS:
-            continue
-        keep.append(word)
-    return " ".join(keep)
 
 
 def spoken_digits(digits: str) -> str:

@@ -267,8 +267,9 @@ class AssemblyAISTT:
         api_key: The AssemblyAI API key (sent as the ``Authorization`` header only).
         url: The streaming endpoint (the EU one, or a local fake in tests).
         keyterms: Words and phrases to boost (``keyterms_prompt``): the
-            dialogue's rare words -- names, appointment types -- not its whole
-            vocabulary. At most :data:`MAX_KEYTERMS` of :data:`MAX_KEYTERM_CHARS`.
+            flow's rare words (``PhoneSettings.speech.keyterms``: names,
+            products, its jargon), not its whole vocabulary. At most
+            :data:`MAX_KEYTERMS` of :data:`MAX_KEYTERM_CHARS`.
         speech_model: ``speech_model`` query parameter.
         format_turns: Ask for punctuated, cased finals (costs latency; the
             vendor advises against it for voice agents).

@@ -1,12 +1,13 @@
-"""A domain language model for pocketsphinx, built at start-up from a dialogue's corpus.
+"""A domain language model for pocketsphinx, built at start-up from a flow's phrases.
 
 The wheel's generic trigram model is trained on broad English and does
 poorly on short telephone commands; a model of the sentences a dialogue
 actually hears does far better (DESIGN.md section 4). This module turns a
-graph's corpus (plain sentences, see ``graphs/voice_agent/vocabulary.py``)
-into an ARPA trigram model and a pronouncing dictionary pruned to its
-words, and caches both under a hash of everything that went in, so only
-the first start after a change pays for the build.
+flow's corpus (plain sentences: ``PhoneSettings.speech.phrases``, with its
+extra ``words`` and ``pronunciations``) into an ARPA trigram model and a
+pronouncing dictionary pruned to its words, and caches both under a hash of
+everything that went in, so only the first start after a change pays for
+the build.
 
 How it works::
 
@@ -39,17 +40,18 @@ Numbers read digit by digit are the exception: after "four one" a caller
 says another digit, and the same floor let general English in mid-number
 ("zero one" came out as "here want", "five" as "by"). Histories of digit
 words (:data:`DIGIT_WORDS`) get the lower ``digit_floor``; the corpus
-supplies the digit strings themselves (generated phone, card and ID
-numbers, see ``DIGIT_STRINGS`` in the vocabulary).
+supplies the digit strings themselves (a flow whose callers read out phone,
+card or ID numbers adds generated ones to its phrases).
 
-Measured on the 2-core reference machine, clinic corpus (~4,500 sentences,
-~500 words) + 3,000 generic words, Piper speech through G.711, weights
-chosen on phrases that are in neither the tests nor the benchmark:
+Measured on the 2-core reference machine with the bundled receptionist
+flow's corpus (~4,500 sentences, ~500 words) + 3,000 generic words, Piper
+speech through G.711, weights chosen on phrases that are in neither the
+tests nor the benchmark:
 
-- word error on held-out clinic phrasing 9-11 % (generic model 32 %); on
-  clinic questions phrased unlike any template 33 % (generic 40 %); on
+- word error on held-out phrasing of that flow 9-11 % (generic model 32 %);
+  on its questions phrased unlike any template 33 % (generic 40 %); on
   out-of-domain sentences 43-49 % (generic 13 %; without the generic pairs
-  58 %; without any general English every word is a clinic word);
+  58 %; without any general English every word is a domain word);
 - the build takes ~0.8 s once, ~10 ms from the cache; a decoder loads in
   20-40 ms and takes ~9 MB (the generic model with its full dictionary:
   0.23-0.45 s and ~90 MB).
@@ -57,7 +59,7 @@ chosen on phrases that are in neither the tests nor the benchmark:
 Digit strings in the corpus (~1,500 sentences; build 0.68 -> 0.76 s):
 numbers read digit by digit went from 64-72 % of digits wrong to 7-13 %
 (the benchmark's numbers) and 5-8 % (18 tuning numbers; 8-12 % without the
-digit floor, which was chosen on these), clinic phrases unchanged. What is
+digit floor, which was chosen on these), the flow's phrases unchanged. What is
 left is mostly acoustic: "zero" loses its /z/ above 4 kHz ("zero one" ->
 "year want").
 """
@@ -108,7 +110,7 @@ DIGIT_WORDS = frozenset(
 """Words of a number read digit by digit ("double five oh"); their histories get ``digit_floor``."""
 
 DOMAIN_DECODER_OPTIONS: Mapping[str, float] = {
-    # Language weight, the generic model's own: on held-out clinic phrases 5-6.5 gave
+    # Language weight, the generic model's own: on held-out domain phrases 5-6.5 gave
     # 11-13 % word error, 8 gave 14 %, 10 gave 16 % (and worse out of domain).
     "lw": 6.5,
 }
@@ -181,6 +183,7 @@ def build_domain_model(
     *,
     cache_dir: Path,
     words: Iterable[str] = (),
+    pronunciations: Mapping[str, str] | None = None,
     mix: GenericMix | None = None,
     dictionary: Path | None = None,
 ) -> DomainModel:
@@ -193,6 +196,10 @@ def build_domain_model(
             created if missing. Safe for several processes at once.
         words: Further words the recogniser must know (each gets a small
             unigram probability even if no sentence uses it).
+        pronunciations: ``word -> phones`` (CMUdict style, ``"northwind": "N AO R TH W IH N D"``;
+            stress digits are ignored) added to the dictionary: words it lacks
+            (names, brands), or another way to say a word it has. Each word
+            is in the model even if no sentence uses it.
         mix: How much general English to add (default :class:`GenericMix`).
         dictionary: Pronunciations to take from (default: the wheel's CMUdict).
 
@@ -200,15 +207,17 @@ def build_domain_model(
         Paths for :class:`~telephony.providers.pocketsphinx.PocketsphinxConfig`.
 
     Raises:
-        ValueError: The corpus has no word the dictionary can pronounce.
+        ValueError: The corpus has no word the dictionary can pronounce, or
+            a pronunciation is not one word with phones of the dictionary.
     """
     started = time.perf_counter()
     mix = mix or GenericMix()
     source = dictionary or default_dictionary_path()
     texts = [_tokens(sentence) for sentence in sentences]
     texts = [t for t in texts if t]
-    extra = sorted({w for word in words for w in _tokens(word)})
-    key = _cache_key(texts, extra, mix, source)
+    spoken = _pronunciations(pronunciations or {})
+    extra = sorted({w for word in words for w in _tokens(word)} | spoken.keys())
+    key = _cache_key(texts, extra, mix, source, spoken)
     cache_dir.mkdir(parents=True, exist_ok=True)
     lm_path = cache_dir / f"domain-{key}.lm"
     dict_path = cache_dir / f"domain-{key}.dict"
@@ -229,7 +238,11 @@ def build_domain_model(
     domain_words = {w for text in texts for w in text} | set(extra)
     generic = generic_english(mix, dictionary=source) if mix.weight else GenericEnglish({}, {})
     with _atomic(dict_path) as tmp:
-        dropped = set(prune_dictionary(domain_words | generic.unigrams.keys(), tmp, source=source))
+        dropped = set(
+            prune_dictionary(
+                domain_words | generic.unigrams.keys(), tmp, source=source, extra=spoken
+            )
+        )
     if dropped & domain_words:
         logger.warning(
             "domain LM: %d corpus words have no pronunciation and are left out: %s",
@@ -494,7 +507,27 @@ def _tokens(sentence: str) -> list[str]:
     return out
 
 
-def _cache_key(texts: list[list[str]], extra: list[str], mix: GenericMix, dictionary: Path) -> str:
+def _pronunciations(given: Mapping[str, str]) -> dict[str, str]:
+    """``word -> phones`` in the dictionary's form: lower-case word, upper-case phones."""
+    out = {}
+    for word, phones in given.items():
+        tokens = _tokens(word)
+        if len(tokens) != 1:
+            raise ValueError(f"pronunciation of {word!r}: give one word per entry")
+        cleaned = [p.rstrip("012").upper() for p in str(phones).split()]
+        if not cleaned or not all(p.isalpha() for p in cleaned):
+            raise ValueError(f"pronunciation of {word!r}: expected phones like 'W IH N'")
+        out[tokens[0]] = " ".join(cleaned)
+    return dict(sorted(out.items()))
+
+
+def _cache_key(
+    texts: list[list[str]],
+    extra: list[str],
+    mix: GenericMix,
+    dictionary: Path,
+    pronunciations: Mapping[str, str],
+) -> str:
     digest = hashlib.sha256()
     stat = dictionary.stat()
     header = [BUILD_VERSION, *dataclasses.astuple(mix), str(dictionary)]
@@ -503,6 +536,8 @@ def _cache_key(texts: list[list[str]], extra: list[str], mix: GenericMix, dictio
         digest.update(" ".join(text).encode())
         digest.update(b"\n")
     digest.update(b"\x00" + " ".join(extra).encode())
+    if pronunciations:  # absent from older keys: their caches stay valid
+        digest.update(b"\x00" + json.dumps(pronunciations).encode())
     return digest.hexdigest()[:16]
 
 

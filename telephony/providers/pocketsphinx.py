@@ -58,7 +58,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -171,16 +171,21 @@ class PocketsphinxConfig:
         *,
         cache_dir: Path,
         words: Iterable[str] = (),
+        pronunciations: Mapping[str, str] | None = None,
         **settings: Any,
     ) -> PocketsphinxConfig:
         """A configuration with a language model built from ``corpus`` (sentences callers say).
 
         Built by :mod:`telephony.providers.domain_lm`, or found in ``cache_dir`` (``var/asr``):
-        blocking, ~0.8 s once per corpus, ~10 ms cached. ``settings``: other fields.
+        blocking, ~0.8 s once per corpus, ~10 ms cached. ``words`` and
+        ``pronunciations`` (``word -> phones``) extend the vocabulary and the
+        dictionary. ``settings``: other fields.
         """
         from telephony.providers.domain_lm import DOMAIN_DECODER_OPTIONS, build_domain_model
 
-        model = build_domain_model(corpus, cache_dir=cache_dir, words=words)
+        model = build_domain_model(
+            corpus, cache_dir=cache_dir, words=words, pronunciations=pronunciations
+        )
         options = {**DOMAIN_DECODER_OPTIONS, **settings.pop("options", {})}
         return cls(lm=model.lm, dictionary=model.dictionary, options=options, **settings)
 
@@ -221,7 +226,11 @@ class PocketsphinxConfig:
 
 
 def prune_dictionary(
-    words: Iterable[str], out_path: Path, *, source: Path | None = None
+    words: Iterable[str],
+    out_path: Path,
+    *,
+    source: Path | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Write a pronouncing dictionary holding only ``words`` (with their variants).
 
@@ -232,22 +241,43 @@ def prune_dictionary(
         words: The vocabulary (any case; matched lower-case).
         out_path: Where to write the dictionary.
         source: Dictionary to take pronunciations from (default: the wheel's).
+        extra: More entries, ``word -> phones`` (``"northwind": "N AO R TH W IH N D"``): a
+            word ``source`` lacks, or one more variant of a word it has.
 
     Returns:
-        The words that have no pronunciation in ``source``, sorted.
+        The words that have no pronunciation in ``source`` or ``extra``, sorted.
+
+    Raises:
+        ValueError: An ``extra`` entry uses a phone ``source`` never does
+            (the acoustic model would not load).
     """
-    wanted = {word.lower() for word in words if word.strip()}
-    found: set[str] = set()
+    extra = {word.lower(): phones for word, phones in (extra or {}).items()}
+    wanted = {word.lower() for word in words if word.strip()} | extra.keys()
+    found: Counter[str] = Counter()
+    phone_set: set[str] = set()
     kept: list[str] = []
     with (source or default_dictionary_path()).open(encoding="utf-8") as lines:
         for line in lines:
-            entry = line.split(maxsplit=1)[0] if line.strip() else ""
-            base = entry.split("(", 1)[0]  # "read(2)" is the second pronunciation of "read"
+            fields = line.split()
+            if not fields:
+                continue
+            phone_set.update(fields[1:])
+            base = fields[0].split("(", 1)[0]  # "read(2)" is the second pronunciation of "read"
             if base in wanted:
                 kept.append(line if line.endswith("\n") else line + "\n")
-                found.add(base)
+                found[base] += 1
+    for word, phones in sorted(extra.items()):
+        unknown = sorted(set(phones.split()) - phone_set)
+        if unknown:
+            raise ValueError(
+                f"pronunciation of {word!r}: unknown phones {' '.join(unknown)} "
+                f"(the dictionary uses {' '.join(sorted(phone_set))})"
+            )
+        found[word] += 1
+        entry = word if found[word] == 1 else f"{word}({found[word]})"
+        kept.append(f"{entry} {phones}\n")
     out_path.write_text("".join(kept), encoding="utf-8")
-    return sorted(wanted - found)
+    return sorted(wanted - found.keys())
 
 
 class _DecoderPool:

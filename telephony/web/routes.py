@@ -166,7 +166,7 @@ class TwilioController(Controller):
         if action != CONNECT:
             if decision.allowed:  # nothing will stream: give the slot back now
                 await services.limit_store.release(call.call_sid, call.caller)
-            message = state.settings.voicemail_message if action == LEAVE_MESSAGE else ""
+            message = state.voicemail_message if action == LEAVE_MESSAGE else ""
             logger.info(
                 "voice webhook: %s answered by %s: %s",
                 call.call_sid,

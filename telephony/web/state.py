@@ -19,8 +19,11 @@ class WebState(State):
         services: Engines and registries shared by every call, opened once by
             the lifespan (or handed to :func:`~telephony.web.create_app`).
         drain: Whether the process is draining before it stops.
+        voicemail_message: What ``DIALGRAPH_VOICEMAIL=message`` leaves on a
+            machine: the setting, else the flow's ``phone.voicemail()``.
     """
 
     settings: Settings
     services: CallServices
     drain: DrainState
+    voicemail_message: str

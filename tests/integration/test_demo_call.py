@@ -84,3 +84,21 @@ async def test_the_demo_call_books_confirms_and_survives_a_barge_in(tmp_path: Pa
         row["speech_end_to_first_audio_heard"] < 3000 for row in report["latency_ms"]
     )
     await asyncio.sleep(0)
+
+
+async def test_the_demo_of_another_graph_never_mentions_the_clinic(tmp_path: Path, capsys) -> None:
+    settings = load_settings(
+        {"DIALGRAPH_VAR_DIR": str(tmp_path), "DIALGRAPH_GRAPH": "echo"}, env_file=None
+    )
+    out = tmp_path / "demo"
+    assert await run_demo(settings, out=out) == 0
+
+    printed = capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert (report["graph"], report["script"]) == ("echo", "the generic demo call")
+    agent = [line["text"] for line in report["transcript"] if line["who"] == "agent"]
+    assert agent[0].startswith("Hello, this is the Dialgraph echo line"), agent
+    # The generic model (echo declares no phrases) mishears some of it; it still echoes.
+    assert any(line.startswith("You said: ") for line in agent[1:]), agent
+    for word in ("clinic", "riverside", "patient", "appointment", "checkup"):
+        assert word not in printed.lower(), printed

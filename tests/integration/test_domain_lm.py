@@ -241,6 +241,50 @@ def test_words_without_a_pronunciation_are_left_out(tmp_path: Path) -> None:
     )
 
 
+def test_a_flows_pronunciations_extend_the_dictionary(tmp_path: Path) -> None:
+    model = build_domain_model(
+        ["call zorblax support", "is the read only"],
+        pronunciations={"Zorblax": "Z AO1 R B L AE0 K S", "read": "R EH D"},
+        cache_dir=tmp_path,
+        mix=GenericMix(words=0),
+    )
+
+    assert model.dropped == ()
+    entries = model.dictionary.read_text(encoding="utf-8").splitlines()
+    assert "zorblax Z AO R B L AE K S" in entries  # stress digits dropped
+    assert "read(3) R EH D" in entries  # one more way to say a word the dictionary has
+    pocketsphinx.Decoder(
+        **PocketsphinxConfig(lm=model.lm, dictionary=model.dictionary).decoder_options()
+    )
+    again = build_domain_model(
+        ["call zorblax support", "is the read only"],
+        pronunciations={"zorblax": "Z AO R B L AE K S", "read": "R EH D"},
+        cache_dir=tmp_path,
+        mix=GenericMix(words=0),
+    )
+    assert again.cached and again.lm == model.lm
+    with pytest.raises(ValueError, match="pronunciation of 'zorblax': unknown phones QX"):
+        build_domain_model(
+            ["call zorblax"],
+            pronunciations={"zorblax": "Z QX R"},
+            cache_dir=tmp_path,
+            mix=GenericMix(words=0),
+        )
+
+
+async def test_the_clinic_corpus_reaches_the_recogniser_through_its_phone_settings(
+    domain: PocketsphinxConfig, cache_dir: Path
+) -> None:
+    from graphs.runtime.loader import load_flow
+    from telephony.services import domain_recogniser_config
+    from telephony.settings import Settings
+
+    speech = load_flow("clinic").phone.speech
+    config = await domain_recogniser_config(Settings(var_dir=cache_dir.parent), speech)
+    assert config is not None
+    assert config.lm.read_bytes() == domain.lm.read_bytes()
+
+
 # --- recognition on real speech ------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import pytest
 from litestar.testing import AsyncTestClient, TestClient
 from twilio.request_validator import RequestValidator
 
+from graphs.runtime.phone import PhoneSettings
 from telephony.compliance import ComplianceGate
 from telephony.dial import (
     ANSWERED_BY,
@@ -40,7 +41,7 @@ from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, TWILIO_NUMBER
 CALLEE = "+13125550123"  # Chicago (312)
 PUBLIC = "https://dialgraph.example.com"
 WEEKDAY_NOON_CHICAGO = datetime(2025, 7, 1, 17, 0, tzinfo=UTC)  # 12:00 CDT
-MESSAGE = "This is Riverside Family Clinic. Please call us back. Goodbye."
+MESSAGE = "This is Riverside Family Clinic. Please call us back. Goodbye."  # the setting
 
 
 @pytest.fixture
@@ -306,12 +307,14 @@ def test_a_machine_over_the_limits_still_gets_the_voicemail_treatment() -> None:
     assert services.limit_store.live_calls() == 1  # only the person's call
 
 
-def test_message_mode_without_words_just_hangs_up() -> None:
+def test_message_mode_without_words_leaves_the_flows_own() -> None:
     services = make_services()
     cfg = Settings(voicemail="message", voicemail_message="")
-    with TestClient(create_app(cfg, services=services)) as client:
+    phone = PhoneSettings(voicemail_message="Acme here. Please call us back.")
+    with TestClient(create_app(cfg, phone=phone, services=services)) as client:
         response = client.post("/twilio/voice", data=webhook(AnsweredBy="machine_end_beep"))
-    assert [v.tag for v in verbs(response.text)] == ["Hangup"]
+    (say, hangup) = verbs(response.text)
+    assert (say.tag, say.text, hangup.tag) == ("Say", "Acme here. Please call us back.", "Hangup")
 
 
 # -- the decision table ----------------------------------------------------------------

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
-import types
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -16,10 +15,12 @@ from litestar.testing import TestClient
 from twilio.request_validator import RequestValidator
 
 import telephony.web.media as web_media
+from graphs.runtime.loader import Flow
+from graphs.runtime.phone import PhoneSettings, Redaction
 from telephony.calltoken import CallTokenError
 from telephony.registry import CallRegistry
 from telephony.session import CallServices
-from telephony.settings import Settings
+from telephony.settings import ConfigError, Settings
 from telephony.transport import TransportClosed
 from telephony.web import create_app
 from tests.fakes import AgentFactoryFor, FakeTTS, TwilioScript, test_tokens
@@ -484,25 +485,85 @@ def test_healthz_reports_live_calls(services: CallServices) -> None:
 def test_default_services_are_opened_once_and_closed_at_shutdown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import telephony.services
+    from graphs import echo
+
     events: list[str] = []
+    flows: list[Flow] = []
 
     @asynccontextmanager
-    async def build_services(settings: Settings) -> AsyncIterator[CallServices]:
+    async def build_services(settings: Settings, *, flow: Flow) -> AsyncIterator[CallServices]:
         events.append("open")
+        flows.append(flow)
         yield make_services()
         events.append("close")
 
-    fake_module = types.ModuleType("telephony.services")
-    fake_module.build_services = build_services  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "telephony.services", fake_module)
+    monkeypatch.setattr(telephony.services, "build_services", build_services)
 
-    with TestClient(create_app(Settings())) as client:
+    with TestClient(create_app(Settings(), graph=echo.graph)) as client:
         token = webhook_token(client)
         assert token
         for _ in range(3):
             assert client.get("/healthz").json()["live_calls"] == 0
         assert events == ["open"]
     assert events == ["open", "close"]
+    assert [f.graph for f in flows] == [echo.graph], "the services are built for the given graph"
+
+
+def test_a_graph_that_loads_nothing_stops_the_app_in_one_line() -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape("unknown graph 'nope': give a langgraph.json id")
+    ):
+        create_app(Settings(graph="nope"))
+    with pytest.raises(ConfigError, match=re.escape("graph: no_such/flow.py:graph: no such file")):
+        create_app(Settings(), graph="no_such/flow.py:graph")
+
+
+def test_log_redaction_with_the_flows_rules_is_installed_even_with_given_services(
+    services: CallServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from memory import redaction_logging
+    from memory.redaction_logging import RedactingFilter
+
+    monkeypatch.setattr(redaction_logging, "_installed", None)  # restored after the test
+    handler = logging.NullHandler()
+    logging.getLogger().addHandler(handler)
+    rules = Redaction(keep_patterns=(r"\bT-\d{6}\b",))
+    try:
+        with TestClient(
+            create_app(Settings(), phone=PhoneSettings(redaction=rules), services=services)
+        ):
+            assert any(isinstance(f, RedactingFilter) for f in handler.filters)
+            installed = redaction_logging._installed
+            assert installed is not None and installed.redact("T-482913") == "T-482913"
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+@pytest.mark.parametrize(
+    ("setting", "flow_words", "said"),
+    [
+        ("", "Hi, Acme here. Please call us back.", "Hi, Acme here. Please call us back."),
+        ("Call the office back.", "Hi, Acme here.", "Call the office back."),  # the setting wins
+        ("", "", "Hello, this is Acme. Please call us back. Goodbye."),  # the flow's name
+    ],
+)
+def test_the_voicemail_left_on_a_machine_is_the_flows_unless_set(
+    services: CallServices, setting: str, flow_words: str, said: str
+) -> None:
+    from graphs import echo
+
+    phone = PhoneSettings(name="Acme", voicemail_message=flow_words)
+    settings = Settings(voicemail="message", voicemail_message=setting)
+    with TestClient(
+        create_app(settings, graph=echo.graph, phone=phone, services=services)
+    ) as client:
+        response = client.post(
+            "/twilio/voice",
+            data={**WEBHOOK, "Direction": "outbound-api", "AnsweredBy": "machine_end_beep"},
+        )
+    root = ET.fromstring(response.text)
+    assert [(v.tag, v.text) for v in root] == [("Say", said), ("Hangup", None)]
 
 
 def test_a_caller_over_the_limit_hears_a_polite_message_not_an_error() -> None:

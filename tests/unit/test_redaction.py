@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from graphs.runtime.phone import Redaction
 from memory._spoken import normalise
-from memory.redaction import Finding, Redactor, verhoeff_valid
+from memory.redaction import Finding, Redactor, get_redactor, verhoeff_valid
 from memory.redaction_logging import RedactingFilter
 from tests.pii_corpus import CORPUS, INVALID_AADHAAR, VALID_AADHAAR, PiiUtterance
 
@@ -131,6 +132,8 @@ def test_corpus_precision_recall(redactor: Redactor) -> None:
         ("one moment please", "one moment please"),
         ("see you at three o'clock", "see you at three o'clock"),
         ("oh, two", "oh, two"),
+        ("oh well", "oh well"),  # a lone "oh" is an interjection, never a crash
+        ("you said: o.", "you said: o."),
         ("meet at the cafe dot bar", "meet at the cafe dot bar"),
     ],
 )
@@ -178,20 +181,77 @@ def test_non_verhoeff_numbers_are_not_aadhaar(redactor: Redactor, number: str) -
 
 def test_dates_times_and_staff_are_preserved(redactor: Redactor) -> None:
     for text in (
-        "Book me with Dr. Patel on Tuesday 3 June at 10:30 am.",
+        "Book me with Dr. Patel on Tuesday 3 June at 10:30 am.",  # titled: staff, any flow
         "can i see doctor nguyen on the fourteenth at half past two",
         "Dr. Nguyen said to come back on 2025-01-14 at 09:15.",
-        "Riverside Family Clinic is at 42 River Road.",
     ):
         assert redactor.redact(text) == text
+    text = "Riverside Family Clinic is at 42 River Road."
+    assert get_redactor(CLINIC).redact(text) == text
 
 
-def test_allow_list_is_configurable(redactor: Redactor) -> None:
-    assert redactor.redact("my name is patel") == "my name is patel"  # staff surname
+# A flow's rules, as its PhoneSettings.redaction declares them.
+CLINIC = Redaction(allow_list=("Patel", "Nguyen", "Riverside", "Riverside Family Clinic"))
+HELPDESK = Redaction(
+    keep_patterns=(r"\bT-\d{6}\b", r"\bticket (?:number )?\d{6}\b"),
+    extra_patterns={"ACCOUNT": r"\bACC ?\d{8}\b"},
+)
+
+
+def test_the_flows_allow_list_is_honoured(redactor: Redactor) -> None:
+    clinic = get_redactor(CLINIC)
+    assert clinic.allow_list == CLINIC.allow_list
+    assert clinic.redact("my name is patel") == "my name is patel"  # a staff surname
+    assert clinic.redact("Riverside Family Clinic, Nguyen speaking") == (
+        "Riverside Family Clinic, Nguyen speaking"
+    )
     # ... unless the caller is known to share it
-    assert redactor.redact("my name is patel", known_names=("Raj Patel",)) == "my name is [PERSON]"
-    strict = Redactor(allow_list=())
-    assert strict.redact("my name is patel") == "my name is [PERSON]"
+    assert clinic.redact("my name is patel", known_names=("Raj Patel",)) == "my name is [PERSON]"
+    # Without the flow's list the same words are somebody's name.
+    assert redactor.redact("my name is patel") == "my name is [PERSON]"
+    assert get_redactor(CLINIC) is clinic, "one redactor per set of rules, per process"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "My ticket is T-482913, can you check it?",
+        "ticket number 482913 please",
+        "it's ticket four eight two nine one three",  # as the recogniser writes it
+    ],
+)
+def test_a_ticket_number_the_flow_keeps_is_not_redacted(redactor: Redactor, text: str) -> None:
+    assert "[NUMBER]" in redactor.redact(text) or "[PHONE]" in redactor.redact(text)
+    assert get_redactor(HELPDESK).redact(text) == text
+
+
+def test_only_the_kept_part_of_a_finding_survives() -> None:
+    helpdesk = get_redactor(HELPDESK)
+    out = helpdesk.redact("ticket 482913, call me on 415 555 0134, I'm Maria Gonzalez")
+    assert out == "ticket 482913, call me on [PHONE], I'm [PERSON]"
+
+
+def test_the_flows_extra_patterns_are_redacted_with_its_label() -> None:
+    helpdesk = get_redactor(HELPDESK)
+    assert helpdesk.redact("my account is ACC12345678, ticket T-482913") == (
+        "my account is [ACCOUNT], ticket T-482913"
+    )
+    # Matched as written and as spoken: the recogniser writes the digits as words.
+    assert helpdesk.redact("account acc one two three four five six seven eight") == (
+        "account [ACCOUNT]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (Redaction(keep_patterns=("T-(",)), "redaction pattern 'T-(' is not a regular expression"),
+        (Redaction(extra_patterns={"ACC NO": r"\d+"}), "label 'ACC NO' must be a word"),
+    ],
+)
+def test_malformed_rules_say_which(rules: Redaction, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        get_redactor(rules)
 
 
 def test_known_names_are_redacted_anywhere(redactor: Redactor) -> None:

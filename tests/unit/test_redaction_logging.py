@@ -214,3 +214,36 @@ def test_clean_lines_are_remembered_and_dirty_ones_are_not(capture, monkeypatch)
         "stream started",
         "caller [PERSON] called",
     }
+
+
+def test_installing_the_flows_redactor_switches_every_filter_to_its_rules(monkeypatch) -> None:
+    from graphs.runtime.phone import Redaction
+    from memory import redaction_logging
+
+    monkeypatch.setattr(redaction_logging, "_installed", None)  # restored after the test
+    logger = logging.getLogger("test_redaction_logging.flow_rules")
+    handler = _Capture()
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        default = RedactingFilter()  # installed before the flow was loaded, as the CLI does
+        handler.addFilter(default)
+        logger.warning("no-arg line: ticket number 482913 for Maria Gonzalez")
+        helpdesk = get_redactor(
+            Redaction(
+                keep_patterns=(r"\bticket number \d{6}\b",),
+                extra_patterns={"ACCOUNT": r"\bACC\d{8}\b"},
+            )
+        )
+        install_redaction(redactor=helpdesk)
+        logger.warning("no-arg line: ticket number 482913 for Maria Gonzalez")
+        logger.warning("account %s on ticket number %s", "ACC12345678", "482913")
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+    assert handler.lines == [
+        "no-arg line: ticket number [NUMBER] for [PERSON]",  # the clean-line cache is per rules
+        "no-arg line: ticket number 482913 for [PERSON]",
+        "account [ACCOUNT] on ticket number 482913",
+    ]
+    assert handler.filters == [default], "switched in place, not added twice"
