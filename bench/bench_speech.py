@@ -59,7 +59,7 @@ from telephony.providers.domain_lm import (
 from telephony.providers.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
 from telephony.softphone import CALLER_PITCH, Say, load_script
 
-DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "telephony/softphone/scripts/demo.toml"
+DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "graphs/voice_agent/demo.toml"
 MORE_CLINIC_PHRASES = (
     "Hi, I'd like to make an appointment with Doctor Patel.",
     "Do you have anything free on Friday morning?",

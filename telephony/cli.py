@@ -15,7 +15,6 @@ from pathlib import Path
 
 from telephony.preflight import check_for_serving
 from telephony.settings import (
-    DEFAULT_GRAPH,
     GRAPH_FORMS,
     ConfigError,
     Settings,
@@ -27,7 +26,8 @@ __all__ = ["main"]
 
 _EPILOG = "environment variables (also read from ./.env):\n" + settings_help()
 _GRAPH_HELP = (
-    f"the graph to put on the phone: {GRAPH_FORMS} (DIALGRAPH_GRAPH, default {DEFAULT_GRAPH})"
+    f"the graph to put on the phone: {GRAPH_FORMS} (DIALGRAPH_GRAPH; default: the first "
+    "graph in langgraph.json)"
 )
 
 

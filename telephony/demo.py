@@ -13,9 +13,7 @@ script is, first found:
 1. ``--script FILE``;
 2. ``demo.toml`` next to the graph's module: a team ships the demo call of
    its flow with the flow;
-3. the bundled demo call (``telephony/softphone/scripts/demo.toml``), written
-   for the default graph (``DIALGRAPH_GRAPH``'s default), when that graph runs;
-4. :data:`GENERIC_SCRIPT`: hello, a question, goodbye; it fits any flow.
+3. :data:`GENERIC_SCRIPT`: hello, a question, goodbye; it fits any flow.
 
 Everything printed or written is redacted with the flow's own rules.
 """
@@ -39,15 +37,13 @@ from telephony.calltoken import CallTokens
 from telephony.providers.base import TextToSpeech
 from telephony.services import build_services, load_redactor, open_flow
 from telephony.session import CallServices, TurnTiming
-from telephony.settings import DEFAULT_GRAPH, Settings
+from telephony.settings import Settings
 
 if TYPE_CHECKING:
     from telephony.softphone import CallResult, Script
 
-__all__ = ["DEFAULT_SCRIPT", "FLOW_SCRIPT_NAME", "GENERIC_SCRIPT", "run_demo", "script_for"]
+__all__ = ["FLOW_SCRIPT_NAME", "GENERIC_SCRIPT", "run_demo", "script_for"]
 
-DEFAULT_SCRIPT = Path(__file__).parent / "softphone" / "scripts" / "demo.toml"
-"""The bundled demo call, written for the default graph."""
 FLOW_SCRIPT_NAME = "demo.toml"  # a flow's own demo call, next to its module
 GENERIC_SCRIPT = """
 description = "A caller says hello, asks what the line can do, and says goodbye"
@@ -269,7 +265,7 @@ def script_for(flow: Flow, script: Path | None = None) -> tuple[Script, str]:
     """The caller's script for ``flow``'s demo call, and where it came from.
 
     See the module doc for the order: ``script``, the flow's own
-    ``demo.toml``, the bundled call of the default graph, the generic call.
+    ``demo.toml``, the generic call.
 
     Raises:
         ScriptError: The chosen file is missing or invalid.
@@ -282,8 +278,6 @@ def script_for(flow: Flow, script: Path | None = None) -> tuple[Script, str]:
     own = module.parent / FLOW_SCRIPT_NAME if module is not None else None
     if own is not None and own.is_file():
         return load_script(own), str(own)
-    if flow.id == DEFAULT_GRAPH:
-        return load_script(DEFAULT_SCRIPT), str(DEFAULT_SCRIPT)
     return parse_script(GENERIC_SCRIPT, source="the generic demo call"), "the generic demo call"
 
 

@@ -47,7 +47,7 @@ class ConfigError(ValueError):
 
 
 VOICEMAIL_ACTIONS = ("hangup", "message", "off")  # DIALGRAPH_VOICEMAIL
-DEFAULT_GRAPH = "clinic"  # DIALGRAPH_GRAPH: the langgraph.json id of the bundled example flow
+DEFAULT_GRAPH = ""  # DIALGRAPH_GRAPH: empty = the first graph langgraph.json lists
 GRAPH_FORMS = "a langgraph.json id, path/to/file.py:attr or package.module:attr"
 RETIRED = {"DIALGRAPH_AGENT": "DIALGRAPH_GRAPH"}  # old variable -> what replaced it
 
@@ -62,10 +62,7 @@ def _parse_bool(raw: str) -> bool:
 
 
 def _parse_graph(raw: str) -> str:
-    value = raw.strip()
-    if not value:
-        raise ValueError(f"name a graph: {GRAPH_FORMS}")
-    return value
+    return raw.strip()  # "": the first graph langgraph.json lists
 
 
 def _parse_voicemail(raw: str) -> str:
@@ -411,7 +408,8 @@ SETTINGS: tuple[Setting, ...] = (
         "DIALGRAPH_GRAPH",
         DEFAULT_GRAPH,
         "The LangGraph graph to put on the phone: a langgraph.json id (`echo` repeats what "
-        "it recognised: a line check), `path/to/file.py:attr` or `package.module:attr`. "
+        "it recognised: a line check), `path/to/file.py:attr` or `package.module:attr`; "
+        "empty: the first graph langgraph.json lists (here the clinic receptionist). "
         "The attribute is a compiled graph, a StateGraph builder or a per-call factory; the "
         "module's `phone` attribute holds its PhoneSettings. `--graph` overrides it.",
         _parse_graph,

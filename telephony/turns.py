@@ -9,7 +9,7 @@ asyncio, no I/O; times are clock seconds, settings milliseconds.
 
 Backchannels ("mhm", "uh huh", "okay", "right", "yeah", "yes", "sure") never
 interrupt. "yes" is one on purpose: said over a read-back ("Tuesday at
-three" - "yes" - "with Dr. Patel") it is agreement, and cutting the read-back
+three" - "yes" - "with the doctor") it is agreement, and cutting the read-back
 would confirm what the caller never heard. It is not lost: said over a reply
 that ends with a question, within ``early_answer_ms`` of its end, it becomes
 the answer; otherwise it is dropped. "no", "wait", "hello" interrupt. Echo

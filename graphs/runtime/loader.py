@@ -160,7 +160,8 @@ def load_flow(spec: str, *, root: Path | None = None) -> Flow:
     """Load the graph ``spec`` names, with its phone settings.
 
     Args:
-        spec: A langgraph.json id, ``path/to/file.py:attr`` or ``package.module:attr``.
+        spec: A langgraph.json id, ``path/to/file.py:attr`` or ``package.module:attr``;
+            ``""`` for the first graph ``langgraph.json`` lists.
         root: Where ``langgraph.json`` and relative paths are looked up
             (default: the working directory).
 
@@ -169,9 +170,11 @@ def load_flow(spec: str, *, root: Path | None = None) -> Flow:
     """
     root = root or Path.cwd()
     spec = spec.strip()
-    if not spec:
-        raise GraphLoadError(f"no graph named: give {FORMS}")
     ids = _langgraph_ids(root)
+    if not spec and ids:
+        spec = next(iter(ids))  # the first graph langgraph.json lists
+    if not spec:
+        raise GraphLoadError(f"no graph named and no langgraph.json graph here: give {FORMS}")
     graph_id = ""
     target = spec
     if spec in ids:

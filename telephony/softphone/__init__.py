@@ -8,11 +8,11 @@ real time, echoes marks when playback reaches them, honours ``clear``, and
 records the call (stereo WAV: left = caller as sent, right = agent as heard)
 with the timing of every turn::
 
-    result = await place_call("http://127.0.0.1:8080", load_script("hello.toml"),
+    result = await place_call("http://127.0.0.1:8080", load_script("demo.toml"),
                               record_to=Path("var/hello.wav"), print_progress=print)
     print(result.summary())
 
-From the shell: ``dialgraph call http://127.0.0.1:8080 --script hello.toml``.
+From the shell: ``dialgraph call http://127.0.0.1:8080 --script demo.toml``.
 
 Script format
 -------------

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from graphs.runtime.loader import Flow, load_flow
-from telephony.demo import DEFAULT_SCRIPT, script_for
+from graphs.runtime.loader import load_flow
+from telephony.demo import script_for
 from telephony.softphone import Say, ScriptError
+
+REPO = Path(__file__).resolve().parents[2]
 
 FLOW = """
 from langgraph.graph import END, START, MessagesState, StateGraph
@@ -53,9 +55,9 @@ def test_a_graph_without_a_script_gets_the_generic_call() -> None:
         assert word not in said and word not in script.description.lower()
 
 
-def test_the_bundled_call_is_for_the_default_graph_and_a_script_flag_wins(tmp_path: Path) -> None:
-    default = Flow("clinic", "<test>", object())
-    assert script_for(default)[1] == str(DEFAULT_SCRIPT)
+def test_the_clinic_ships_its_demo_call_and_a_script_flag_wins(tmp_path: Path) -> None:
+    default = load_flow("clinic", root=REPO)
+    assert script_for(default)[1] == str(REPO / "graphs" / "voice_agent" / "demo.toml")
     (tmp_path / "mine.toml").write_text(OWN_SCRIPT)
     assert script_for(default, tmp_path / "mine.toml")[1] == str(tmp_path / "mine.toml")
     with pytest.raises(ScriptError):

@@ -82,7 +82,6 @@ def test_a_graph_without_phone_settings_gets_the_defaults(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
-        ("", "no graph named"),
         ("nope", "unknown graph 'nope'"),
         ("flows/missing.py:graph", "no such file"),
         ("flows/acme_support.py:absent", "has no attribute 'absent'"),
@@ -97,6 +96,14 @@ def test_bad_names_fail_with_one_line_that_says_what_is_accepted(
         load_flow(spec, root=project)
     message = str(caught.value)
     assert says in message and "\n" not in message
+
+
+def test_no_name_is_the_first_graph_of_langgraph_json(project: Path, tmp_path: Path) -> None:
+    assert load_flow("", root=project).id == "acme"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(GraphLoadError, match="no graph named and no langgraph.json graph"):
+        load_flow("", root=empty)
 
 
 def test_a_graph_without_messages_is_refused(tmp_path: Path) -> None:
