@@ -4,9 +4,13 @@
 start-up hook, a checkpointer, store, transcripts and side-effect ledger in
 a database of its own) and plays one call as text: the call-start turn,
 caller words, keys and silence, each answered with what the caller would
-hear. It checks the flow, not the ear: for speech recognition, synthesis
-and timing, place a call through the softphone (``dialgraph demo --graph
-... --script ...``).
+hear. It checks the flow, not the ear.
+
+:func:`softphone_call` checks the ear too: one whole call through the real
+server, the speech engines and Twilio's wire protocol, played from a
+softphone script in real time (what ``dialgraph demo --graph ... --script
+...`` does), with the recording, the redacted transcript and the call's
+database to look at afterwards.
 
 Example (pytest with pytest-asyncio)::
 
@@ -26,13 +30,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphs.runtime.loader import Flow, load_flow
+
+if TYPE_CHECKING:
+    from telephony.demo import DemoCall
 from graphs.runtime.runner import GraphAgent
 from graphs.runtime.service import open_flow_agents
 
-__all__ = ["TextCall"]
+__all__ = ["TextCall", "softphone_call"]
 
 _sids = itertools.count(1)
 
@@ -140,3 +147,41 @@ class TextCall:
         """The call's checkpointed state values (what Studio shows)."""
         snapshot = await self.agent._graph.aget_state(self.agent.config)
         return dict(snapshot.values)
+
+
+async def softphone_call(
+    graph: str | Flow,
+    script: str | Path | None = None,
+    *,
+    var_dir: str | Path,
+    env: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> DemoCall:
+    """Place one whole call to ``graph`` through the softphone; return what happened.
+
+    Args:
+        graph: A graph spec (as ``DIALGRAPH_GRAPH``) or a loaded :class:`Flow`.
+        script: The caller's softphone script (TOML); default: the flow's own
+            ``demo.toml``, else a short generic call.
+        var_dir: Where the call's recording, report, transcripts and database go.
+        env: ``DIALGRAPH_*`` settings for this call (the process environment
+            is not read, so a test is the same on every machine).
+        root: Where ``langgraph.json`` and relative paths are looked up.
+
+    Raises:
+        RuntimeError: The server did not start.
+    """
+    from telephony.demo import place_demo_call
+    from telephony.settings import load_settings
+
+    flow = graph if isinstance(graph, Flow) else load_flow(graph, root=root)
+    settings = load_settings({**(env or {}), "DIALGRAPH_VAR_DIR": str(var_dir)}, env_file=None)
+    call = await place_demo_call(
+        settings,
+        flow=flow,
+        script=Path(script) if script is not None else None,
+        out=Path(var_dir) / "call",
+    )
+    if call is None:
+        raise RuntimeError("the server did not start (see the log above)")
+    return call

@@ -109,14 +109,24 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Starts the service with the embedded defaults on a free loopback port, "
         "places a scripted call with the softphone, prints the transcript and timings, and "
         "writes var/demo/ (stereo WAV, JSON report). The caller's script: --script, else "
-        "demo.toml next to the graph's module, else the bundled demo call for the default "
-        "graph, else a short generic call (hello, a question, goodbye).",
+        "demo.toml next to the graph's module, else a short generic call (hello, a "
+        "question, goodbye).",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument("--graph", metavar="SPEC", help=_GRAPH_HELP)
     demo.add_argument("--script", type=Path, default=None, help="another caller script (TOML)")
     demo.add_argument("--out", type=Path, default=None, help="output folder (default var/demo)")
+
+    new = sub.add_parser(
+        "new",
+        help="write a runnable starter flow (graph, phone settings, demo script, tests)",
+        description="Writes NAME/ in the working directory: the flow as its own package "
+        "(NAME_flow/graph.py with its PhoneSettings), a softphone script, langgraph.json for "
+        "Studio, and tests (one conversation as text, one whole call through the softphone) "
+        "that pass on the first run: uv run pytest NAME.",
+    )
+    new.add_argument("name", help="a lower-case Python name, e.g. acme_support")
 
     transcript = sub.add_parser(
         "transcript",
@@ -240,6 +250,25 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(run_demo(settings, flow=flow, script=args.script, out=args.out))
 
 
+def _new(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.starter import StarterError, write_starter
+
+    try:
+        root = write_starter(args.name)
+    except StarterError as exc:
+        print(f"dialgraph: {exc}", file=sys.stderr)
+        return 2
+    package = f"{args.name}/{args.name}_flow"
+    print(f"wrote {root}/")
+    print(f"  {package}/graph.py     the graph and its phone settings")
+    print(f"  {package}/demo.toml    a whole call, for the softphone")
+    print(f"  tests/test_{args.name}.py  the flow as text, and one call through the softphone")
+    print("next:")
+    print(f"  uv run pytest {args.name}")
+    print(f"  uv run dialgraph demo --graph {package}/graph.py:graph")
+    return 0
+
+
 def _transcript(args: argparse.Namespace, settings: Settings) -> int:
     import dataclasses
     import json
@@ -315,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _serve,
         "call": _call,
         "demo": _demo,
+        "new": _new,
         "transcript": _transcript,
         "dial": _dial,
     }

@@ -28,7 +28,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,7 +42,14 @@ from telephony.settings import Settings
 if TYPE_CHECKING:
     from telephony.softphone import CallResult, Script
 
-__all__ = ["FLOW_SCRIPT_NAME", "GENERIC_SCRIPT", "run_demo", "script_for"]
+__all__ = [
+    "FLOW_SCRIPT_NAME",
+    "GENERIC_SCRIPT",
+    "DemoCall",
+    "place_demo_call",
+    "run_demo",
+    "script_for",
+]
 
 FLOW_SCRIPT_NAME = "demo.toml"  # a flow's own demo call, next to its module
 GENERIC_SCRIPT = """
@@ -281,6 +288,32 @@ def script_for(flow: Flow, script: Path | None = None) -> tuple[Script, str]:
     return parse_script(GENERIC_SCRIPT, source="the generic demo call"), "the generic demo call"
 
 
+@dataclass
+class DemoCall:
+    """One demo call, placed: what the softphone saw and what was written.
+
+    Attributes:
+        result: The softphone's view (outcome, turns, timings, recording).
+        report: What ``report.json`` holds (the redacted transcript included).
+        out: The folder with ``call.wav``, ``report.json``, the transcripts
+            and the call's database (``dialgraph.db``).
+    """
+
+    result: CallResult
+    report: dict
+    out: Path
+
+    @property
+    def ok(self) -> bool:
+        """Whether the call connected and ended normally."""
+        return self.result.outcome in {"completed", "remote_closed"}
+
+    @property
+    def database_url(self) -> str:
+        """The call's database, for Studio or a test's own look."""
+        return f"sqlite:///{(self.out / 'dialgraph.db').resolve()}"
+
+
 async def run_demo(
     settings: Settings,
     *,
@@ -289,6 +322,23 @@ async def run_demo(
     out: Path | None = None,
 ) -> int:
     """Run the demo call against ``flow`` (default: ``settings.graph``); returns the exit code.
+
+    Raises:
+        ConfigError: The graph or a setting is unusable.
+        ScriptError: The caller's script is.
+    """
+    call = await place_demo_call(settings, flow=flow, script=script, out=out)
+    return 0 if call is not None and call.ok else 1
+
+
+async def place_demo_call(
+    settings: Settings,
+    *,
+    flow: Flow | None = None,
+    script: Path | None = None,
+    out: Path | None = None,
+) -> DemoCall | None:
+    """Place the demo call (printing it as it goes); ``None`` if the server did not start.
 
     Raises:
         ConfigError: The graph or a setting is unusable.
@@ -318,7 +368,7 @@ async def run_demo(
         _done(started)
         result = await _call(settings, flow, services, caller_script, out)
         if result is None:
-            return 1
+            return None
 
     print()
     print(result.summary())
@@ -356,4 +406,4 @@ async def run_demo(
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"  transcript: {out / 'transcripts' / (result.call_sid + '.jsonl')}")
     print(f"  report:     {out / 'report.json'}")
-    return 0 if result.outcome in {"completed", "remote_closed"} else 1
+    return DemoCall(result, report, out)
