@@ -155,6 +155,7 @@ async def softphone_call(
     *,
     var_dir: str | Path,
     env: Mapping[str, str] | None = None,
+    database_url: str = "",
     root: Path | None = None,
 ) -> DemoCall:
     """Place one whole call to ``graph`` through the softphone; return what happened.
@@ -166,6 +167,8 @@ async def softphone_call(
         var_dir: Where the call's recording, report, transcripts and database go.
         env: ``DIALGRAPH_*`` settings for this call (the process environment
             is not read, so a test is the same on every machine).
+        database_url: Keep the call's state there (several calls in one
+            database); default: a fresh SQLite file in ``var_dir``.
         root: Where ``langgraph.json`` and relative paths are looked up.
 
     Raises:
@@ -181,6 +184,7 @@ async def softphone_call(
         flow=flow,
         script=Path(script) if script is not None else None,
         out=Path(var_dir) / "call",
+        database_url=database_url,
     )
     if call is None:
         raise RuntimeError("the server did not start (see the log above)")

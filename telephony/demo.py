@@ -295,23 +295,20 @@ class DemoCall:
     Attributes:
         result: The softphone's view (outcome, turns, timings, recording).
         report: What ``report.json`` holds (the redacted transcript included).
-        out: The folder with ``call.wav``, ``report.json``, the transcripts
-            and the call's database (``dialgraph.db``).
+        out: The folder with ``call.wav``, ``report.json`` and the transcripts.
+        database_url: The call's database (state, side effects), for Studio or a
+            test's own look; ``dialgraph.db`` in ``out`` unless one was given.
     """
 
     result: CallResult
     report: dict
     out: Path
+    database_url: str
 
     @property
     def ok(self) -> bool:
         """Whether the call connected and ended normally."""
         return self.result.outcome in {"completed", "remote_closed"}
-
-    @property
-    def database_url(self) -> str:
-        """The call's database, for Studio or a test's own look."""
-        return f"sqlite:///{(self.out / 'dialgraph.db').resolve()}"
 
 
 async def run_demo(
@@ -337,8 +334,12 @@ async def place_demo_call(
     flow: Flow | None = None,
     script: Path | None = None,
     out: Path | None = None,
+    database_url: str = "",
 ) -> DemoCall | None:
     """Place the demo call (printing it as it goes); ``None`` if the server did not start.
+
+    The call gets a fresh database in ``out`` unless ``database_url`` names
+    one (tests that read several calls in one place, e.g. from Studio).
 
     Raises:
         ConfigError: The graph or a setting is unusable.
@@ -355,7 +356,7 @@ async def place_demo_call(
     # demo never touches the service's own database under var/.
     for stale in [*out.glob("dialgraph.db*"), *out.glob("transcripts/*.jsonl")]:
         stale.unlink()
-    settings = settings.replace(var_dir=out, database_url="")
+    settings = settings.replace(var_dir=out, database_url=database_url)
     caller_script, script_source = script_for(flow, script)
     print(f"Dialgraph demo: {caller_script.description or script_source} (graph: {flow.id})")
 
@@ -397,13 +398,15 @@ async def place_demo_call(
 
         thread = thread_id_for_call(result.call_sid)
         report["thread_id"] = thread
-        print(
-            f"\n  LangGraph Studio: thread {thread} in {out / 'dialgraph.db'}\n"
-            f"    DIALGRAPH_DATABASE_URL=sqlite:///{out.resolve() / 'dialgraph.db'} "
-            "LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true "
-            "LANGSMITH_TRACING=false uv run langgraph dev --no-browser"
-        )
+        if not settings.database_url:  # a database of the caller's own is theirs to show
+            print(
+                f"\n  LangGraph Studio: thread {thread} in {out / 'dialgraph.db'}\n"
+                f"    DIALGRAPH_DATABASE_URL=sqlite:///{out.resolve() / 'dialgraph.db'} "
+                "LANGGRAPH_CLI_NO_ANALYTICS=1 LANGGRAPH_NO_VERSION_CHECK=true "
+                "LANGSMITH_TRACING=false uv run langgraph dev --no-browser"
+            )
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"  transcript: {out / 'transcripts' / (result.call_sid + '.jsonl')}")
     print(f"  report:     {out / 'report.json'}")
-    return DemoCall(result, report, out)
+    database = settings.database_url or f"sqlite:///{(out / 'dialgraph.db').resolve()}"
+    return DemoCall(result, report, out, database)

@@ -150,6 +150,9 @@ class FakeTwilio:
         account_sid: The only account it knows.
         auth_token: That account's token.
         numbers: The account's phone numbers (valid ``From`` for new calls).
+        calls_exist: Treat every call SID it is asked about as a live inbound
+            call of the account (the softphone places calls Twilio would know
+            about; a test that cannot learn the SID in advance uses this).
     """
 
     def __init__(
@@ -158,7 +161,9 @@ class FakeTwilio:
         auth_token: str = AUTH_TOKEN,
         *,
         numbers: tuple[str, ...] = (TWILIO_NUMBER,),
+        calls_exist: bool = False,
     ) -> None:
+        self.calls_exist = calls_exist
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.numbers = set(numbers)
@@ -345,6 +350,14 @@ class FakeTwilio:
             return self._create(form)
         if call and request.method in {"POST", "GET"}:
             resource = self.calls.get(call["sid"])
+            if resource is None and self.calls_exist:
+                resource = self.calls[call["sid"]] = self._resource(
+                    call["sid"],
+                    to=TWILIO_NUMBER,
+                    from_="+15551230000",
+                    status="in-progress",
+                    direction="inbound",
+                )
             if resource is None:
                 return self._error(_not_found(request.path))
             if request.method == "GET":

@@ -17,21 +17,14 @@ a server, against a recording client, on SQLite and (when reachable) Postgres.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import importlib.util
-import json
 import os
-import re
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
@@ -44,25 +37,17 @@ from graphs.runtime.service import open_flow_agents
 from graphs.studio import StudioThreads, list_call_threads, sync_to_server
 from graphs.voice_agent.models import get_chat_model
 from memory.checkpointer import open_checkpointer
+from tests.langgraph_server import HAS_DEV_SERVER, OFFLINE_ENV, langgraph_dev
 from tests.openai_fake import FakeOpenAI, Text, ToolCalls
-from tests.processes import free_port, spawn, stop, tail
+from tests.processes import tail
 
 REPO = Path(__file__).resolve().parents[2]
-HAS_DEV_SERVER = all(importlib.util.find_spec(m) for m in ("langgraph_cli", "langgraph_api"))
-OFFLINE_ENV = {
-    "LANGGRAPH_CLI_NO_ANALYTICS": "1",  # the CLI's usage ping, sent before the config is read
-    "LANGGRAPH_NO_VERSION_CHECK": "true",  # the server's "newer version on PyPI?" check
-    "LANGSMITH_TRACING": "false",  # no LangSmith traces, no LangSmith org lookup
-}
-START_TIMEOUT_S = 60.0
 SYNC_INTERVAL_S = "0.5"  # how often the server looks for new calls in this test
 CALLER = "+15550001111"
 TODAY = "2026-11-24"
 FRIDAY = "2026-11-27"
 DUMMY_KEY = "sk-test-not-a-real-key"
 ANSWER = "Friday morning I have nine and ten. Which suits you?"
-
-_URL_IN_LOG = re.compile(r"API: (?:\x1b\[[0-9;]*m)?(http://127\.0\.0\.1:\d+)")
 
 
 # -- the sync logic, no server --------------------------------------------------------
@@ -182,69 +167,6 @@ def openai_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     get_chat_model.cache_clear()
     yield
     get_chat_model.cache_clear()
-
-
-def _studio_config(directory: Path) -> Path:
-    """The repository's langgraph.json with its ``./`` paths made absolute."""
-    config = json.loads((REPO / "langgraph.json").read_text())
-
-    def absolute(spec: str) -> str:
-        return str(REPO / spec[2:]) if spec.startswith("./") else spec
-
-    config["graphs"] = {name: absolute(spec) for name, spec in config["graphs"].items()}
-    for section in ("checkpointer", "store"):
-        config[section]["path"] = absolute(config[section]["path"])
-    config["http"]["app"] = absolute(config["http"]["app"])
-    config["dependencies"] = [str(REPO) if dep == "." else dep for dep in config["dependencies"]]
-    path = directory / "langgraph.json"
-    path.write_text(json.dumps(config, indent=2))
-    return path
-
-
-def _spawn(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
-    """Start ``langgraph dev`` on the repository's config, its output in a log file."""
-    config = _studio_config(directory)
-    log_path = directory / "langgraph-dev.log"
-    command = [
-        *(sys.executable, "-m", "langgraph_cli", "dev"),
-        *("--no-browser", "--no-reload", "--host", "127.0.0.1"),
-        *("--port", str(free_port()), "--config", str(config)),
-    ]
-    return spawn(command, cwd=directory, env=env, log_path=log_path), log_path
-
-
-def _url_in_log(log_path: Path) -> str | None:
-    """The server's real URL from its banner (``--port`` moves silently if taken)."""
-    found = _URL_IN_LOG.search(log_path.read_text(errors="replace"))
-    return found.group(1) if found else None
-
-
-@contextlib.asynccontextmanager
-async def langgraph_dev(directory: Path, env: dict[str, str]) -> AsyncIterator[SimpleNamespace]:
-    """Run ``langgraph dev`` until the block ends; yield its URL and start-up time."""
-    started = time.monotonic()
-    process, log_path = _spawn(directory, env)
-    try:
-        url = await _wait_until_up(process, log_path, started)
-        yield SimpleNamespace(url=url, startup_s=time.monotonic() - started, log=log_path)
-    finally:
-        stop(process)
-
-
-async def _wait_until_up(process: subprocess.Popen, log_path: Path, started: float) -> str:
-    """The server's URL, once ``/ok`` answers there."""
-    url = None
-    async with httpx.AsyncClient(timeout=2) as http:
-        while time.monotonic() - started < START_TIMEOUT_S:
-            if process.poll() is not None:
-                pytest.fail(f"langgraph dev exited ({process.returncode}):\n{tail(log_path)}")
-            url = url or _url_in_log(log_path)
-            if url is not None:
-                with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{url}/ok")).status_code == 200:
-                        return url
-            await asyncio.sleep(0.1)
-    pytest.fail(f"langgraph dev not up within {START_TIMEOUT_S:.0f} s:\n{tail(log_path)}")
 
 
 async def _place_call(agents, call_sid: str, llm: FakeOpenAI) -> str:
