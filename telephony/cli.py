@@ -329,11 +329,25 @@ def _dial(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _export_env_file(path: str = ".env") -> None:
+    """Put ``.env`` into the process environment (what is already set wins).
+
+    Flows read settings of their own (the bundled ones: ``DIALGRAPH_MODEL``,
+    ``OPENAI_API_KEY``) from the environment, as ``langgraph dev`` gives them
+    ``.env`` too: one file configures the service and its graph.
+    """
+    if os.path.isfile(path):
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dialgraph`` command."""
     os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime loads
     parser = _build_parser()
     args = parser.parse_args(argv)
+    _export_env_file()
     try:
         settings = load_settings()
     except ConfigError as exc:
