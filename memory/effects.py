@@ -9,7 +9,6 @@ NOTHING``), so two workers racing on the same call record one outcome.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import json
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 import aiosqlite
 from langchain_core.messages import ToolMessage
 
-from memory.checkpointer import resolve_database
+from memory.checkpointer import open_sqlite, resolve_database
 
 __all__ = [
     "EffectLedger",
@@ -91,7 +90,6 @@ _INSERT = (
     "ON CONFLICT (idempotency_key) DO NOTHING"
 )
 _SELECT = "SELECT tool, content, artifact, status FROM dialgraph_effects WHERE idempotency_key = ?"
-SQLITE_BUSY_TIMEOUT_S = 10.0
 
 
 def _row(key: str, record: EffectRecord) -> tuple[str, ...]:
@@ -118,18 +116,11 @@ class SqliteEffectLedger:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    @contextlib.asynccontextmanager
-    async def _connect(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with aiosqlite.connect(
-            self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None
-        ) as conn:
-            await conn.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
-            yield conn
+    def _connect(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        return open_sqlite(self.path, isolation_level=None)  # WAL, busy timeout, autocommit
 
     async def setup(self) -> None:
-        await asyncio.to_thread(Path(self.path).parent.mkdir, parents=True, exist_ok=True)
         async with self._connect() as conn:
-            await conn.execute("PRAGMA journal_mode=WAL")
             await conn.execute(_TABLE)
 
     async def get(self, key: str) -> EffectRecord | None:

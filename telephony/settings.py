@@ -409,7 +409,7 @@ SETTINGS: tuple[Setting, ...] = (
         DEFAULT_GRAPH,
         "The LangGraph graph to put on the phone: a langgraph.json id (`echo` repeats what "
         "it recognised: a line check), `path/to/file.py:attr` or `package.module:attr`; "
-        "empty: the first graph langgraph.json lists (here the clinic receptionist). "
+        "empty: the first graph langgraph.json lists. "
         "The attribute is a compiled graph, a StateGraph builder or a per-call factory; the "
         "module's `phone` attribute holds its PhoneSettings. `--graph` overrides it.",
         _parse_graph,

@@ -15,7 +15,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, ToolMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 
 _ids = itertools.count(1)
@@ -119,3 +119,18 @@ def _words(text: str) -> Iterator[str]:
     parts = text.split(" ")
     for i, part in enumerate(parts):
         yield part if i == len(parts) - 1 else part + " "
+
+
+def assert_valid_history(history: list) -> None:
+    """Every tool call answered exactly once, in order: what OpenAI accepts."""
+    open_calls: set[str] = set()
+    for message in history:
+        if isinstance(message, AIMessage):
+            assert not open_calls, f"tool calls left unanswered: {open_calls}"
+            open_calls = {call["id"] for call in message.tool_calls}
+        elif isinstance(message, ToolMessage):
+            assert message.tool_call_id in open_calls, "a tool answer without its call"
+            open_calls.discard(message.tool_call_id)
+        else:
+            assert not open_calls, f"tool calls left unanswered: {open_calls}"
+    assert not open_calls

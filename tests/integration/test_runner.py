@@ -20,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.messages import HumanMessage, ToolMessage
 
 from dialgraph import CallFacts, StartupInfo, caller_turn, requested_actions
 from graphs.runtime.contract import CALL_KEY
@@ -30,7 +30,7 @@ from graphs.voice_agent.graph import make_builder, phone
 from memory.checkpointer import open_checkpointer
 from memory.effects import InMemoryEffectLedger
 from memory.store import open_store
-from tests.fakes_graph import ScriptedChatModel, Step
+from tests.fakes_graph import ScriptedChatModel, Step, assert_valid_history
 from tools.calendar import Calendar, get_calendar
 from tools.clinic import FRONT_DESK
 
@@ -76,21 +76,6 @@ async def say(agent: GraphAgent, text: str, source: str = "speech") -> str:
 async def messages(clinic) -> list:
     state = await clinic.graph.aget_state(clinic.agent.config)
     return list(state.values.get("messages", []))
-
-
-def assert_valid_history(history: list) -> None:
-    """Every tool call answered exactly once, in order: what OpenAI accepts."""
-    open_calls: set[str] = set()
-    for message in history:
-        if isinstance(message, AIMessage):
-            assert not open_calls, f"tool calls left unanswered: {open_calls}"
-            open_calls = {call["id"] for call in message.tool_calls}
-        elif isinstance(message, ToolMessage):
-            assert message.tool_call_id in open_calls, "a tool answer without its call"
-            open_calls.discard(message.tool_call_id)
-        else:
-            assert not open_calls, f"tool calls left unanswered: {open_calls}"
-    assert not open_calls
 
 
 async def bookings(db_url: str) -> list[dict]:

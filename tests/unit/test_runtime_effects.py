@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from langchain.agents import create_agent
-from langchain_core.messages import AIMessage, ToolMessage
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 
@@ -26,7 +26,7 @@ from dialgraph import is_side_effect, side_effect
 from graphs.runtime.effects import current_ledger, use_ledger
 from graphs.runtime.runner import GraphAgent
 from memory.effects import EffectRecord, InMemoryEffectLedger, open_effect_ledger
-from tests.fakes_graph import ScriptedChatModel, Step
+from tests.fakes_graph import ScriptedChatModel, Step, assert_valid_history
 from tests.postgres import fresh_schema
 
 TICKETS: list[str] = []
@@ -56,19 +56,6 @@ def fresh() -> AsyncIterator[None]:
     previous = use_ledger(InMemoryEffectLedger())
     yield
     use_ledger(previous)
-
-
-def assert_valid_history(messages: list) -> None:
-    """Every tool call answered exactly once, in order: what OpenAI accepts."""
-    open_calls: set[str] = set()
-    for message in messages:
-        if isinstance(message, AIMessage):
-            assert not open_calls, f"tool calls left unanswered: {open_calls}"
-            open_calls = {call["id"] for call in message.tool_calls}
-        elif isinstance(message, ToolMessage):
-            assert message.tool_call_id in open_calls
-            open_calls.discard(message.tool_call_id)
-    assert not open_calls
 
 
 def test_the_mark_keeps_the_tool_as_the_model_sees_it() -> None:
