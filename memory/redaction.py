@@ -37,7 +37,7 @@ beyond the built-in identifiers (CallSids, UUIDs).
 
 Usage::
 
-    redactor = get_redactor(flow.phone.redaction)  # ~1 s once: loads spaCy per process
+    redactor = get_redactor(flow.phone.redaction_rules())  # ~1 s once: loads spaCy per process
     redactor.redact("my name is priya, call me on five five five ...")
     transcript = Transcript.open(sid, directory=d, redact=redactor)
     install_redaction(redactor=redactor)  # memory.redaction_logging: every log handler
@@ -686,7 +686,7 @@ def get_redactor(rules: RedactionRules | None = None) -> Redactor:
     """Return the process-wide :class:`Redactor` for ``rules``, creating it on first use.
 
     Args:
-        rules: The flow's rules (``flow.phone.redaction``); ``None``: none
+        rules: The flow's rules (``flow.phone.redaction_rules()``); ``None``: none
             (nothing allowed or kept beyond the built-in identifiers).
 
     Raises:

@@ -20,7 +20,7 @@ uses it from then on.
 Usage::
 
     install_redaction()   # after logging (and uvicorn) configured their handlers
-    install_redaction(redactor=get_redactor(flow.phone.redaction))  # the flow's rules
+    install_redaction(redactor=get_redactor(flow.phone.redaction_rules()))  # the flow's rules
 """
 
 from __future__ import annotations

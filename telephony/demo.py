@@ -361,7 +361,7 @@ async def place_demo_call(
     print(f"Dialgraph demo: {caller_script.description or script_source} (graph: {flow.id})")
 
     started = _step(f"loading speech ({settings.tts}, {settings.stt}) and the {flow.id} graph")
-    redactor = await load_redactor(flow.phone.redaction)
+    redactor = await load_redactor(flow.phone.redaction_rules())
     transcript = _Transcript(redactor.redact)
     async with build_services(
         settings, flow=flow, observer=transcript, warm_decoders=1

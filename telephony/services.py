@@ -206,7 +206,7 @@ def _checked(flow: Flow) -> Flow:
     if not flow.per_call:
         flow.compile(None, None)  # raises on a graph without a messages channel
     try:
-        check_rules(flow.phone.redaction)
+        check_rules(flow.phone.redaction_rules())
     except ValueError as exc:
         raise GraphLoadError(f"{flow.target}: phone.redaction: {exc}") from None
     return flow
@@ -302,7 +302,7 @@ async def build_services(
                 base_url=settings.twilio_api_url or None,
             )
             stack.push_async_callback(call_control.aclose)
-        redactor = await load_redactor(flow.phone.redaction)
+        redactor = await load_redactor(flow.phone.redaction_rules())
         services = CallServices(
             agent_factory=await _open_agent_factory(settings, flow, redactor, stack),
             registry=CallRegistry(),

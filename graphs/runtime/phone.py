@@ -10,7 +10,7 @@ limits) stays in the ``DIALGRAPH_*`` environment settings.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graphs.runtime.contract import CallFacts
@@ -89,7 +89,8 @@ class PhoneSettings:
         transfer_targets: ``name -> number or SIP/queue address`` for
             ``transfer_call``; the first is the default destination.
         speech: Recogniser hints (:class:`SpeechHints`).
-        redaction: Redaction rules (:class:`Redaction`).
+        redaction: Redaction rules (:class:`Redaction`); the runtime adds
+            ``name`` to the allow-list (:meth:`redaction_rules`).
         context: Builds the graph's ``context_schema`` instance for a call
             from its facts (``None``: no context).
         on_startup: Awaited once when the service starts (seed data, open
@@ -109,6 +110,13 @@ class PhoneSettings:
     context: Callable[[CallFacts, StartupInfo], Any] | None = None
     on_startup: Callable[[StartupInfo], Awaitable[None]] | None = None
     on_call_end: Callable[[CallFacts, Any], Awaitable[None]] | None = None
+
+    def redaction_rules(self) -> Redaction:
+        """The redaction rules, with the business's own name never taken for a caller's."""
+        if not self.name.strip() or self.name in self.redaction.allow_list:
+            return self.redaction
+        allowed = (*self.redaction.allow_list, self.name)
+        return replace(self.redaction, allow_list=allowed)
 
     def voicemail(self) -> str:
         """The voicemail words (a neutral default naming the business)."""

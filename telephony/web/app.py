@@ -61,7 +61,7 @@ def _lifespan(
         from memory.redaction_logging import install_redaction
         from telephony.services import build_services, load_redactor
 
-        redactor = await load_redactor(phone.redaction)
+        redactor = await load_redactor(phone.redaction_rules())
         if services is not None:
             app.state.services = services
             # However the app was started (`dialgraph serve`, uvicorn or gunicorn

@@ -362,3 +362,14 @@ def test_digits_inside_a_token_are_not_a_number(redactor: Redactor) -> None:
     assert redactor.redact(line) == (
         "domain LM built -> var/asr/domain-f1166605cf752d66.lm; call me on [PHONE]"
     )
+
+
+def test_the_business_name_is_never_taken_for_a_caller() -> None:
+    from dialgraph import PhoneSettings
+
+    phone = PhoneSettings(name="Acme Support")
+    assert "Acme Support" in phone.redaction_rules().allow_list
+    greeting = "Thanks for calling Acme Support. This is about Maria Lopez."
+    assert get_redactor(phone.redaction_rules()).redact(greeting) == (
+        "Thanks for calling Acme Support. This is about [PERSON]."
+    )
