@@ -223,8 +223,6 @@ class GraphAgent:
             elif source == "dtmf":
                 turn["digits"] = text
             message: HumanMessage = event_message(text) if source == "event" else turn_message(turn)
-            if source == "event":
-                message.additional_kwargs["dialgraph"] = dict(turn)
             carry, self._carry = self._carry, []
             inputs: Any
             if self._interrupts:
