@@ -77,6 +77,7 @@ class CallerInput:
     text: str
     source: InputSource
     at: float
+    confidence: float | None = None  # the recogniser's, for speech
 
 
 @dataclass(slots=True)

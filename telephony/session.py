@@ -366,7 +366,9 @@ class CallSession(CallActions):
             self._unknown_seen.add(name)
             self._log.info("ignoring unknown media-stream event %r", name[:40])
 
-    def submit(self, text: str, source: InputSource = "speech") -> None:
+    def submit(
+        self, text: str, source: InputSource = "speech", confidence: float | None = None
+    ) -> None:
         """Deliver finished caller input (a transcript, digits) or an event to the agent.
 
         New input ends a keypad entry in progress: the caller spoke instead, or
@@ -376,7 +378,7 @@ class CallSession(CallActions):
             keys = self._keypad.pressed
             self._keypad.cancel()
             self._log.info("keypad entry cancelled by %s input after %d keys", source, keys)
-        self._inputs.put_nowait(CallerInput(text, source, self._clock.now()))
+        self._inputs.put_nowait(CallerInput(text, source, self._clock.now(), confidence))
 
     def _on_key(self, digit: str) -> None:
         """One key: its own turn at once, or part of the entry the agent asked for."""
@@ -507,7 +509,9 @@ class CallSession(CallActions):
         estimated = 0
         try:
             try:
-                async with contextlib.aclosing(agent.respond(item.text, source=item.source)) as run:
+                extra = {"confidence": item.confidence} if item.confidence is not None else {}
+                reply = agent.respond(item.text, source=item.source, **extra)
+                async with contextlib.aclosing(reply) as run:
                     async for token in run:
                         if timing.first_token_at is None:
                             timing.first_token_at = self._clock.now()
@@ -635,7 +639,7 @@ class CallSession(CallActions):
                 self._interrupt_soon(action.reason)
             elif kind == "turn":
                 if action.text.strip():
-                    self.submit(action.text.strip(), "speech")
+                    self.submit(action.text.strip(), "speech", action.confidence)
             elif kind == "reprompt":
                 self.submit("", "silence")
             elif kind == "hangup" and not self._closing:

@@ -195,12 +195,14 @@ class SpeechGate:
 
 @dataclass(frozen=True, slots=True)
 class TurnEnd:
-    """The caller's turn is over: its finals joined, when, why (``EndReason``), its onset."""
+    """The caller's turn is over: its finals joined, when, why (``EndReason``), its onset,
+    and the recogniser's confidence (the lowest of its finals'; ``None`` if not given)."""
 
     text: str
     at: float
     reason: EndReason
     onset: float | None = None
+    confidence: float | None = None
 
 
 class TurnDetector:
@@ -222,6 +224,7 @@ class TurnDetector:
     def discard(self) -> None:
         """Forget the turn in progress, and that speech was heard (it was echo)."""
         self._finals: list[str] = []
+        self._confidences: list[float] = []
         self._partial = ""
         self._onset: float | None = None
         self._speech_seen = self._speaking
@@ -255,6 +258,8 @@ class TurnDetector:
         if text:
             self._finals.append(text)
             self._words_at = now
+            if transcript.confidence is not None:
+                self._confidences.append(transcript.confidence)
         if not self.vad:  # the engine's own endpointer already waited out a silence
             self._silent_since = now - self.config.end_silence_ms / 1000
         if transcript.end_of_turn and self._finals:
@@ -283,7 +288,8 @@ class TurnDetector:
         return self._end(now, "unfinished" if is_unfinished(self._finals[-1]) else "silence")
 
     def _end(self, now: float, reason: EndReason) -> TurnEnd:
-        end = TurnEnd(self.text, now, reason, self._onset)
+        confidence = min(self._confidences) if self._confidences else None
+        end = TurnEnd(self.text, now, reason, self._onset, confidence)
         self.discard()
         return end
 
@@ -436,6 +442,7 @@ class TurnAction:
     at: float
     text: str = ""
     reason: str = ""
+    confidence: float | None = None  # a turn's recogniser confidence, if the engine gave one
 
 
 class TurnTaking:
@@ -582,7 +589,7 @@ class TurnTaking:
     def _on_turn_end(self, end: TurnEnd, now: float) -> list[TurnAction]:
         overlap, self._overlap = self._overlap, False
         if not overlap or interrupts(end.text):
-            return [TurnAction("turn", now, end.text, end.reason)]
+            return [TurnAction("turn", now, end.text, end.reason, end.confidence)]
         if self.agent_busy:  # a backchannel over a reply still playing: judge it at the end
             self._held = end
             return []
@@ -593,6 +600,6 @@ class TurnTaking:
         said = end.onset if end.onset is not None else end.at
         asked = self._asked_at
         if asked is not None and said >= asked - self.config.early_answer_ms / 1000:
-            return [TurnAction("turn", now, end.text, "early answer")]
+            return [TurnAction("turn", now, end.text, "early answer", end.confidence)]
         self.dropped_backchannels += 1
         return []

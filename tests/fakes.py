@@ -108,9 +108,12 @@ class FakeSTT:
 
     name = "fake-stt"
 
-    def __init__(self, utterances: list[str], *, end_ms: int = 200) -> None:
+    def __init__(
+        self, utterances: list[str], *, end_ms: int = 200, confidence: float | None = None
+    ) -> None:
         self.utterances = list(utterances)
         self.end_ms = end_ms
+        self.confidence = confidence  # given with every final, as a cloud engine does
         self.frames = 0
 
     async def transcribe(
@@ -131,7 +134,7 @@ class FakeSTT:
                     speaking = False
                     text = self.utterances[index] if index < len(self.utterances) else "unknown"
                     index += 1
-                    yield Transcript(text, is_final=True)
+                    yield Transcript(text, is_final=True, confidence=self.confidence)
 
 
 class ScriptedAgent:

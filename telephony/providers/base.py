@@ -209,7 +209,12 @@ class Agent(Protocol):
     """
 
     def respond(self, text: str, *, source: InputSource = "speech") -> AsyncIterator[str]:
-        """Run one turn; yield the reply's text as it is produced."""
+        """Run one turn; yield the reply's text as it is produced.
+
+        A speech turn whose recogniser gave a confidence is also passed
+        ``confidence=`` (a float in [0, 1]); an agent that reads it accepts
+        the keyword (``GraphAgent`` does).
+        """
         ...
 
     async def cancel(self) -> None: ...

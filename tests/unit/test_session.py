@@ -293,6 +293,28 @@ async def test_caller_speech_interrupts_reply_and_is_answered() -> None:
     await call.end()
 
 
+async def test_the_recognisers_confidence_reaches_an_agent_that_reads_it() -> None:
+    class Attentive(ScriptedAgent):
+        confidences: list[float | None] = []
+
+        def respond(self, text: str, *, source: str = "speech", confidence=None):
+            self.confidences.append(confidence)
+            return super().respond(text, source=source)
+
+    call = Call(
+        stt=FakeSTT(["my zip is five five one oh three"], confidence=0.58),
+        agent=lambda: Attentive(greeting="Hi.", replies={}),
+    )
+    call.begin()
+    await call.run_for(0.5)
+    for frame in call.twilio.frames(tone_ulaw(400)) + call.twilio.frames(bytes([0xFF]) * 160 * 15):
+        call.transport.push(frame)
+    await call.run_for(3.0)
+    assert ("speech", "my zip is five five one oh three") in call.agent.inputs
+    assert call.agent.confidences == [None, 0.58]  # the greeting has none
+    await call.end()
+
+
 async def test_pause_holds_audio_and_resume_continues_without_loss() -> None:
     reply = "This reply is long enough to be paused in the middle and resumed after."
     call = Call(agent=lambda: ScriptedAgent(greeting=reply))

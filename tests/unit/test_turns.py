@@ -597,3 +597,17 @@ def test_echo_caught_late_is_retracted_and_its_words_dropped() -> None:
     assert [kind for kind, _ in out] == ["pause", "resume"]
     assert out[1][1] - out[0][1] <= 4 * W  # retracted within a few windows, not stop_ms later
     assert tt.turns.dropped == 1
+
+
+def test_a_turn_carries_the_recognisers_lowest_confidence() -> None:
+    taking = TurnTaking(CFG, vad=False)
+    taking.on_transcript(Transcript("my zip is", is_final=True, confidence=0.91), 1.0)
+    actions = taking.on_transcript(
+        Transcript("five five one oh three", is_final=True, end_of_turn=True, confidence=0.62), 1.2
+    )
+    turn = next(a for a in actions if a.kind == "turn")
+    assert turn.text == "my zip is five five one oh three"
+    assert turn.confidence == 0.62  # the weakest part decides how sure the turn is
+    silent = TurnTaking(CFG, vad=False)
+    actions = silent.on_transcript(Transcript("yes", is_final=True, end_of_turn=True), 2.0)
+    assert next(a for a in actions if a.kind == "turn").confidence is None  # not given
