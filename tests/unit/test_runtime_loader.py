@@ -102,7 +102,7 @@ def test_no_name_is_the_first_graph_of_langgraph_json(project: Path, tmp_path: P
     assert load_flow("", root=project).id == "acme"
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(GraphLoadError, match="no graph named and no langgraph.json graph"):
+    with pytest.raises(GraphLoadError, match=r"no graph named and no langgraph\.json graph"):
         load_flow("", root=empty)
 
 
