@@ -62,7 +62,14 @@ from dialgraph import (
 )
 from graphs.helpdesk import replies
 from graphs.helpdesk.context import HelpdeskContext
-from graphs.helpdesk.intents import Intent, Understanding, ticket_number_in, understand, zip_in
+from graphs.helpdesk.intents import (
+    Intent,
+    Understanding,
+    asks_instead,
+    ticket_number_in,
+    understand,
+    zip_in,
+)
 from graphs.helpdesk.settings import phone
 from graphs.helpdesk.state import InputState, Pending, Request, State
 from tools.helpdesk import HELPDESK_TOOLS, TICKET_DIGITS, ZIP_DIGITS
@@ -130,8 +137,7 @@ def _collect(
     prompt = question
     for _ in range(ASK_TRIES):
         turn = ask(prompt, spec)
-        escape = understand(turn).intent
-        if escape in (Intent.PERSON, Intent.GOODBYE):
+        if escape := asks_instead(turn):
             return "", escape.value
         if value := read(turn):
             return value, None

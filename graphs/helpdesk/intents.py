@@ -16,6 +16,10 @@ in four passes:
 4. **Answer**: a yes or a no at the start of the turn ("yeah, go ahead",
    "no thanks"); "no internet" is not a no.
 
+While the helpdesk waits for a ZIP code, ticket number or fault,
+:func:`asks_instead` tells whether the turn asks for a person or says
+goodbye instead of answering; a turn that reads out a number never does.
+
 Pure functions of the text: no model, no I/O, same words, same result.
 """
 
@@ -30,9 +34,23 @@ from typing import Literal
 from dialgraph import CallerTurn
 from tools.helpdesk import TICKET_DIGITS, ZIP_DIGITS, digits_in, with_digits
 
-__all__ = ["Answer", "Intent", "Understanding", "plain", "ticket_number_in", "understand", "zip_in"]
+__all__ = [
+    "NUMBER_ATTEMPT_DIGITS",
+    "Answer",
+    "Intent",
+    "Understanding",
+    "asks_instead",
+    "plain",
+    "ticket_number_in",
+    "understand",
+    "zip_in",
+]
 
 Answer = Literal["yes", "no"]
+
+NUMBER_ATTEMPT_DIGITS = 3
+"""Digits that make a turn an attempt at the number asked for, whatever else was heard
+in it: the recogniser hears a first "five" as "bye" ("bye five one oh three")."""
 
 
 class Intent(StrEnum):
@@ -229,3 +247,20 @@ def zip_in(turn: CallerTurn) -> str:
 def ticket_number_in(turn: CallerTurn) -> str:
     """The ticket number a caller gave when asked for one (said or keyed), else ``""``."""
     return _digits_answer(turn, TICKET_DIGITS)
+
+
+def asks_instead(turn: CallerTurn) -> Intent | None:
+    """What a caller asks for instead of answering a question for a value: a person
+    (:attr:`Intent.PERSON`), goodbye (:attr:`Intent.GOODBYE`), else ``None``.
+
+    A turn with :data:`NUMBER_ATTEMPT_DIGITS` or more digits (said or keyed)
+    is an attempt at the value, never a request: asking again costs a caller
+    who misspoke, or was misheard, a few seconds; hanging up on one reading
+    out a ZIP code costs the call.
+    """
+    heard = understand(turn)
+    if heard.intent not in (Intent.PERSON, Intent.GOODBYE):
+        return None
+    if sum(ch.isdigit() for ch in heard.text) >= NUMBER_ATTEMPT_DIGITS:
+        return None
+    return heard.intent

@@ -1,7 +1,9 @@
 """What the helpdesk says, in one place (the graph decides when; the tools say results).
 
 Short sentences that read well aloud. Questions that take a yes or a no end
-with one, so the caller knows what to say next.
+with one, so the caller knows what to say next. Written for the ear: "zip
+code" in lower case, because Piper spells a capitalised "ZIP" out as letters
+("zee eye pee code").
 """
 
 from __future__ import annotations
@@ -33,8 +35,8 @@ GREETING = (
     "Thanks for calling Northwind Broadband. I can check for an outage in your area, "
     "give you an update on a repair ticket, or open a new one. How can I help?"
 )
-ASK_ZIP = "Sure. What's your five-digit ZIP code? You can say it or key it in."
-ASK_ZIP_AGAIN = "Sorry, I didn't get that. Please say or key your five-digit ZIP code."
+ASK_ZIP = "Sure. What's your five-digit zip code? You can say it or key it in."
+ASK_ZIP_AGAIN = "Sorry, I didn't get that. Please say or key your five-digit zip code."
 ASK_TICKET = "Of course. What's your six-digit ticket number? You can say it or key it in."
 ASK_TICKET_AGAIN = (
     "Sorry, I didn't get that. Please say or key the six digits of your ticket number."

@@ -45,6 +45,9 @@ PHRASES: tuple[str, ...] = (
     "double five one oh three",
     # tickets
     "what's the status of my ticket",
+    "what's the status of my ticket please",
+    "what's the status of my repair",
+    "what's the status",
     "i want to check on my ticket",
     "i'm calling about my ticket",
     "is there an update on my ticket",
@@ -106,8 +109,10 @@ PHRASES: tuple[str, ...] = (
     "nope",
     # goodbye
     "that's all thank you",
+    "that's all thank you goodbye",
     "that's all",
     "no that's all",
+    "no that's all goodbye",
     "nothing else",
     "goodbye",
     "bye",

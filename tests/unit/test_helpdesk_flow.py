@@ -25,7 +25,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from dialgraph import CallFacts, StartupInfo, load_flow
 from graphs.helpdesk import replies
 from graphs.helpdesk.graph import builder, phone
-from graphs.helpdesk.intents import Intent, plain, understand
+from graphs.helpdesk.intents import Intent, asks_instead, plain, understand
 from graphs.helpdesk.settings import SUPPORT_NUMBER, TICKET_NUMBER_PATTERN
 from graphs.helpdesk.vocabulary import PHRASES, PRONUNCIATIONS
 from graphs.runtime.effects import InMemoryEffectLedger, tracker, use_ledger
@@ -237,6 +237,25 @@ async def test_a_question_not_understood_is_asked_again(agent: GraphAgent) -> No
     assert (await state_of(agent))["pending"] == "open_ticket"
 
 
+async def test_a_zip_code_misheard_with_a_bye_in_it_is_asked_again_not_hung_up_on(
+    agent: GraphAgent,
+) -> None:
+    # On the phone, "five five one zero four" came back as "bye five one zero four".
+    await answered(agent)
+    assert await speak(agent, "my internet is down") == replies.ASK_ZIP
+    assert await speak(agent, "bye five one zero four") == replies.ASK_ZIP_AGAIN
+    assert agent.pending_action() is None
+    said = await speak(agent, "five five one zero four")
+    assert said.startswith("Yes, there's a known outage in ZIP code 5 5 1 0 4, in Midway")
+
+
+async def test_goodbye_instead_of_a_ticket_number_still_hangs_up(agent: GraphAgent) -> None:
+    await answered(agent)
+    assert await speak(agent, "I'm calling about my ticket") == replies.ASK_TICKET
+    assert await speak(agent, "never mind, goodbye") == replies.GOODBYE
+    assert agent.pending_action() == {"kind": "hangup", "reason": "caller said goodbye"}
+
+
 # -- a side effect cut by a barge-in ---------------------------------------------------------
 async def test_a_ticket_cut_by_a_barge_in_is_opened_once_and_a_re_run_opens_no_other(
     agent: GraphAgent, startup: StartupInfo, monkeypatch: pytest.MonkeyPatch
@@ -341,6 +360,42 @@ def test_yes_and_no(said: str, answer: str | None) -> None:
     assert understand(said).answer == answer
 
 
+@pytest.mark.parametrize(
+    ("heard", "intent"),
+    [
+        # What pocketsphinx made of the softphone's scripted callers (calls/*.toml, demo.toml).
+        ("but the status of my ticket", Intent.TICKET_STATUS),
+        ("what the status the my ticket", Intent.TICKET_STATUS),
+        ("up with that of my ticket", Intent.TICKET_STATUS),
+        ("i talk to a person", Intent.PERSON),
+        ("i internet is down", Intent.OUTAGE),
+        ("nope thank the bye", Intent.GOODBYE),
+        ("nope thank goodbye", Intent.GOODBYE),
+        ("no that's all the bank", Intent.GOODBYE),
+    ],
+)
+def test_what_the_recogniser_made_of_the_scripted_callers_is_understood(
+    heard: str, intent: Intent
+) -> None:
+    assert understand(heard).intent == intent
+
+
+@pytest.mark.parametrize(
+    ("said", "instead"),
+    [
+        ("can I talk to a person", Intent.PERSON),
+        ("no thanks, goodbye", Intent.GOODBYE),
+        ("five five one oh three", None),
+        ("bye five one oh three", None),  # a misheard ZIP code, not a goodbye
+        ("or eight two nine one three", None),
+        ("it's on the fridge", None),
+        ("bye five", Intent.GOODBYE),  # two digits read out are not a number yet
+    ],
+)
+def test_a_request_instead_of_an_answer(said: str, instead: Intent | None) -> None:
+    assert asks_instead({"text": said, "source": "speech"}) == instead
+
+
 def test_plain_text_is_lower_case_words_with_spoken_digits_as_digits() -> None:
     assert plain("Oh, my ZIP's five five one oh three!") == "oh my zips 55103"
     assert plain("double five one zero three") == "55103"
@@ -401,3 +456,23 @@ async def test_the_demo_script_is_a_whole_call(agent: GraphAgent) -> None:
     assert said[3].startswith("Ticket 4 8 2 9 1 3 is scheduled.")
     assert said[-1] == replies.GOODBYE
     assert agent.pending_action() == {"kind": "hangup", "reason": "caller said goodbye"}
+
+
+CALL_SCRIPTS = sorted((REPO / "graphs" / "helpdesk" / "calls").glob("*.toml"))
+SCRIPT_ENDS = {"transfer": "transfer", "ticket_keyed_hash": None}  # the others say goodbye
+
+
+@pytest.mark.parametrize("path", CALL_SCRIPTS, ids=lambda path: path.stem)
+async def test_each_scripted_call_is_a_whole_call(agent: GraphAgent, path: Path) -> None:
+    """The softphone scripts (tests/integration/test_helpdesk_calls.py) as text: every
+    caller turn is understood, and the call ends as the script expects."""
+    await answered(agent)
+    said = []
+    for step in load_script(path).steps:
+        if isinstance(step, Say):
+            said.append(await speak(agent, step.text))
+        elif isinstance(step, Dtmf):  # keyed: one entry, the finish key left out
+            said.append(await speak(agent, step.digits.rstrip("#"), source="dtmf"))
+    assert said and not [s for s in said if s.startswith("Sorry")], said
+    action = agent.pending_action()
+    assert (action or {}).get("kind") == SCRIPT_ENDS.get(path.stem, "hangup"), said
