@@ -171,6 +171,9 @@ class KeypadCollector:
         self.ended_by: EntryEnd | None = None
         self._digits: list[str] = []
         self._since: float | None = None  # the prompt's end or the last key
+        # After an entry ended at max_digits, the finish key the caller adds out of
+        # habit ("517240#") is swallowed until this time, not a turn of its own.
+        self._trailing: tuple[str, float] | None = None
 
     @property
     def active(self) -> bool:
@@ -212,6 +215,9 @@ class KeypadCollector:
         """
         request = self.request
         if not self.active or request is None:
+            trailing, self._trailing = self._trailing, None
+            if trailing is not None and digit == trailing[0] and now <= trailing[1]:
+                return None
             return digit
         if digit not in KEYPAD_KEYS:
             return None
@@ -222,6 +228,8 @@ class KeypadCollector:
             return self._end("finish_key") if self.digits >= request.min_digits else None
         self._digits.append(digit)
         if self.digits >= (request.max_digits or MAX_ENTRY_KEYS):
+            if request.finish_on_key:
+                self._trailing = (request.finish_on_key, now + request.timeout_s)
             return self._end("max_digits")
         return None
 

@@ -386,7 +386,9 @@ class CallSession(CallActions):
         self._turns.on_dtmf(now)  # the caller is there: no silence reprompt from this key
         keypad = self._keypad
         if not keypad.active:
-            self.submit(digit, "dtmf")
+            key = keypad.on_key(digit, now)  # a finish key after a full entry is swallowed
+            if key is not None:
+                self.submit(key, "dtmf")
             return
         first = keypad.pressed == 0
         entry = keypad.on_key(digit, now)

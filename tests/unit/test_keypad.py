@@ -165,3 +165,17 @@ def test_an_agents_mapping_falls_back_to_defaults(
 def test_a_bad_request_built_in_code_is_refused(fields: dict) -> None:
     with pytest.raises(ValueError):
         DigitRequest(**fields)
+
+
+def test_a_finish_key_after_a_full_entry_is_not_a_turn_of_its_own() -> None:
+    keypad = KeypadCollector()
+    keypad.expect(DigitRequest(max_digits=3, finish_on_key="#", timeout_s=5.0))
+    keypad.on_prompt_ended(0.0)
+    assert [keypad.on_key(k, 1.0 + i * 0.3) for i, k in enumerate("517")] == [None, None, "517"]
+    assert keypad.on_key("#", 2.2) is None  # "517#": the habit key is swallowed
+    assert keypad.on_key("#", 2.5) == "#"  # a second one is a key again
+    keypad.expect(DigitRequest(max_digits=3, finish_on_key="#", timeout_s=5.0))
+    keypad.on_prompt_ended(3.0)
+    for i, k in enumerate("123"):
+        keypad.on_key(k, 4.0 + i * 0.3)
+    assert keypad.on_key("#", 10.0) == "#"  # long after: a key of its own
