@@ -100,6 +100,8 @@ def _is_number(value: object) -> bool:
 
 
 _FIELDS = tuple(f.name for f in fields(DigitRequest))
+# Keys of an ``Expect`` mapping that are for the recogniser, not the keypad.
+_SPEECH_KEYS = frozenset({"kind", "hints", "choices"})
 
 
 def parse_request(spec: Mapping[str, Any]) -> tuple[DigitRequest, tuple[str, ...]]:
@@ -114,7 +116,7 @@ def parse_request(spec: Mapping[str, Any]) -> tuple[DigitRequest, tuple[str, ...
         for one warning line.
     """
     values: dict[str, Any] = {}
-    rejected = [str(key)[:40] for key in spec if key not in _FIELDS and key != "kind"]
+    rejected = [str(key)[:40] for key in spec if key not in _FIELDS and key not in _SPEECH_KEYS]
     for name in _FIELDS:
         if name not in spec:
             continue
