@@ -302,6 +302,7 @@ async def build_services(
                 base_url=settings.twilio_api_url or None,
             )
             stack.push_async_callback(call_control.aclose)
+            await call_control.prepare()  # no import stall on a call's first transfer
         redactor = await load_redactor(flow.phone.redaction_rules())
         services = CallServices(
             agent_factory=await _open_agent_factory(settings, flow, redactor, stack),

@@ -319,6 +319,17 @@ class TwilioCallControl:
         logger.info("call %s: placed to %s (status %s)", sid, mask_numbers(to), call.status)
         return sid
 
+    async def prepare(self) -> None:
+        """Build the SDK client and load its Calls resource now, off the event loop.
+
+        The SDK imports its REST modules on first use (~0.4-0.7 s of import
+        work). Done lazily, that stalls every live call's audio on the first
+        transfer or hang-up of the process; done here, at start-up, it costs
+        nothing during a call.
+        """
+        client = self._sdk()
+        await asyncio.to_thread(lambda: client.calls)
+
     async def aclose(self) -> None:
         """Close the HTTP client this object created (safe to call twice)."""
         http, self._http, self._client = self._http, None, None
