@@ -2,8 +2,8 @@
 
 The checkpoint keeps only a window of recent messages (:mod:`memory.window`);
 the transcript keeps everything the call said, redacted, in order. The turn
-runner appends each finished turn's messages (after any barge-in cut or
-repair, so the agent's line is what the caller actually heard)::
+runner appends each finished turn's messages, and again after a barge-in cut
+or a repair, so the agent's line is what the caller actually heard::
 
     async with open_transcripts(database_url, var_dir=var_dir, redact=redactor) as transcripts:
         transcript = await transcripts.open(call_sid)  # one per call
@@ -28,6 +28,21 @@ Appending is idempotent by message id, so the runner can pass the whole
 window every turn. A message must be appended before it leaves the window:
 pass the state after every turn, and keep the window longer than one turn.
 
+The transcript follows the checkpoint by message id. A reply is written when
+its turn ends, usually before the caller has heard all of it; if a barge-in
+then cuts it, the runner stores what was heard under the same id, and the
+next append *revises* that line: same ``seq``, the heard text, and
+``meta["interrupted"]``. A revision is a new line with the ``seq`` of the
+line it replaces (the file stays append-only, so a crash tears at most the
+last line), and readers keep the last version of each ``seq``; in Postgres
+it updates the row. Changes are noticed by a fingerprint of each message
+kept in memory, so a revision needs no extra redaction; a transcript
+reopened by another process revises only what it saw change itself.
+
+Speech the phone runtime said on its own (a question of ``interrupt()``, the
+configured greeting, a goodbye, an apology) is marked ``meta["runtime"]``:
+the graph did not produce it, the caller heard it.
+
 Redaction (``redact``, identity by default; the service passes Presidio) runs
 on every text before it is written anywhere: message text, tool-call
 arguments and tool results. File writes are small synchronous appends; when
@@ -38,11 +53,14 @@ File layout: ``<directory>/<call_sid>.jsonl``, one object per line::
 
     {"seq": 3, "ts": "2025-01-01T10:00:03.120000+00:00", "role": "agent",
      "text": "...", "message_id": "run-...", "tool_calls": [{"name": ..., "args": "..."}]}
+    {"seq": 3, "ts": "2025-01-01T10:00:05.410000+00:00", "role": "agent",
+     "text": "... (as heard)", "message_id": "run-...", "meta": {"interrupted": true}}
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import re
 import threading
@@ -81,6 +99,10 @@ __all__ = [
 
 Role = Literal["caller", "agent", "tool", "system", "event"]
 Redactor = Callable[[str], str]
+
+# Marks the runtime puts in an AI message's ``response_metadata``
+# (graphs.runtime.runner), copied to the entry's ``meta`` under these names.
+_MARKS = {"interrupted": "interrupted", "dialgraph_spoken": "runtime"}
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -151,17 +173,19 @@ def transcript_path(directory: Path, call_sid: str) -> Path:
 def read_transcript(path: Path) -> list[TranscriptEntry]:
     """Read a transcript file; a missing file reads as empty.
 
-    A torn last line (the process died mid-write) is skipped.
+    A torn last line (the process died mid-write) is skipped. A line that
+    revises an earlier ``seq`` (a reply cut by barge-in) replaces it in place.
     """
-    return list(_iter_entries(Path(path)))
+    return _latest(_iter_entries(Path(path)))
 
 
 class TranscriptRecorder:
     """What both backends share: redaction, message -> entry, numbering, dedup by id.
 
-    Keeps the call's next ``seq`` and the message ids already taken, under a
-    thread lock (redaction may run in a worker thread). Subclasses store the
-    numbered entries.
+    Keeps the call's next ``seq``, the ``seq`` of each message id already
+    taken and a fingerprint of its content, under a thread lock (redaction
+    may run in a worker thread). Subclasses store the numbered entries and
+    the revisions.
     """
 
     def __init__(self, *, redact: Redactor, clock: Callable[[], datetime] | None) -> None:
@@ -169,27 +193,57 @@ class TranscriptRecorder:
         self._redact = redact
         self._clock = clock or _utc_now
         self._lock = threading.Lock()
-        self._seen: set[str] = set()
+        self._seen: dict[str, int] = {}  # message id -> its seq
+        self._prints: dict[str, str] = {}  # message id -> fingerprint of what was written
         self._seq = 0
 
     def __len__(self) -> int:
         return self._seq
 
-    def _new_entries(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
-        """Redacted, unnumbered entries for the messages whose ids are not taken yet.
+    def _new_entries(
+        self, messages: Iterable[BaseMessage]
+    ) -> tuple[list[TranscriptEntry], list[TranscriptEntry]]:
+        """Redacted entries: unnumbered ones for new messages, and revisions.
 
-        Messages without an id are always included.
+        New: messages whose ids are not taken yet, and messages without an id
+        (always included). Revisions: messages already written whose content
+        has changed since (a reply cut by barge-in), numbered with the ``seq``
+        they were written under.
         """
         pending: list[TranscriptEntry] = []
+        revised: list[TranscriptEntry] = []
         batch: set[str] = set()
         for message in messages:
-            if message.id:
-                # Unlocked read is fine: _number checks again under the lock.
-                if message.id in self._seen or message.id in batch:
-                    continue
-                batch.add(message.id)
-            pending.append(self._message_entry(message))
-        return pending
+            if not message.id:
+                pending.append(self._message_entry(message))
+                continue
+            if message.id in batch:
+                continue
+            batch.add(message.id)
+            fingerprint = _fingerprint(message)
+            with self._lock:
+                seq = self._seen.get(message.id)
+                before = self._prints.get(message.id)
+                self._prints[message.id] = fingerprint
+            if seq is None:
+                # _number checks the id again under the lock (a concurrent append).
+                pending.append(self._message_entry(message))
+            elif before is not None and before != fingerprint:
+                revised.append(self._numbered(self._message_entry(message), seq))
+        return pending, revised
+
+    def _numbered(self, entry: TranscriptEntry, seq: int) -> TranscriptEntry:
+        """``entry`` as line ``seq``, written now."""
+        return TranscriptEntry(
+            seq=seq,
+            ts=self._clock().isoformat(),
+            role=entry.role,
+            text=entry.text,
+            message_id=entry.message_id,
+            name=entry.name,
+            tool_calls=entry.tool_calls,
+            meta=entry.meta,
+        )
 
     def _number(self, entries: Iterable[TranscriptEntry]) -> list[TranscriptEntry]:
         """Give ``entries`` their ``seq`` and ``ts``, skipping ids already taken.
@@ -201,27 +255,20 @@ class TranscriptRecorder:
             if entry.message_id is not None and entry.message_id in self._seen:
                 continue  # a concurrent append got there first
             self._seq += 1
-            numbered.append(
-                TranscriptEntry(
-                    seq=self._seq,
-                    ts=self._clock().isoformat(),
-                    role=entry.role,
-                    text=entry.text,
-                    message_id=entry.message_id,
-                    name=entry.name,
-                    tool_calls=entry.tool_calls,
-                    meta=entry.meta,
-                )
-            )
+            numbered.append(self._numbered(entry, self._seq))
             if entry.message_id is not None:
-                self._seen.add(entry.message_id)
+                self._seen[entry.message_id] = self._seq
         return numbered
 
-    def _resume(self, seq: int, message_ids: Iterable[str]) -> None:
-        """Continue after what is already stored: number from ``seq + 1``, skip those ids."""
+    def _resume(self, seq: int, stored: Iterable[tuple[str, int]]) -> None:
+        """Continue after what is already stored: number from ``seq + 1``, skip those ids.
+
+        ``stored`` pairs each message id with its ``seq``. Their content is not
+        known here: they are revised only once a change is seen after this.
+        """
         with self._lock:
             self._seq = max(self._seq, seq)
-            self._seen.update(message_ids)
+            self._seen.update(stored)
 
     def _taken(self, message_id: str | None) -> bool:
         with self._lock:
@@ -253,12 +300,15 @@ class TranscriptRecorder:
         role: Role
         tool_calls: tuple[dict[str, str], ...] = ()
         name: str | None = None
+        meta: dict[str, Any] = {}
         if isinstance(message, HumanMessage):
             # The call's start, a silence or a note from the phone system
             # ("transfer_failed") is not the caller's words.
             role = "event" if _phone_note(message) else "caller"
         elif isinstance(message, AIMessage):
             role = "agent"
+            marks = message.response_metadata or {}
+            meta = {name: True for mark, name in _MARKS.items() if marks.get(mark)}
             tool_calls = tuple(
                 {
                     "name": call["name"],
@@ -274,8 +324,26 @@ class TranscriptRecorder:
         else:
             role = "event"
         return self._entry(
-            role, str(message.text), message_id=message.id, name=name, tool_calls=tool_calls
+            role,
+            str(message.text),
+            message_id=message.id,
+            name=name,
+            meta=meta,
+            tool_calls=tool_calls,
         )
+
+
+def _fingerprint(message: BaseMessage) -> str:
+    """What a transcript line of ``message`` depends on, hashed (no text is kept)."""
+    marks = (message.response_metadata or {}) if isinstance(message, AIMessage) else {}
+    calls = [(c["name"], c["args"]) for c in getattr(message, "tool_calls", None) or ()]
+    content = json.dumps(
+        [message.type, str(message.text), calls, sorted(m for m in _MARKS if marks.get(m))],
+        ensure_ascii=False,
+        default=str,
+        sort_keys=True,
+    )
+    return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
 
 
 _NOTES = frozenset({"start", "silence", "event"})  # turn sources that are nobody's words
@@ -317,10 +385,10 @@ class Transcript(TranscriptRecorder):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _drop_torn_tail(self.path)
-        stored = list(_iter_entries(self.path))
+        stored = read_transcript(self.path)
         self._resume(
             max((entry.seq for entry in stored), default=0),
-            (entry.message_id for entry in stored if entry.message_id),
+            ((entry.message_id, entry.seq) for entry in stored if entry.message_id),
         )
 
     @classmethod
@@ -353,16 +421,19 @@ class Transcript(TranscriptRecorder):
         if self._taken(message_id):
             return None
         entry = self._entry(role, text, message_id=message_id, name=name, meta=meta)
-        written = self._write([entry])
+        written = self._write([entry], [])
         return written[0] if written else None
 
     def append_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
         """Append the messages not written yet, in order; returns what was written.
 
         Messages without an id are always written (give messages ids to make
-        this idempotent; ``add_messages`` assigns them in state).
+        this idempotent; ``add_messages`` assigns them in state). A message
+        written before whose content changed since (a reply cut by barge-in)
+        is written again under its ``seq``: the returned list has those
+        revisions first.
         """
-        return self._write(self._new_entries(messages))
+        return self._write(*self._new_entries(messages))
 
     async def aappend_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
         """:meth:`append_messages` in a worker thread (for slow redactors)."""
@@ -381,11 +452,13 @@ class Transcript(TranscriptRecorder):
 
     # -- internals -------------------------------------------------------------------
 
-    def _write(self, entries: list[TranscriptEntry]) -> list[TranscriptEntry]:
-        if not entries:
+    def _write(
+        self, entries: list[TranscriptEntry], revised: list[TranscriptEntry]
+    ) -> list[TranscriptEntry]:
+        if not entries and not revised:
             return []
         with self._lock:
-            written = self._number(entries)
+            written = [*revised, *self._number(entries)]
             # One write call per batch: a crash leaves at most one torn line.
             with self.path.open("a", encoding="utf-8") as handle:
                 handle.write("".join(entry.to_json() + "\n" for entry in written))
@@ -501,6 +574,14 @@ def _drop_torn_tail(path: Path) -> None:
     if data and not data.endswith(b"\n"):
         with path.open("r+b") as handle:
             handle.truncate(data.rfind(b"\n") + 1)
+
+
+def _latest(entries: Iterable[TranscriptEntry]) -> list[TranscriptEntry]:
+    """One entry per ``seq``, in order: a later line for a ``seq`` revises it."""
+    by_seq: dict[int, TranscriptEntry] = {}
+    for entry in entries:
+        by_seq[entry.seq] = entry
+    return [by_seq[seq] for seq in sorted(by_seq)]
 
 
 def _iter_entries(path: Path) -> Iterator[TranscriptEntry]:

@@ -18,7 +18,9 @@ How an append reaches the table, without ever holding up the call:
    waiting for the database (a crashed worker loses what is still queued).
 2. One background task per call writes the queue in order, one transaction
    per batch, ``ON CONFLICT DO NOTHING``: a batch retried after a commit
-   whose reply was lost writes nothing twice.
+   whose reply was lost writes nothing twice. A revision (a reply cut by
+   barge-in after it was queued) is an ``UPDATE`` of its row, after the
+   batch's inserts, so it lands whether or not the row was stored yet.
 3. A database error (or no answer within :data:`DB_TIMEOUT_S`) is logged
    once per outage, with the CallSid, the number of entries and the
    exception's type only (never the text, nor the driver's message, which
@@ -95,8 +97,13 @@ _INSERT = f"""INSERT INTO {TABLE}
     ON CONFLICT DO NOTHING"""
 _SELECT = f"""SELECT seq, ts, role, text, message_id, name, tool_calls, meta
     FROM {TABLE} WHERE call_sid = %s ORDER BY seq"""
+_REVISE = f"""UPDATE {TABLE} SET ts = %s, role = %s, text = %s, name = %s,
+    tool_calls = %s, meta = %s
+    WHERE call_sid = %s AND seq = %s AND message_id IS NOT DISTINCT FROM %s"""
 _STORED = f"""SELECT coalesce(max(seq), 0) AS seq,
-    coalesce(array_agg(message_id) FILTER (WHERE message_id IS NOT NULL), '{{}}') AS ids
+    coalesce(array_agg(message_id ORDER BY seq) FILTER (WHERE message_id IS NOT NULL), '{{}}')
+        AS ids,
+    coalesce(array_agg(seq ORDER BY seq) FILTER (WHERE message_id IS NOT NULL), '{{}}') AS seqs
     FROM {TABLE} WHERE call_sid = %s"""
 
 
@@ -141,7 +148,7 @@ class PostgresTranscript(TranscriptRecorder):
         super().__init__(redact=redact, clock=clock)
         self.call_sid = call_sid
         self._backend = backend
-        self._queued: list[TranscriptEntry] = []
+        self._queued: list[tuple[TranscriptEntry, bool]] = []  # (entry, is a revision)
         self._writer: asyncio.Task[None] | None = None
         self._closed = False
         self._failing = False
@@ -155,15 +162,18 @@ class PostgresTranscript(TranscriptRecorder):
     async def aappend_messages(self, messages: Iterable[BaseMessage]) -> list[TranscriptEntry]:
         """Queue the messages not appended yet (redacted, numbered) and start writing them.
 
-        Redaction runs in a worker thread; the database is not waited for
-        (:meth:`flush` does). Returns the queued entries.
+        A message appended before whose content changed since (a reply cut by
+        barge-in) is queued as a revision of its row. Redaction runs in a
+        worker thread; the database is not waited for (:meth:`flush` does).
+        Returns the queued entries, revisions first.
         """
-        entries = await asyncio.to_thread(self._new_entries, list(messages))
+        entries, revised = await asyncio.to_thread(self._new_entries, list(messages))
         with self._lock:
             queued = self._number(entries)
-        self._queued.extend(queued)
+        self._queued.extend((entry, True) for entry in revised)
+        self._queued.extend((entry, False) for entry in queued)
         self._start_writer()
-        return queued
+        return [*revised, *queued]
 
     async def flush(self) -> bool:
         """Wait until what is queued has been tried; ``True`` if every entry is stored."""
@@ -192,7 +202,11 @@ class PostgresTranscript(TranscriptRecorder):
         while self._queued:
             batch = list(self._queued)
             try:
-                await self._backend.write(self.call_sid, batch)
+                await self._backend.write(
+                    self.call_sid,
+                    [entry for entry, revision in batch if not revision],
+                    revisions=[entry for entry, revision in batch if revision],
+                )
             except Exception as exc:  # the database must never reach the call
                 self._report(exc, len(batch))
                 if not self._closed:
@@ -271,7 +285,7 @@ class PostgresTranscripts:
             )
         else:
             assert row is not None  # an aggregate always returns one row
-            transcript._resume(row["seq"], row["ids"])
+            transcript._resume(row["seq"], zip(row["ids"], row["seqs"], strict=True))
         self._transcripts.add(transcript)
         return transcript
 
@@ -280,11 +294,25 @@ class PostgresTranscripts:
         async with self._connection() as conn:
             return await _select(conn, call_sid)
 
-    async def write(self, call_sid: str, entries: Sequence[TranscriptEntry]) -> None:
-        """Insert ``entries`` in one transaction; rows already there are left as they are."""
+    async def write(
+        self,
+        call_sid: str,
+        entries: Sequence[TranscriptEntry],
+        *,
+        revisions: Sequence[TranscriptEntry] = (),
+    ) -> None:
+        """Insert ``entries``, then apply ``revisions``, in one transaction.
+
+        Rows already there are left as they are; a revision replaces the row
+        of its ``seq`` (and message id).
+        """
         rows = [_row(call_sid, entry) for entry in entries]
+        revised = [_revision(call_sid, entry) for entry in revisions]
         async with self._connection() as conn, conn.transaction(), conn.cursor() as cursor:
-            await cursor.executemany(_INSERT, rows)
+            if rows:
+                await cursor.executemany(_INSERT, rows)
+            if revised:
+                await cursor.executemany(_REVISE, revised)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a transcript's background write; :meth:`aclose` waits for it."""
@@ -368,6 +396,11 @@ def _row(call_sid: str, entry: TranscriptEntry) -> tuple[Any, ...]:
         Jsonb(list(entry.tool_calls)) if entry.tool_calls else None,
         Jsonb(entry.meta) if entry.meta else None,
     )
+
+
+def _revision(call_sid: str, entry: TranscriptEntry) -> tuple[Any, ...]:
+    _, seq, ts, role, text, message_id, name, tool_calls, meta = _row(call_sid, entry)
+    return (ts, role, text, name, tool_calls, meta, call_sid, seq, message_id)
 
 
 def _entry(row: dict[str, Any]) -> TranscriptEntry:

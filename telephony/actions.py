@@ -52,7 +52,7 @@ from telephony.providers.base import (
 )
 
 if TYPE_CHECKING:
-    from telephony.calldata import CallServices
+    from telephony.calldata import CallReport, CallServices
     from telephony.clock import Clock
     from telephony.playout import PlayoutBuffer
 
@@ -188,6 +188,8 @@ class CallActions:
     _progress: asyncio.Event
     _turn: int
     _closing: bool
+    _own_turn: int
+    report: CallReport
     _barge_task: asyncio.Task[str] | None
 
     if TYPE_CHECKING:  # the session's own methods
@@ -196,6 +198,8 @@ class CallActions:
         async def interrupt(self, reason: str = "barge-in") -> str: ...
         async def _speak(self, turn: int, phrases: asyncio.Queue[str | None]) -> None: ...
         def _finish(self, reason: str, code: int = ...) -> None: ...
+        def _record_spoken(self, text: str, *, interrupted: bool = False) -> None: ...
+        def _observe(self, who: str, text: str, timing: object = None) -> None: ...
 
     async def _perform(
         self, action: CallAction | Mapping[str, str] | None, *, after_event: bool = False
@@ -253,13 +257,18 @@ class CallActions:
         return goodbye
 
     async def _say(self, text: str) -> None:
-        """Speak a fixed ``text`` (no agent run) and wait until the caller heard it."""
+        """Speak a fixed ``text`` (no agent run), wait until the caller heard it, and
+        tell the agent (for its record: the checkpoint and the transcript)."""
         self._turn += 1
+        self._own_turn = turn = self._turn
         phrases: asyncio.Queue[str | None] = asyncio.Queue()
         phrases.put_nowait(text)
         phrases.put_nowait(None)
-        await self._speak(self._turn, phrases)
+        await self._speak(turn, phrases)
         await self._until_heard()
+        self.report.heard[turn] = heard = self._buffer.heard_text(turn)
+        self._observe("agent", heard)
+        self._record_spoken(heard)
 
     async def _until_heard(self) -> None:
         """Wait until the caller heard all audio sent so far (its marks came back)."""

@@ -18,6 +18,20 @@ runtime, as the assistant's words, at the start of the next run; so are the
 corrections after a barge-in when the thread waits at an interrupt. When the
 thread is not waiting, corrections are written at once.
 
+What the session says on its own (an apology after a failed turn, the
+goodbye after repeated silence, a call limit's or a shutdown's goodbye)
+reaches the runner through ``record_spoken`` and is recorded the same way;
+at the end of the call (``aclose``) whatever is still carried is written
+into the checkpoint, even at an interrupt (the call is over), and the
+transcript. Every carried message has an id, so the transcript follows the
+checkpoint by id, and a reply cut after it was transcribed is revised there
+(:mod:`memory.transcripts`).
+
+A run that fails (a database or model fault) loses nothing the caller said
+or heard: its input goes back to the carry (replaying it is harmless: it has
+an id, so a copy already stored is replaced, not repeated), with the graph's
+words the caller already heard; the session's apology follows it.
+
 Call actions are read from the turn's ``ToolMessage`` artifacts
 (:mod:`graphs.runtime.actions`): they live in the checkpoint, not in custom
 state keys, and are carried out by the session after the reply was heard.
@@ -92,6 +106,10 @@ def _text(content: Any) -> str:
     return ""
 
 
+def _cut(interrupted: bool) -> dict[str, Any]:
+    return {"interrupted": True} if interrupted else {}
+
+
 def _question(value: Any) -> tuple[str, Mapping[str, Any] | None]:
     """What an interrupt value says to the caller, and what it expects."""
     if isinstance(value, str):
@@ -103,14 +121,32 @@ def _question(value: Any) -> tuple[str, Mapping[str, Any] | None]:
     return "", None
 
 
-class _Segment:
-    """One stretch of a turn's speech: an AI message of the graph, or runtime speech."""
+def _normal(text: str) -> str:
+    """``text`` with runs of whitespace as one space (phrases are re-joined by spaces)."""
+    return " ".join(text.split())
 
-    __slots__ = ("message_id", "node", "text")
+
+def _spoken(text: str, message_id: str | None = None, *, interrupted: bool = False) -> AIMessage:
+    """Runtime speech as the assistant's message, marked (and cut, if it was)."""
+    marks: dict[str, Any] = {SPOKEN_MARK: True}
+    if interrupted:
+        marks["interrupted"] = True
+    return AIMessage(text, id=message_id or str(uuid.uuid4()), response_metadata=marks)
+
+
+class _Segment:
+    """One stretch of a turn's speech: an AI message of the graph, or runtime speech.
+
+    Runtime speech (``own``) gets an id of its own: the message that records
+    it is carried, and found again by that id if a barge-in cuts it.
+    """
+
+    __slots__ = ("message_id", "node", "own", "text")
 
     def __init__(self, text: str, message_id: str | None = None, node: str | None = None) -> None:
         self.text = text
-        self.message_id = message_id
+        self.own = message_id is None
+        self.message_id = message_id or str(uuid.uuid4())
         self.node = node
 
 
@@ -223,6 +259,7 @@ class GraphAgent:
             elif source == "dtmf":
                 turn["digits"] = text
             message: HumanMessage = event_message(text) if source == "event" else turn_message(turn)
+            message.id = str(uuid.uuid4())  # carried again, not repeated, if the run fails
             carry, self._carry = self._carry, []
             inputs: Any
             if self._interrupts:
@@ -236,6 +273,7 @@ class GraphAgent:
             said = False
             while (item := await queue.get()) is not _DONE:
                 if isinstance(item, BaseException):
+                    await self._keep_failed_turn([*carry, message])
                     raise item
                 said = said or bool(item.strip())
                 yield item
@@ -267,10 +305,30 @@ class GraphAgent:
             elif kind == "collect" and isinstance(request.get("expect"), Mapping):
                 self._expecting = dict(request["expect"])
         self._carry.extend(
-            AIMessage(s.text, response_metadata={SPOKEN_MARK: True})
-            for s in self._segments
-            if s.message_id is None and s.text.strip()
+            _spoken(s.text, s.message_id) for s in self._segments if s.own and s.text.strip()
         )
+
+    async def _keep_failed_turn(self, inputs: list[BaseMessage]) -> None:
+        """After a failed run: carry its input and what the caller heard of it.
+
+        The graph's words already spoken are kept unless the checkpoint holds
+        them; when it cannot be read (the database is the fault), they are
+        carried under their own ids, which replace a stored copy, if any.
+        """
+        stored: set[str | None] = set()
+        try:
+            snapshot = await self._graph.aget_state(self._config)
+            stored = {m.id for m in snapshot.values.get("messages", [])}
+            self._interrupts = tuple(getattr(snapshot, "interrupts", ()) or ())
+        except Exception as exc:
+            logger.info("state unreadable after a failed turn (%s)", type(exc).__name__)
+        heard = [
+            _spoken(s.text, s.message_id) if s.own else AIMessage(s.text, id=s.message_id)
+            for s in self._segments
+            if s.text.strip() and s.message_id not in stored
+        ]
+        self._carry[:0] = [*inputs, *heard]
+        logger.info("turn failed; the caller's input is kept for the next run")
 
     def _target(self, destination: str) -> str:
         if destination in self._targets:
@@ -293,8 +351,9 @@ class GraphAgent:
             if values is None:
                 values = (await self._graph.aget_state(self._config)).values
             await self._on_turn_end(values)
-        except Exception:
-            logger.exception("after-turn hook failed (transcript or pruning)")
+        except Exception as exc:  # a database fault, typically: one line, the call goes on
+            logger.warning("after-turn hook failed (transcript or pruning): %s", type(exc).__name__)
+            logger.debug("after-turn hook failure", exc_info=True)
 
     def _count_usage(self, usage: Mapping[str, Any]) -> None:
         used_in, used_out = self._usage or (0, 0)
@@ -443,17 +502,34 @@ class GraphAgent:
             await self._record(repairs, snapshot)
             logger.info("repaired %d open tool call(s) after a cancelled turn", len(repairs))
 
-    async def _record(self, messages: list[BaseMessage], snapshot: Any = None) -> None:
-        """Add ``messages`` to the thread now, or with the next input if it waits."""
+    async def _record(
+        self, messages: list[BaseMessage], snapshot: Any = None, *, final: bool = False
+    ) -> None:
+        """Add ``messages`` to the thread now, or with the next input if it waits.
+
+        ``final`` (the call is over): now, even at an interrupt; a failure raises.
+        The question's node must not seem to have answered (its router would
+        judge a state it never made), so the update is the last step's, and
+        it repeats the thread's messages: the resume that reached the
+        interrupt wrote some as pending writes, which a new checkpoint drops
+        (by id, the others are replaced by themselves).
+        """
         if snapshot is None:
             snapshot = await self._graph.aget_state(self._config)
-        if getattr(snapshot, "interrupts", ()) or not snapshot.values:
+        waiting = bool(getattr(snapshot, "interrupts", ()))
+        if not final and (waiting or not snapshot.values):
             self._carry.extend(messages)
             return
-        writer = next(iter(snapshot.next), None) or self._last_writer(snapshot)
+        if final and waiting:
+            writer = None  # LangGraph infers the last step's node
+            messages = [*snapshot.values.get("messages", []), *messages]
+        else:
+            writer = next(iter(snapshot.next), None) or self._last_writer(snapshot)
         try:
             await self._graph.aupdate_state(self._config, {"messages": messages}, as_node=writer)
         except Exception as exc:  # an unusual graph: keep it for the next input
+            if final:
+                raise
             logger.info("kept a correction for the next turn (%s)", type(exc).__name__)
             self._carry.extend(messages)
             return
@@ -467,53 +543,94 @@ class GraphAgent:
         return next(iter(writes), None) if isinstance(writes, Mapping) else None
 
     async def record_heard(self, text: str) -> None:
-        """Store the turn's speech as the caller heard it (cut at the barge-in)."""
+        """Store the turn's speech as the caller heard it (cut at the barge-in).
+
+        ``text`` is what the caller heard of the turn: a prefix of its
+        speech, phrases joined by spaces. Heard text beyond the turn's own
+        speech is the session's (an apology after a failed run), recorded as
+        runtime speech, cut.
+        """
         await self._settled()
         snapshot = await self._graph.aget_state(self._config)
         stored = {m.id for m in snapshot.values.get("messages", [])}
-        left = text
+        left = _normal(text)
         heard: list[BaseMessage] = []
-        own: list[str] = []
         for segment in self._segments:
-            said = segment.text
-            part = said if len(left) >= len(said.strip()) else left
-            left = left[len(part) :].lstrip() if len(left) >= len(part) else ""
-            if segment.message_id is None:
-                own.append(part)
+            said = _normal(segment.text)
+            if left.startswith(said):
+                part, left = said, left[len(said) :].lstrip()
+            else:  # the cut is in this segment: the rest of what was heard is its
+                part, left = left, ""
+            carried = self._uncarry(segment.message_id)
+            if segment.own or carried:
+                if part:
+                    cut = part != said
+                    message = (
+                        _spoken(part, segment.message_id, interrupted=cut)
+                        if segment.own
+                        else AIMessage(part, id=segment.message_id, response_metadata=_cut(cut))
+                    )
+                    self._carry.append(message)
                 continue
             kept = segment.message_id in stored
-            if kept and part.strip() == said.strip():
+            if kept and part == said:
                 continue  # heard whole, and stored whole
-            if not kept and not part.strip():
+            if not kept and not part:
                 continue  # never stored, never heard
             heard.append(
                 AIMessage(
-                    part.strip(),
+                    part,
                     id=segment.message_id if kept else None,
                     response_metadata={"interrupted": True},
                 )
             )
-        # Runtime speech of a cut turn is carried as heard, not as said.
-        self._carry = [m for m in self._carry if not m.response_metadata.get(SPOKEN_MARK)]
-        self._carry.extend(
-            AIMessage(p.strip(), response_metadata={SPOKEN_MARK: True, "interrupted": True})
-            for p in own
-            if p.strip()
-        )
+        if left:  # the session's own words after the turn's, cut
+            self._carry.append(_spoken(left, interrupted=True))
         if heard:
             await self._record(heard, snapshot)
         await self._turn_ended()
 
+    def _uncarry(self, message_id: str | None) -> bool:
+        """Take the message ``message_id`` out of the carry; whether it was there."""
+        kept = [m for m in self._carry if m.id != message_id]
+        found = len(kept) != len(self._carry)
+        self._carry = kept
+        return found
+
+    def record_spoken(self, text: str, *, interrupted: bool = False) -> None:
+        """Record what the session said on its own, as the caller heard it.
+
+        The session's fixed phrases (an apology after a failed turn, a goodbye
+        after repeated silence or at a call limit) are no graph output: they
+        go into ``messages`` as runtime speech with the next input, or when
+        the call ends.
+
+        Args:
+            text: The words the caller heard.
+            interrupted: The caller cut them short.
+        """
+        if text.strip():
+            self._carry.append(_spoken(_normal(text), interrupted=interrupted))
+
     async def aclose(self) -> None:
-        """End of call: stop a running turn the same safe way as ``cancel``."""
+        """End of call: stop a running turn the same safe way as ``cancel``, then
+        put what is still carried (a goodbye, an apology, a failed turn's input)
+        into the checkpoint and the transcript."""
         await self._settled()
         if self._run is not None and not self._run.done():
             await self.cancel()
             await self._turn_ended()
-        if self._carry and not self._interrupts:
-            with contextlib.suppress(Exception):
-                await self._record(self._carry)
-                self._carry = []
+        if self._carry:
+            carry, self._carry = self._carry, []
+            # The transcript first: it never waits for the database, and the
+            # session gives this call a second at most.
+            await self._turn_ended({"messages": carry})
+            try:
+                await self._record(carry, final=True)
+            except Exception as exc:
+                logger.warning(
+                    "the end of the call is not in the checkpoint (%s)", type(exc).__name__
+                )
         if self._on_close is not None:
             try:
                 await self._on_close()

@@ -206,6 +206,11 @@ class Agent(Protocol):
     defaults) collects keys into one ``dtmf`` turn, like Twilio's ``<Gather>``:
     see :mod:`telephony.keypad`. ``None``, or no method: every key is its own
     turn at once.
+    ``record_spoken(text: str, *, interrupted: bool = False) -> None``, told
+    what the session said on its own (a reprompt's goodbye, the apology after
+    a failed turn, a transfer announcement), as heard: cut short when
+    ``interrupted``. ``GraphAgent`` records it in the checkpoint and the
+    transcript, so both say what the caller heard.
     """
 
     def respond(self, text: str, *, source: InputSource = "speech") -> AsyncIterator[str]:

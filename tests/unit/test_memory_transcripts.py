@@ -151,3 +151,42 @@ async def test_without_postgres_the_service_writes_the_same_files(tmp_path: Path
     assert "555 0101" not in path.read_text()
     assert await load_transcript("CA6", var_dir=tmp_path) == entries
     assert await load_transcript("CAnone", var_dir=tmp_path) == []
+
+
+def test_a_reply_cut_after_it_was_written_is_revised_in_place(tmp_path: Path) -> None:
+    transcript = Transcript.open("CA7", directory=tmp_path, redact=_redact_phone)
+    reply = AIMessage("Your number 555 0101 is booked for Tuesday at three.", id="a1")
+    transcript.append_messages([HumanMessage("book me", id="h1"), reply])
+    heard = AIMessage("Your number 555 0101 is", id="a1", response_metadata={"interrupted": True})
+    revised = transcript.append_messages([HumanMessage("book me", id="h1"), heard])
+    assert [(e.seq, e.text, e.meta) for e in revised] == [
+        (2, "Your number <PHONE> is", {"interrupted": True})
+    ]
+    assert transcript.append_messages([heard]) == [], "a revision is written once"
+    assert [(e.seq, e.role, e.text) for e in transcript.entries()] == [
+        (1, "caller", "book me"),
+        (2, "agent", "Your number <PHONE> is"),
+    ]
+    assert "555 0101" not in (tmp_path / "CA7.jsonl").read_text(), "revisions are redacted too"
+    # Another process reading or continuing the file sees the revised line only.
+    again = Transcript.open("CA7", directory=tmp_path)
+    assert len(again) == 2
+    assert again.append_messages([AIMessage("Anything else?", id="a2")])[0].seq == 3
+
+
+def test_runtime_speech_and_cuts_are_marked(tmp_path: Path) -> None:
+    transcript = Transcript.open("CA8", directory=tmp_path)
+    transcript.append_messages(
+        [
+            AIMessage("Goodbye.", id="s1", response_metadata={"dialgraph_spoken": True}),
+            AIMessage(
+                "Sorry, I",
+                id="s2",
+                response_metadata={"dialgraph_spoken": True, "interrupted": True},
+            ),
+        ]
+    )
+    assert [e.meta for e in transcript.entries()] == [
+        {"runtime": True},
+        {"runtime": True, "interrupted": True},
+    ]

@@ -10,6 +10,7 @@ the next turn expects, and the checkpoint afterwards.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -31,7 +32,8 @@ from dialgraph import (
     play_message,
     say,
 )
-from graphs.runtime.runner import GraphAgent
+from graphs.runtime.runner import SPOKEN_MARK, GraphAgent
+from memory.transcripts import Transcript
 from tests.fakes_graph import ScriptedChatModel, Step
 
 SUPPORT = "+15550100300"
@@ -47,11 +49,15 @@ async def history(agent: GraphAgent) -> list[tuple[str, str]]:
 
 
 def simple_graph(node, *, name: str = "reply") -> Any:
+    return simple_graph_on(InMemorySaver(), node, name=name)
+
+
+def simple_graph_on(saver: Any, node, *, name: str = "reply") -> Any:
     builder = StateGraph(MessagesState)
     builder.add_node(name, node)
     builder.add_edge(START, name)
     builder.add_edge(name, END)
-    return builder.compile(checkpointer=InMemorySaver())
+    return builder.compile(checkpointer=saver)
 
 
 # -- create_agent (LangChain 1.x) ----------------------------------------------------
@@ -269,3 +275,240 @@ async def test_cancel_while_the_model_streams_keeps_the_callers_words() -> None:
     await agent.record_heard("Let me tell")
     said = await history(agent)
     assert said == [("HumanMessage", "tell me about plans"), ("AIMessage", "Let me tell")]
+
+
+# -- the record: checkpoint, transcript and what was heard agree ----------------------
+GOODBYE = "I haven't heard anything for a while, so I'll end the call now. Goodbye."
+APOLOGY = "Sorry, I had a problem there. Could you say that again?"
+
+
+def transcribed(agent: GraphAgent, transcript: Transcript) -> GraphAgent:
+    """``agent`` with the service's after-turn hook: the state's messages into ``transcript``."""
+
+    async def after_turn(values: Any) -> None:
+        await transcript.aappend_messages(values.get("messages", []))
+
+    agent._on_turn_end = after_turn
+    return agent
+
+
+async def the_record(agent: GraphAgent, transcript: Transcript) -> list[tuple[str, str, dict]]:
+    """The call as the checkpoint and the transcript both tell it: (role, text, marks).
+
+    Fails if they disagree on any message.
+    """
+    await agent._settled()  # the last turn's transcript is written after its reply
+    state = await agent._graph.aget_state(agent.config)
+    roles = {"HumanMessage": "caller", "AIMessage": "agent", "ToolMessage": "tool"}
+    checkpoint = []
+    for m in state.values["messages"]:
+        marks = m.response_metadata if isinstance(m, AIMessage) else {}
+        checkpoint.append(
+            (
+                m.id,
+                roles[type(m).__name__],
+                m.text,
+                {"interrupted": True} if marks.get("interrupted") else {},
+                {"runtime": True} if marks.get(SPOKEN_MARK) else {},
+            )
+        )
+    lines = [
+        (
+            e.message_id,
+            e.role,
+            e.text,
+            {k: v for k, v in e.meta.items() if k == "interrupted"},
+            {k: v for k, v in e.meta.items() if k == "runtime"},
+        )
+        for e in transcript.entries()
+    ]
+    events = {e.message_id for e in transcript.entries() if e.role == "event"}
+    assert [
+        (i, "event" if i in events else role, text, cut, own)
+        for i, role, text, cut, own in checkpoint
+    ] == lines, "the checkpoint and the transcript tell the same call"
+    return [(role, text, {**cut, **own}) for _, role, text, cut, own in lines]
+
+
+async def test_a_reply_cut_after_it_was_transcribed_is_revised_to_what_was_heard(
+    tmp_path: Path,
+) -> None:
+    model = ScriptedChatModel(steps=[Step(text="We are open from nine to five on weekdays.")])
+    graph = create_agent(model, tools=[], checkpointer=InMemorySaver())
+    transcript = Transcript.open("CAcut", directory=tmp_path)
+    agent = transcribed(GraphAgent(graph, thread_id="t-rec-cut"), transcript)
+    await speak(agent, "when are you open")
+    await agent._settled()  # the whole reply is in the transcript before the caller cuts it
+    assert transcript.entries()[-1].text == "We are open from nine to five on weekdays."
+
+    await agent.record_heard("We are open from nine")
+    assert await the_record(agent, transcript) == [
+        ("caller", "when are you open", {}),
+        ("agent", "We are open from nine", {"interrupted": True}),
+    ]
+
+
+async def test_the_session_goodbye_is_recorded_when_the_call_closes(tmp_path: Path) -> None:
+    agent = GraphAgent(
+        simple_graph(lambda state: {"messages": [AIMessage("Hello.")]}), thread_id="t-rec-bye"
+    )
+    transcript = Transcript.open("CAbye", directory=tmp_path)
+    transcribed(agent, transcript)
+    await speak(agent, source="start")
+    await speak(agent, source="silence")  # a reprompt: the graph's own words
+    agent.record_spoken(GOODBYE)  # the session's goodbye after repeated silence
+    await agent.aclose()
+    record = await the_record(agent, transcript)
+    assert record[-1] == ("agent", GOODBYE, {"runtime": True})
+    assert [role for role, _, _ in record] == ["event", "agent", "event", "agent", "agent"]
+
+
+async def test_at_an_interrupt_the_question_and_goodbye_are_recorded_at_close(
+    tmp_path: Path,
+) -> None:
+    agent = GraphAgent(simple_graph(booking_by_questions), thread_id="t-rec-ask")
+    transcript = Transcript.open("CAask", directory=tmp_path)
+    transcribed(agent, transcript)
+    assert await speak(agent, source="start") == "Which day suits you?"
+    agent.record_spoken(GOODBYE)
+    await agent.aclose()
+    assert (await the_record(agent, transcript))[1:] == [
+        ("agent", "Which day suits you?", {"runtime": True}),
+        ("agent", GOODBYE, {"runtime": True}),
+    ]
+
+
+class DatabaseDown(Exception):
+    """What a checkpointer raises while its database is unreachable."""
+
+
+class FlakySaver(InMemorySaver):
+    """An in-memory checkpointer whose database can be taken down."""
+
+    down = False
+
+    def _check(self) -> None:
+        if self.down:
+            raise DatabaseDown("connection refused")
+
+    async def aget_tuple(self, config):  # type: ignore[no-untyped-def]
+        self._check()
+        return await super().aget_tuple(config)
+
+    async def aput(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._check()
+        return await super().aput(*args, **kwargs)
+
+    async def aput_writes(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._check()
+        return await super().aput_writes(*args, **kwargs)
+
+
+async def test_a_turn_lost_to_a_database_fault_is_kept_with_the_apology(tmp_path: Path) -> None:
+    saver = FlakySaver()
+    echo = simple_graph_on(
+        saver, lambda state: {"messages": [AIMessage(f"Got: {state['messages'][-1].text}")]}
+    )
+    agent = GraphAgent(echo, thread_id="t-rec-db")
+    transcript = Transcript.open("CAdb", directory=tmp_path)
+    transcribed(agent, transcript)
+    await speak(agent, source="start")
+
+    saver.down = True
+    with pytest.raises(DatabaseDown):
+        await speak(agent, "book me for tuesday")
+    agent.record_spoken(APOLOGY)  # what the session said instead
+    saver.down = False
+    assert await speak(agent, "did you get that") == "Got: did you get that"
+    assert [(role, text) for role, text, _ in await the_record(agent, transcript)] == [
+        ("event", "(call started)"),
+        ("agent", "Got: (call started)"),
+        ("caller", "book me for tuesday"),
+        ("agent", APOLOGY),
+        ("caller", "did you get that"),
+        ("agent", "Got: did you get that"),
+    ]
+
+
+async def test_a_turn_that_fails_after_its_input_was_stored_is_not_repeated() -> None:
+    calls = 0
+
+    def fragile(state: MessagesState) -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise DatabaseDown("the calendar's database went away")
+        return {"messages": [AIMessage("Booked.")]}
+
+    agent = GraphAgent(simple_graph(fragile), thread_id="t-rec-node")
+    with pytest.raises(DatabaseDown):
+        await speak(agent, "book me")
+    agent.record_spoken(APOLOGY)
+    assert await speak(agent, "hello?") == "Booked."
+    assert await history(agent) == [
+        ("HumanMessage", "book me"),
+        ("AIMessage", APOLOGY),
+        ("HumanMessage", "hello?"),
+        ("AIMessage", "Booked."),
+    ]
+
+
+async def test_an_apology_cut_by_barge_in_is_recorded_as_heard(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    step = Step(text="Let me check that for you", word_gate=(3, gate))
+
+    class Broken(ScriptedChatModel):
+        async def _astream(self, *args: Any, **kwargs: Any):  # type: ignore[override]
+            async for chunk in super()._astream(*args, **kwargs):
+                yield chunk
+                if "check" in str(chunk.message.content):
+                    raise DatabaseDown("gone")
+
+    graph = create_agent(Broken(steps=[step]), tools=[], checkpointer=InMemorySaver())
+    agent = GraphAgent(graph, thread_id="t-rec-apology")
+    transcript = Transcript.open("CAapology", directory=tmp_path)
+    transcribed(agent, transcript)
+    gate.set()
+    with pytest.raises(DatabaseDown):
+        await speak(agent, "is my order late")
+    # The session spoke the apology after the graph's words; the caller cut it.
+    await agent.record_heard("Let me check Sorry, I had")
+    await agent.aclose()
+    assert (await the_record(agent, transcript))[1:] == [
+        ("agent", "Let me check", {}),
+        ("agent", "Sorry, I had", {"runtime": True, "interrupted": True}),
+    ]
+
+
+async def test_keys_are_recorded_as_the_callers_turn(tmp_path: Path) -> None:
+    agent = GraphAgent(simple_graph(booking_by_questions), thread_id="t-rec-keys")
+    transcript = Transcript.open("CAkeys", directory=tmp_path)
+    transcribed(agent, transcript)
+    await speak(agent, source="start")
+    await speak(agent, "tuesday")
+    await speak(agent, "482913", source="dtmf")
+    await agent.aclose()
+    record = await the_record(agent, transcript)
+    assert ("caller", "482913", {}) in record
+    assert record[-1] == ("agent", "Booked tuesday for account 482913.", {})
+
+
+async def test_with_the_database_down_at_hang_up_the_transcript_still_has_the_goodbye(
+    tmp_path: Path,
+) -> None:
+    saver = FlakySaver()
+    agent = GraphAgent(
+        simple_graph_on(saver, lambda state: {"messages": [AIMessage("Hello.")]}),
+        thread_id="t-rec-down",
+    )
+    transcript = Transcript.open("CAdown", directory=tmp_path)
+    transcribed(agent, transcript)
+    await speak(agent, source="start")
+    agent.record_spoken(GOODBYE)
+    saver.down = True
+    await agent.aclose()  # never raises: the call is ending anyway
+    assert [(e.role, e.text, e.meta) for e in transcript.entries()][-1] == (
+        "agent",
+        GOODBYE,
+        {"runtime": True},
+    )
