@@ -291,7 +291,10 @@ def _transcript(args: argparse.Namespace, settings: Settings) -> int:
         else:
             calls = ", ".join(call.get("name", "?") for call in entry.tool_calls)
             text = entry.text or (f"(calls {calls})" if calls else "")
-            print(f"{entry.seq:3d} {entry.ts[11:19]} {entry.role:>6}: {text}")
+            marks = "".join(
+                f" [{mark}]" for mark in ("interrupted", "runtime") if entry.meta.get(mark)
+            )
+            print(f"{entry.seq:3d} {entry.ts[11:19]} {entry.role:>6}: {text}{marks}")
     return 0
 
 

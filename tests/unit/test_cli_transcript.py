@@ -21,6 +21,8 @@ def var_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     transcript = Transcript.open(SID, directory=tmp_path / "var" / "transcripts")
     transcript.append("agent", "Thanks for calling. How can I help?")
     transcript.append("caller", "my name is [PERSON]")
+    transcript.append("agent", "Sorry, I didn't catch", interrupted=True)
+    transcript.append("agent", "Goodbye.", runtime=True)
     return tmp_path / "var"
 
 
@@ -30,6 +32,8 @@ def test_prints_the_entries(var_dir: Path, capsys: pytest.CaptureFixture[str]) -
     assert [line.split(": ", 1)[1] for line in lines] == [
         "Thanks for calling. How can I help?",
         "my name is [PERSON]",
+        "Sorry, I didn't catch [interrupted]",  # what the caller heard, cut
+        "Goodbye. [runtime]",  # said by the runtime, not the graph
     ]
     assert lines[1].split()[2] == "caller:"
 
@@ -37,7 +41,12 @@ def test_prints_the_entries(var_dir: Path, capsys: pytest.CaptureFixture[str]) -
 def test_json_lines(var_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["transcript", SID, "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [(r["seq"], r["role"]) for r in rows] == [(1, "agent"), (2, "caller")]
+    assert [(r["seq"], r["role"]) for r in rows] == [
+        (1, "agent"),
+        (2, "caller"),
+        (3, "agent"),
+        (4, "agent"),
+    ]
 
 
 def test_an_unknown_call_says_so(var_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
