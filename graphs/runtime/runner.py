@@ -212,6 +212,7 @@ class GraphAgent:
         self._carry: list[BaseMessage] = []  # to add to messages with the next input
         self._expecting: dict[str, Any] | None = None
         self._action: dict[str, str] | None = None
+        self._unrepaired = False  # a run failed: its open tool calls wait for an answer
 
     @property
     def config(self) -> dict[str, Any]:
@@ -250,6 +251,8 @@ class GraphAgent:
         """Run one turn; yield what the caller should hear as it is produced."""
         async with self._lock:
             await self._settled()  # the last turn's transcript and pruning come first
+            if self._unrepaired:
+                await self._repair_after_failure()
             self._action, self._expecting, self._usage = None, None, None
             self._segments = []
             turn = CallerTurn(text=text, source=source)
@@ -328,7 +331,24 @@ class GraphAgent:
             if s.text.strip() and s.message_id not in stored
         ]
         self._carry[:0] = [*inputs, *heard]
+        self._unrepaired = True
         logger.info("turn failed; the caller's input is kept for the next run")
+
+    async def _repair_after_failure(self) -> None:
+        """Before the next run: answer tool calls the failed run left open.
+
+        A database fault between a booking's commit and its result's
+        checkpoint leaves the AI's tool call unanswered; a chat model refuses
+        such a history. The ledger answers it: booked, or clearly not. While
+        the database is still down this fails quietly and is tried again on
+        the next turn.
+        """
+        try:
+            await self._repair()
+        except Exception as exc:
+            logger.info("repair after a failed turn deferred (%s)", type(exc).__name__)
+            return
+        self._unrepaired = False
 
     def _target(self, destination: str) -> str:
         if destination in self._targets:

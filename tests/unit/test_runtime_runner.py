@@ -31,10 +31,13 @@ from dialgraph import (
     is_call_start,
     play_message,
     say,
+    side_effect,
 )
+from graphs.runtime.effects import use_ledger
 from graphs.runtime.runner import SPOKEN_MARK, GraphAgent
+from memory.effects import InMemoryEffectLedger
 from memory.transcripts import Transcript
-from tests.fakes_graph import ScriptedChatModel, Step
+from tests.fakes_graph import ScriptedChatModel, Step, assert_valid_history
 
 SUPPORT = "+15550100300"
 
@@ -512,3 +515,42 @@ async def test_with_the_database_down_at_hang_up_the_transcript_still_has_the_go
         GOODBYE,
         {"runtime": True},
     )
+
+
+async def test_a_booking_committed_before_the_database_failed_is_answered_next_turn() -> None:
+    """The tool committed (ledger), then its result's checkpoint write failed: the
+    next run answers the open tool call from the ledger, before the model sees it."""
+    saver = FlakySaver()
+    booked: list[str] = []
+
+    @side_effect
+    @tool
+    async def book(day: str) -> str:
+        """Book a visit.
+
+        Args:
+            day: The day.
+        """
+        booked.append(day)
+        saver.down = True  # the database goes away right after the booking commits
+        return f"Booked for {day}."
+
+    model = ScriptedChatModel(
+        steps=[Step(tool_calls=[("book", {"day": "tuesday"})]), Step(text="You're booked.")]
+    )
+    graph = create_agent(model, tools=[book], checkpointer=saver)
+    previous = use_ledger(InMemoryEffectLedger())
+    try:
+        agent = GraphAgent(graph, thread_id="t-book-db")
+        with pytest.raises(DatabaseDown):
+            await speak(agent, "book me for tuesday")
+        agent.record_spoken(APOLOGY)
+        saver.down = False
+        assert await speak(agent, "did that work") == "You're booked."
+    finally:
+        use_ledger(previous)
+    assert booked == ["tuesday"]  # booked once, never again
+    messages = (await graph.aget_state(agent.config)).values["messages"]
+    assert_valid_history(messages)
+    answer = next(m for m in messages if isinstance(m, ToolMessage))
+    assert answer.content == "Booked for tuesday."  # the committed outcome, from the ledger
