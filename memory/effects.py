@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import aiosqlite
 from langchain_core.messages import ToolMessage
 
 from memory.checkpointer import open_sqlite, resolve_database
+from memory.resilience import no_deadline, resilient_pool, within_deadline
 
 __all__ = [
     "EffectLedger",
@@ -133,26 +135,46 @@ class SqliteEffectLedger:
 
 
 class PostgresEffectLedger:
-    """The ledger in Postgres, through a small psycopg pool."""
+    """The ledger in Postgres, through a small health-checked psycopg pool.
+
+    Both operations end within the database deadline and are tried once more
+    after a connection failure (a restart): a lookup is a read, and a put
+    keeps the first write of its key, so a repeat changes nothing.
+    """
 
     def __init__(self, url: str) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
-        self._pool = AsyncConnectionPool(
-            url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
+        self._pool = resilient_pool(
+            url, max_size=4, kwargs={"autocommit": True}, name="dialgraph-effects"
         )
 
     async def setup(self) -> None:
-        await self._pool.open(wait=True)
-        async with self._pool.connection() as conn:
-            await conn.execute(_TABLE)
+        await self._pool.open(wait=True)  # its workers keep the round-trip cap
+        with no_deadline():
+            async with self._pool.connection() as conn:
+                await conn.execute(_TABLE)
 
     async def get(self, key: str) -> EffectRecord | None:
+        return await within_deadline(
+            functools.partial(self._get, key),
+            what="side-effect lookup",
+            retry=True,
+            health=self._pool.health,
+        )
+
+    async def put(self, key: str, record: EffectRecord) -> None:
+        await within_deadline(
+            functools.partial(self._put, key, record),
+            what="side-effect record",
+            retry=True,
+            health=self._pool.health,
+        )
+
+    async def _get(self, key: str) -> EffectRecord | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(_SELECT.replace("?", "%s"), (key,))
             return _record(await cursor.fetchone())
 
-    async def put(self, key: str, record: EffectRecord) -> None:
+    async def _put(self, key: str, record: EffectRecord) -> None:
         async with self._pool.connection() as conn:
             await conn.execute(_INSERT.replace("?", "%s"), _row(key, record))
 

@@ -21,8 +21,14 @@ Redis Cluster hash tag, so one script's keys share a slot. Without an explicit
 ``now``, times come from the Redis server's clock, so workers with skewed
 clocks still agree.
 
-If Redis cannot be reached the store lets calls through (logged at ERROR):
-a limit outage must not turn every caller away.
+If Redis fails in any way (reset, refused, unreachable: every command has a
+socket timeout; or a client error of any type, such as the ``RuntimeError``
+a reset connection can raise) the store falls back to this process's
+:class:`~telephony.limits.MemoryLimitStore`, which mirrors every admission
+while Redis is up: a limit outage must neither turn every caller away nor
+end a call. One warning says Redis is gone and one says it is back; while it
+is down it is asked again every :data:`REDIS_RETRY_S` seconds, not on every
+call, so a blackholed Redis does not add its timeout to each webhook.
 """
 
 from __future__ import annotations
@@ -30,9 +36,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from telephony.limits import (
     CALLER_CONCURRENT,
@@ -43,14 +53,21 @@ from telephony.limits import (
     TOTAL_CONCURRENT,
     CallLimits,
     Decision,
+    MemoryLimitStore,
     caller_bucket,
 )
 
-__all__ = ["UNAVAILABLE", "RedisLimitStore", "caller_key"]
+__all__ = ["REDIS_RETRY_S", "REDIS_TIMEOUT_S", "UNAVAILABLE", "RedisLimitStore", "caller_key"]
 
 logger = logging.getLogger("dialgraph.limits")
 
+T = TypeVar("T")
+
 UNAVAILABLE = "limits_unavailable"  # Decision reason when Redis could not decide
+# Redis answers in well under a millisecond on a LAN; admission runs inside
+# Twilio's webhook, so an unreachable Redis may cost it this, once per retry window.
+REDIS_TIMEOUT_S = 0.5
+REDIS_RETRY_S = 5.0  # while Redis is down, ask it again after this long
 _REASONS = {1: OK, 2: CALLER_HOURLY, 3: CALLER_CONCURRENT, 4: TOTAL_CONCURRENT}
 
 # KEYS: hour, caller live, total live.
@@ -128,6 +145,8 @@ class RedisLimitStore:
         limits: The limits every worker must be configured with alike.
         secret: HMAC key for caller numbers; every worker needs the same one.
         prefix: Key namespace, one per deployment.
+        timeout_s: Socket connect and read timeout of every Redis command.
+        clock: Monotonic seconds, for the retry window while Redis is down.
     """
 
     def __init__(
@@ -137,15 +156,59 @@ class RedisLimitStore:
         *,
         secret: str | bytes,
         prefix: str = "dialgraph",
+        timeout_s: float = REDIS_TIMEOUT_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if not secret:
             raise ValueError("RedisLimitStore needs a secret shared by every worker")
         self.limits = limits
         self._secret = secret.encode() if isinstance(secret, str) else secret
         self._prefix = "{" + prefix + ":limits}"
-        self._redis = redis.Redis.from_url(url, decode_responses=True)
+        self._redis = redis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            socket_keepalive=True,
+            # One immediate retry: a connection a Redis restart killed is
+            # replaced; more would multiply the timeout of an unreachable one.
+            retry=Retry(NoBackoff(), 1),
+            health_check_interval=30,
+        )
         self._admit = self._redis.register_script(_ADMIT)
         self._heartbeat = self._redis.register_script(_HEARTBEAT)
+        self._local = MemoryLimitStore(limits)
+        self._clock = clock
+        self._down_until: float | None = None  # Redis failed: not asked again before this
+
+    @property
+    def degraded(self) -> bool:
+        """Whether limits are being kept in this process because Redis failed."""
+        return self._down_until is not None
+
+    async def _redis_call(self, what: str, call: Callable[[], Awaitable[T]]) -> T | None:
+        """``call()``'s result, or ``None`` when Redis is down or failed (any error).
+
+        ``call`` must not answer ``None`` itself.
+        """
+        if self._down_until is not None and self._clock() < self._down_until:
+            return None
+        try:
+            result = await call()
+        except Exception as exc:  # any failure of the client, not only RedisError
+            if self._down_until is None:
+                logger.warning(
+                    "Redis limits unavailable (%s during %s); using this process's "
+                    "limits until it is back",
+                    type(exc).__name__,
+                    what,
+                )
+            self._down_until = self._clock() + REDIS_RETRY_S
+            return None
+        if self._down_until is not None:
+            logger.warning("Redis limits are back; limits are shared again")
+            self._down_until = None
+        return result
 
     @property
     def prefix(self) -> str:
@@ -168,46 +231,53 @@ class RedisLimitStore:
             limits.concurrent_total,
             limits.lease_s,
         ]
-        try:
-            code, retry = await self._admit(keys=list(self._keys(caller)), args=args)
-        except RedisError as exc:
-            logger.error("rate limits unavailable, letting call %s through: %s", call_sid, exc)
-            return Decision(True, UNAVAILABLE)
+        keys = list(self._keys(caller))
+        answer = await self._redis_call("admission", lambda: self._admit(keys=keys, args=args))
+        if answer is None:  # this process decides; an allowed call says Redis did not
+            local = await self._local.admit(call_sid, caller, now)
+            return local if not local.allowed else Decision(True, UNAVAILABLE)
+        code, retry = answer
         reason = _REASONS.get(int(code), UNAVAILABLE)
+        if reason == OK:  # mirrored, so this process knows its live calls if Redis goes
+            await self._local.admit(call_sid, caller, now)
         return Decision(reason == OK, reason, float(retry) if retry else None)
 
     async def claim_stream(self, call_sid: str) -> bool:
         """Claim the call's one media stream for every worker (``SET NX``).
 
-        If Redis cannot answer, the claim is granted (this worker's own
-        registry still refuses a replay to it) and the error is logged.
+        If Redis cannot answer, this process's claims decide (a replay to this
+        worker is still refused).
         """
         key = f"{self._prefix}:s:{call_sid}"
-        try:
+        local = await self._local.claim_stream(call_sid)
+
+        async def claim() -> bool:  # SET NX answers None, not False, when taken
             return bool(await self._redis.set(key, 1, nx=True, ex=int(STREAM_CLAIM_S)))
-        except RedisError as exc:
-            logger.error("stream claims unavailable, admitting %s: %s", call_sid, exc)
-            return True
+
+        claimed = await self._redis_call("stream claim", claim)
+        return local if claimed is None else claimed
 
     async def release(self, call_sid: str, caller: str) -> None:
-        """Free the call's live slots (its hourly count stays); errors are logged."""
+        """Free the call's live slots (its hourly count stays); never raises."""
+        await self._local.release(call_sid, caller)
         _, live, total = self._keys(caller)
-        try:
+
+        async def release() -> None:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.zrem(live, call_sid)
                 pipe.zrem(total, call_sid)
                 await pipe.execute()
-        except RedisError as exc:
-            logger.warning("could not release call %s (its lease will expire): %s", call_sid, exc)
+
+        await self._redis_call("release", release)  # if down: its lease will expire
 
     async def heartbeat(self, call_sid: str, caller: str, now: float | None = None) -> None:
-        """Extend a live call's lease; a no-op for calls not live."""
+        """Extend a live call's lease; a no-op for calls not live; never raises."""
+        await self._local.heartbeat(call_sid, caller, now)
         _, live, total = self._keys(caller)
         args = [-1 if now is None else now, call_sid, self.limits.lease_s]
-        try:
-            await self._heartbeat(keys=[live, total], args=args)
-        except RedisError as exc:
-            logger.warning("could not extend the lease of call %s: %s", call_sid, exc)
+        await self._redis_call(
+            "lease extension", lambda: self._heartbeat(keys=[live, total], args=args)
+        )
 
     async def live_calls(self, now: float | None = None) -> int:
         """Live calls across all workers (leases not expired at ``now``)."""
@@ -217,5 +287,8 @@ class RedisLimitStore:
         return int(await self._redis.zcount(f"{self._prefix}:live", f"({now}", "+inf"))
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._redis.aclose()
+        """Close the connection pool (never raises: the call or server is ending)."""
+        try:
+            await self._redis.aclose()
+        except Exception as exc:
+            logger.debug("closing the Redis client: %s", type(exc).__name__)

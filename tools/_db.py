@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from memory.resilience import no_deadline, resilient_pool
+
 __all__ = ["Database", "Transaction", "open_database"]
 
 SQLITE_BUSY_TIMEOUT_S = 10.0  # a writer waits this long for another writer before failing
@@ -149,10 +151,16 @@ class _SqliteDatabase:
 
     @contextlib.asynccontextmanager
     async def _connect(self) -> AsyncIterator[aiosqlite.Connection]:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves.
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves. ``timeout`` is
+        # SQLite's busy timeout: a writer queues behind another instead of
+        # failing with "database is locked".
         async with aiosqlite.connect(
             self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None
         ) as conn:
+            # WAL on every connection, not only the one that created the schema:
+            # a file another component created (the helpdesk's) must not stay in
+            # rollback-journal mode, where readers block the writer.
+            await conn.execute("PRAGMA journal_mode=WAL")
             yield conn
 
     @contextlib.asynccontextmanager
@@ -170,9 +178,7 @@ class _SqliteDatabase:
 
     async def create_schema(self) -> None:
         await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-        async with self._connect() as conn:
-            # WAL: readers never block the writer (and vice versa); persistent per file.
-            await conn.execute("PRAGMA journal_mode=WAL")
+        async with self._connect() as conn:  # WAL: readers never block the writer
             await conn.execute("BEGIN IMMEDIATE")
             for statement in (*_SCHEMA_SQLITE, *_INDEXES):
                 await conn.execute(statement)
@@ -207,13 +213,18 @@ class _PostgresDatabase:
 
     The tables live in the connection's ``current_schema()``; point a URL at
     another schema with ``?options=-csearch_path%3Dmy_schema``.
+
+    The pool checks a connection before lending it (a restarted server leaves
+    only dead ones) and every round trip has a deadline
+    (:mod:`memory.resilience`): a tool call on an unreachable database fails
+    in time and the caller hears an apology. A write is never retried here; a
+    booking's idempotency key (the ``effects`` row committed with it) is what
+    makes a repeat of the tool call safe.
     """
 
     def __init__(self, url: str) -> None:
-        from psycopg_pool import AsyncConnectionPool
-
-        self._pool = AsyncConnectionPool(
-            url, min_size=1, max_size=4, open=False, kwargs={"autocommit": True}
+        self._pool = resilient_pool(
+            url, max_size=4, kwargs={"autocommit": True}, name="dialgraph-calendar"
         )
         self._open_lock = asyncio.Lock()
         self._opened = False
@@ -238,10 +249,12 @@ class _PostgresDatabase:
             yield _PostgresTransaction(conn)
 
     async def create_schema(self) -> None:
+        await self._ensure_open()  # outside no_deadline: the pool's workers keep the cap
         # Under the write lock: concurrent CREATE ... IF NOT EXISTS can still collide.
-        async with self.transaction(write=True) as tx:
-            for statement in (*_SCHEMA_POSTGRES, *_INDEXES):
-                await tx.execute(statement)
+        with no_deadline():
+            async with self.transaction(write=True) as tx:
+                for statement in (*_SCHEMA_POSTGRES, *_INDEXES):
+                    await tx.execute(statement)
 
     async def aclose(self) -> None:
         if self._opened:
