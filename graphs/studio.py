@@ -52,6 +52,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from memory.checkpointer import database_url_from_env, open_checkpointer
+from memory.encryption import default_var_dir
 
 __all__ = [
     "DEFAULT_GRAPH_ID",
@@ -223,7 +224,9 @@ async def sync_to_server(
     from langgraph_sdk import get_client
 
     client = get_client(url=url, api_key=api_key)
-    async with open_checkpointer(database_url or database_url_from_env()) as saver:
+    async with open_checkpointer(
+        database_url or database_url_from_env(), var_dir=default_var_dir()
+    ) as saver:
         try:
             return await StudioThreads(client, saver).sync()
         finally:
@@ -253,7 +256,7 @@ async def studio_lifespan(_app: Any) -> AsyncIterator[None]:
 
     interval = _sync_interval()
     client = get_client(url=None, api_key=None)  # in-process, through the server's own app
-    async with open_checkpointer(database_url_from_env()) as saver:
+    async with open_checkpointer(database_url_from_env(), var_dir=default_var_dir()) as saver:
         threads = StudioThreads(client, saver)
         try:
             await threads.sync()

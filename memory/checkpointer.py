@@ -20,6 +20,12 @@ variable is read by :func:`make_checkpointer`, the zero-argument factory that
 Relative SQLite paths are relative to the working directory; run the service
 and ``langgraph dev`` from the project root (or use an absolute path).
 
+Checkpoints are encrypted at rest by default (:mod:`memory.encryption`):
+``DIALGRAPH_CHECKPOINT_KEY`` lists the keys, newest first; unset, a key is
+generated once into ``var/dialgraph.key``, which :func:`make_checkpointer`
+finds too (the variable first, then the file under ``DIALGRAPH_VAR_DIR``), so
+Studio reads what the calls wrote; ``off`` stores plain text.
+
 Checkpoints pile up: each graph step of each turn saves one. Keep the state
 small with :mod:`memory.window`, and call :func:`prune_checkpoints` between
 turns (the runner's per-call lock held) to keep only the latest few per call.
@@ -27,10 +33,10 @@ turns (the runner's per-call lock held) to keep only the latest few per call.
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +44,14 @@ from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
-from langgraph.checkpoint.base import BaseCheckpointSaver
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -46,12 +59,23 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from memory.encryption import CHECKPOINT_KEY_ENV, default_var_dir, key_ring
+from memory.resilience import (
+    DB_DEADLINE_S,
+    ServerHealth,
+    no_deadline,
+    resilient_pool,
+    within_deadline,
+)
+
 __all__ = [
     "CHECKPOINT_KEY_ENV",
     "DATABASE_URL_ENV",
     "DEFAULT_KEEP_CHECKPOINTS",
     "DEFAULT_SQLITE_NAME",
     "Database",
+    "ResilientPostgresSaver",
+    "SealedPostgresSaver",
     "checkpoint_serde",
     "database_url_from_env",
     "make_checkpointer",
@@ -65,7 +89,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DATABASE_URL_ENV = "DIALGRAPH_DATABASE_URL"
-CHECKPOINT_KEY_ENV = "DIALGRAPH_CHECKPOINT_KEY"  # encrypts checkpoints at rest when set
 DEFAULT_SQLITE_NAME = "dialgraph.db"  # matches the contract's default db_url
 # Three checkpoints per simple turn (input, start, reply): ~10 turns of
 # time travel in Studio, and the runner's cancel repair needs only the latest.
@@ -153,19 +176,141 @@ async def open_postgres_pool(
     """Open a psycopg pool configured as LangGraph's Postgres savers and stores need.
 
     Autocommit (their migrations create indexes concurrently), no server-side
-    prepared statements (safe behind PgBouncer), dict rows.
+    prepared statements (safe behind PgBouncer), dict rows; connections are
+    health-checked and every round trip has a deadline
+    (:func:`memory.resilience.resilient_pool`).
     """
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+    pool = resilient_pool(
         conninfo,
-        min_size=1,
         max_size=max_size,
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        open=False,
         name="dialgraph",
     )
     async with pool:
         await pool.wait(timeout=CONNECT_TIMEOUT_S)
         yield pool
+
+
+class SealedPostgresSaver(AsyncPostgresSaver):
+    """LangGraph's Postgres saver with every channel value in the (encrypted) blobs.
+
+    The stock saver keeps string, number and boolean channel values inside
+    the checkpoint row's JSON, where no serializer sees them: a flow's
+    ``caller_name: str`` or ``zip_code: str`` would sit there in plain text
+    with encryption on. Here they are written as blobs, through the
+    encrypting serializer, like every other value. Rows the stock saver
+    wrote still load; :func:`rotate` moves their values. With encryption
+    off it is the stock saver.
+    """
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save ``checkpoint`` with its plain values boxed, so they become blobs."""
+        values = checkpoint["channel_values"]
+        if not isinstance(self.serde, EncryptedSerializer):  # off: keep them readable
+            return await super().aput(config, checkpoint, metadata, new_versions)
+        boxed = {
+            k: _Inline(v)
+            for k, v in values.items()
+            if v is not None and isinstance(v, str | int | float | bool)
+        }
+        if boxed:
+            versions = checkpoint["channel_versions"]
+            checkpoint = {**checkpoint, "channel_values": {**values, **boxed}}
+            # Unchanged values too: their previous version may have been
+            # inline (a row of the stock saver), with no blob to load from.
+            # An existing blob is kept (ON CONFLICT DO NOTHING).
+            new_versions = {**{k: versions[k] for k in boxed if k in versions}, **new_versions}
+        return await super().aput(config, checkpoint, metadata, new_versions)
+
+    def _dump_blobs(
+        self,
+        thread_id: str,
+        checkpoint_ns: str,
+        values: dict[str, Any],
+        versions: ChannelVersions,
+    ) -> list[tuple[str, str, str, str, str, bytes | None]]:
+        unboxed = {k: v.value if isinstance(v, _Inline) else v for k, v in values.items()}
+        return super()._dump_blobs(thread_id, checkpoint_ns, unboxed, versions)
+
+
+class _Inline:
+    """A plain channel value in a box, so the Postgres saver does not inline it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class ResilientPostgresSaver(SealedPostgresSaver):
+    """The (sealed) Postgres saver with a deadline on every call and one retry.
+
+    A turn's checkpoint reads and writes end within
+    :data:`~memory.resilience.DB_DEADLINE_S` (an unreachable database costs
+    the caller one apology, not dead air), and one that met a connection
+    killed by a restart is tried again: each is idempotent (a put is an
+    upsert keyed by its checkpoint id; writes by checkpoint, task and index).
+    Still an :class:`AsyncPostgresSaver`, so pruning and Studio see no
+    difference.
+    """
+
+    deadline_s: float = DB_DEADLINE_S
+
+    @property
+    def _health(self) -> ServerHealth | None:
+        return getattr(self.conn, "health", None)  # a ResilientPool's
+
+    async def setup(self) -> None:
+        with no_deadline():  # migrations may build an index on a large table
+            await super().setup()
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        read = functools.partial(super().aget_tuple, config)
+        return await within_deadline(
+            read,
+            what="checkpoint read",
+            retry=True,
+            deadline_s=self.deadline_s,
+            health=self._health,
+        )
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        put = functools.partial(super().aput, config, checkpoint, metadata, new_versions)
+        return await within_deadline(
+            put,
+            what="checkpoint write",
+            retry=True,
+            deadline_s=self.deadline_s,
+            health=self._health,
+        )
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        put = functools.partial(super().aput_writes, config, writes, task_id, task_path)
+        await within_deadline(
+            put,
+            what="checkpoint write",
+            retry=True,
+            deadline_s=self.deadline_s,
+            health=self._health,
+        )
 
 
 @asynccontextmanager
@@ -184,14 +329,15 @@ async def open_checkpointer(
             :func:`database_url_from_env`.
         var_dir: Directory of the default SQLite file.
         pool_max_size: Postgres connections at most.
-        encryption_key: When set, checkpoint contents are encrypted at rest
-            (AES-EAX, key = SHA-256 of this secret); see :func:`checkpoint_serde`.
+        encryption_key: The ``DIALGRAPH_CHECKPOINT_KEY`` value (keys, newest
+            first; ``""`` the key file in ``var_dir``; ``off`` plain text);
+            ``None`` reads the variable. See :func:`checkpoint_serde`.
 
     Yields:
         A ready :class:`~langgraph.checkpoint.base.BaseCheckpointSaver`, closed on exit.
     """
     database = resolve_database(url, var_dir=var_dir)
-    serde = checkpoint_serde(encryption_key)
+    serde = checkpoint_serde(encryption_key, var_dir=var_dir)
     logger.info("checkpointer: %s%s", database.describe(), " (encrypted at rest)" if serde else "")
     if database.kind == "sqlite":
         async with open_sqlite(database.target) as conn:
@@ -200,7 +346,7 @@ async def open_checkpointer(
             yield saver
     else:
         async with open_postgres_pool(database.target, max_size=pool_max_size) as pool:
-            saver_pg = AsyncPostgresSaver(conn=pool, serde=serde)
+            saver_pg = ResilientPostgresSaver(conn=pool, serde=serde)
             await saver_pg.setup()
             yield saver_pg
 
@@ -210,28 +356,34 @@ async def make_checkpointer() -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """The ``langgraph.json`` ``checkpointer.path`` factory (no arguments).
 
     Opens the database named by ``DIALGRAPH_DATABASE_URL`` (default
-    ``var/dialgraph.db``) for as long as the LangGraph server runs.
+    ``var/dialgraph.db``) for as long as the LangGraph server runs, with the
+    keys the service uses: ``DIALGRAPH_CHECKPOINT_KEY``, else the key file
+    under ``DIALGRAPH_VAR_DIR`` (default ``var``).
     """
-    key = os.environ.get(CHECKPOINT_KEY_ENV) or None
-    async with open_checkpointer(database_url_from_env(), encryption_key=key) as saver:
+    async with open_checkpointer(database_url_from_env(), var_dir=default_var_dir()) as saver:
         yield saver
 
 
-def checkpoint_serde(secret: str | None) -> EncryptedSerializer | None:
-    """The serializer that encrypts checkpoints with ``secret``, or ``None`` (plain).
+def checkpoint_serde(
+    setting: str | None, *, var_dir: Path = Path("var")
+) -> EncryptedSerializer | None:
+    """The serializer that encrypts checkpoints, or ``None`` when encryption is ``off``.
 
     Trade-off: what a call said and booked is unreadable in the database
     without the key (a stolen disk or backup leaks nothing), at the cost of
     ~microseconds per checkpoint; but Studio and every worker need the same
     key, plain SQL inspection of checkpoints no longer works, and a lost key
     means lost conversation state (bookings live in the calendar, unaffected).
-    Checkpoints written before the key was set still load; rotating the key
-    is not supported (old checkpoints would not decrypt).
+    Checkpoints written in plain text, or under any key still listed, load;
+    :func:`memory.encryption.rotate` re-encrypts them under the newest key.
+
+    Args:
+        setting: The ``DIALGRAPH_CHECKPOINT_KEY`` value; ``None`` reads the
+            variable; ``""`` uses (or generates) ``var_dir/dialgraph.key``.
+        var_dir: Where the key file lives.
     """
-    if not secret:
-        return None
-    key = hashlib.sha256(secret.encode()).digest()
-    return EncryptedSerializer.from_pycryptodome_aes(key=key)
+    ring = key_ring(setting, var_dir=var_dir)
+    return None if ring is None else ring.serializer()
 
 
 async def prune_checkpoints(

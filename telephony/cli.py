@@ -139,6 +139,17 @@ def _build_parser() -> argparse.ArgumentParser:
     transcript.add_argument("call_sid", help="the call's CallSid (CA...)")
     transcript.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    sub.add_parser(
+        "rekey",
+        help="re-encrypt stored checkpoints and caller memory under the newest key",
+        description="After putting a new key first (DIALGRAPH_CHECKPOINT_KEY=new,old) and "
+        "restarting, re-encrypts every checkpoint and caller-memory item in "
+        "DIALGRAPH_DATABASE_URL under the new key (plain rows too); then the old key may be "
+        "dropped. Safe while calls run and safe to run again.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
     dial = sub.add_parser(
         "dial",
         help="ring a number; the answered call talks to the graph (after the compliance gate)",
@@ -298,6 +309,27 @@ def _transcript(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _rekey(args: argparse.Namespace, settings: Settings) -> int:
+    from memory.encryption import rotate
+
+    try:
+        report = asyncio.run(
+            rotate(
+                settings.database_url or None,
+                settings.checkpoint_key,
+                var_dir=Path(settings.var_dir),
+            )
+        )
+    except ValueError as exc:  # off, or a row under an unlisted key (messages hold no key)
+        print(f"dialgraph: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"re-encrypted {report.checkpoint_rows} checkpoint rows "
+        f"and {report.store_items} caller-memory items under the newest key"
+    )
+    return 0
+
+
 def _dial(args: argparse.Namespace, settings: Settings) -> int:
     from telephony.compliance import ComplianceGate
     from telephony.dial import DialRefused, place_outbound_call
@@ -363,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": _demo,
         "new": _new,
         "transcript": _transcript,
+        "rekey": _rekey,
         "dial": _dial,
     }
     try:

@@ -241,7 +241,7 @@ async def _open_agent_factory(
                 var_dir=settings.var_dir,
                 today=settings.today,
                 redact=redact,
-                encryption_key=settings.checkpoint_key or None,
+                encryption_key=settings.checkpoint_key,  # "": the key file in var_dir
             )
         )
     except GraphLoadError as exc:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from memory.encryption import parse_keys
 from telephony.compliance import DEFAULT_CALLING_HOURS, parse_calling_hours
 
 __all__ = [
@@ -198,8 +199,10 @@ SETTINGS: tuple[Setting, ...] = (
         "checkpoint_key",
         "DIALGRAPH_CHECKPOINT_KEY",
         "",
-        "Encrypt checkpoints at rest with this secret (e.g. `openssl rand -hex 32`). "
-        "Studio needs the same key; losing it loses conversation state (not bookings).",
+        "Keys that encrypt checkpoints and caller memory at rest, comma-separated, newest "
+        "first (e.g. `openssl rand -hex 32`). Empty: `var/dialgraph.key`, generated on "
+        "first start. `off`: plain text. Every worker and Studio need the same keys.",
+        parse_keys,
         secret=True,
     ),
     Setting(

@@ -125,7 +125,8 @@ async def open_flow_agents(
         var_dir: Where the default database and the transcript files live.
         today: ISO date (or date and time) to treat as now; "" = the real clock.
         redact: Applied to every transcript line before it is written.
-        encryption_key: Encrypt checkpoints at rest with this secret.
+        encryption_key: The ``DIALGRAPH_CHECKPOINT_KEY`` value (``None``: the
+            environment, then ``var_dir``'s key file; ``"off"``: plain text).
 
     Raises:
         GraphLoadError: The graph cannot be compiled for the phone.
@@ -135,7 +136,7 @@ async def open_flow_agents(
     startup = StartupInfo(database_url=db_url, today=today, timezone=flow.phone.timezone)
     async with (
         open_checkpointer(database_url, var_dir=var_dir, encryption_key=encryption_key) as saver,
-        open_store(database_url, var_dir=var_dir) as store,
+        open_store(database_url, var_dir=var_dir, encryption_key=encryption_key) as store,
         open_transcripts(database_url, var_dir=var_dir, redact=redact) as transcripts,
         open_effect_ledger(database_url, var_dir=var_dir) as ledger,
     ):

@@ -213,10 +213,12 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
     from langgraph_sdk import get_client
 
     db_url = f"sqlite:///{tmp_path}/dialgraph.db"
+    monkeypatch.setenv("DIALGRAPH_VAR_DIR", str(tmp_path))  # `studio-sync` reads the same key
     env = {
         **os.environ,
         **OFFLINE_ENV,
         "DIALGRAPH_DATABASE_URL": db_url,
+        "DIALGRAPH_VAR_DIR": str(tmp_path),  # the service's key file: Studio shares it
         "DIALGRAPH_STUDIO_SYNC_SECONDS": SYNC_INTERVAL_S,
         "OPENAI_API_KEY": DUMMY_KEY,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),

@@ -142,7 +142,7 @@ async def test_prune_drops_old_checkpoints_writes_and_blobs(
 async def test_caller_memory_and_factories(monkeypatch: pytest.MonkeyPatch) -> None:
     phone = f"+1555{uuid.uuid4().int % 10**7:07d}"
     async with open_store(URL) as store:
-        assert isinstance(store, AsyncPostgresStore)
+        assert isinstance(store.store, AsyncPostgresStore)  # under the encrypting wrapper
         memory = CallerMemory(store)
         assert await memory.get(phone) is None
         await memory.remember(phone, name="Maria Lopez")
