@@ -69,7 +69,7 @@ async def test_nothing_personal_reaches_var_or_the_logs(tmp_path: Path, caplog) 
     script.write_text(SCRIPT)
     var = tmp_path / "var"
     settings = load_settings(
-        {"DIALGRAPH_VAR_DIR": str(var), "DIALGRAPH_CHECKPOINT_KEY": "test-secret-key"},
+        {"DIALGRAPH_VAR_DIR": str(var), "DIALGRAPH_CHECKPOINT_KEY": "test-secret-key-0123456789"},
         env_file=None,
     )
     caplog.set_level(logging.INFO)
