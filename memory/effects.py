@@ -5,10 +5,16 @@ One row per committed side effect, keyed ``"{thread_id}:{tool_call_id}"``
 row and does not act twice, and a run cut by a barge-in is repaired with the
 real result. The first write of a key wins (``INSERT ... ON CONFLICT DO
 NOTHING``), so two workers racing on the same call record one outcome.
+
+A tool's result can name the caller ("Booked for Ana Diaz at 3 pm"), so the
+ledger is encrypted at rest with the checkpoints' keys (:mod:`memory.encryption`):
+``content`` and ``artifact`` are sealed under the newest key, and any listed
+key (or none, for rows written before encryption) opens them again.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import functools
@@ -22,6 +28,7 @@ import aiosqlite
 from langchain_core.messages import ToolMessage
 
 from memory.checkpointer import open_sqlite, resolve_database
+from memory.encryption import KeyRing, key_ring
 from memory.resilience import no_deadline, resilient_pool, within_deadline
 
 __all__ = [
@@ -94,29 +101,54 @@ _INSERT = (
 _SELECT = "SELECT tool, content, artifact, status FROM dialgraph_effects WHERE idempotency_key = ?"
 
 
-def _row(key: str, record: EffectRecord) -> tuple[str, ...]:
+_SEALED = "sealed:"  # a sealed column's prefix; rows without it were written in plain text
+
+
+def _seal(ring: KeyRing | None, text: str) -> str:
+    if ring is None:
+        return text
+    return _SEALED + base64.b64encode(ring.encrypt(text.encode())).decode()
+
+
+def _unseal(ring: KeyRing | None, text: str) -> str:
+    if not text.startswith(_SEALED):
+        return text  # plain: written with encryption off, or before it was on
+    if ring is None:
+        raise ValueError(
+            "the side-effect ledger is encrypted but DIALGRAPH_CHECKPOINT_KEY is off: "
+            "list the key that wrote it"
+        )
+    plaintext, _ = ring.decrypt(base64.b64decode(text[len(_SEALED) :]))
+    return plaintext.decode()
+
+
+def _row(key: str, record: EffectRecord, ring: KeyRing | None) -> tuple[str, ...]:
     return (
         key,
         record.tool,
-        record.content,
-        json.dumps(record.artifact, default=str),
+        _seal(ring, record.content),
+        _seal(ring, json.dumps(record.artifact, default=str)),
         record.status,
         dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
 
 
-def _record(row: tuple[Any, ...] | None) -> EffectRecord | None:
+def _record(row: tuple[Any, ...] | None, ring: KeyRing | None) -> EffectRecord | None:
     if row is None:
         return None
     tool, content, artifact, status = row
-    return EffectRecord(tool, content, json.loads(artifact), status)
+    return EffectRecord(tool, _unseal(ring, content), json.loads(_unseal(ring, artifact)), status)
 
 
 class SqliteEffectLedger:
-    """The ledger in an SQLite file (a fresh connection per operation: any loop)."""
+    """The ledger in an SQLite file (a fresh connection per operation: any loop).
 
-    def __init__(self, path: str) -> None:
+    ``ring`` seals each row's result (``None``: plain text).
+    """
+
+    def __init__(self, path: str, ring: KeyRing | None = None) -> None:
         self.path = path
+        self._ring = ring
 
     def _connect(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
         return open_sqlite(self.path, isolation_level=None)  # WAL, busy timeout, autocommit
@@ -127,11 +159,11 @@ class SqliteEffectLedger:
 
     async def get(self, key: str) -> EffectRecord | None:
         async with self._connect() as conn, conn.execute(_SELECT, (key,)) as cursor:
-            return _record(await cursor.fetchone())
+            return _record(await cursor.fetchone(), self._ring)
 
     async def put(self, key: str, record: EffectRecord) -> None:
         async with self._connect() as conn:
-            await conn.execute(_INSERT, _row(key, record))
+            await conn.execute(_INSERT, _row(key, record, self._ring))
 
 
 class PostgresEffectLedger:
@@ -139,10 +171,12 @@ class PostgresEffectLedger:
 
     Both operations end within the database deadline and are tried once more
     after a connection failure (a restart): a lookup is a read, and a put
-    keeps the first write of its key, so a repeat changes nothing.
+    keeps the first write of its key, so a repeat changes nothing. ``ring``
+    seals each row's result (``None``: plain text).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ring: KeyRing | None = None) -> None:
+        self._ring = ring
         self._pool = resilient_pool(
             url, max_size=4, kwargs={"autocommit": True}, name="dialgraph-effects"
         )
@@ -172,11 +206,11 @@ class PostgresEffectLedger:
     async def _get(self, key: str) -> EffectRecord | None:
         async with self._pool.connection() as conn:
             cursor = await conn.execute(_SELECT.replace("?", "%s"), (key,))
-            return _record(await cursor.fetchone())
+            return _record(await cursor.fetchone(), self._ring)
 
     async def _put(self, key: str, record: EffectRecord) -> None:
         async with self._pool.connection() as conn:
-            await conn.execute(_INSERT.replace("?", "%s"), _row(key, record))
+            await conn.execute(_INSERT.replace("?", "%s"), _row(key, record, self._ring))
 
     async def aclose(self) -> None:
         await self._pool.close()
@@ -184,18 +218,27 @@ class PostgresEffectLedger:
 
 @contextlib.asynccontextmanager
 async def open_effect_ledger(
-    database_url: str | None, *, var_dir: Path = Path("var")
+    database_url: str | None,
+    *,
+    var_dir: Path = Path("var"),
+    encryption_key: str | None = None,
 ) -> AsyncIterator[EffectLedger]:
-    """The ledger in the service's database (``None``: ``var_dir/dialgraph.db``)."""
+    """The ledger in the service's database (``None``: ``var_dir/dialgraph.db``).
+
+    ``encryption_key`` is the ``DIALGRAPH_CHECKPOINT_KEY`` value, as for the
+    checkpointer (``None``: the environment, then ``var_dir``'s key file;
+    ``"off"``: plain text).
+    """
     database = resolve_database(database_url, var_dir=var_dir)
+    ring = key_ring(encryption_key, var_dir=var_dir)
     if database.kind == "postgres":
-        ledger = PostgresEffectLedger(database.target)
+        ledger = PostgresEffectLedger(database.target, ring)
         await ledger.setup()
         try:
             yield ledger
         finally:
             await ledger.aclose()
         return
-    sqlite = SqliteEffectLedger(database.target)
+    sqlite = SqliteEffectLedger(database.target, ring)
     await sqlite.setup()
     yield sqlite

@@ -138,7 +138,7 @@ async def open_flow_agents(
         open_checkpointer(database_url, var_dir=var_dir, encryption_key=encryption_key) as saver,
         open_store(database_url, var_dir=var_dir, encryption_key=encryption_key) as store,
         open_transcripts(database_url, var_dir=var_dir, redact=redact) as transcripts,
-        open_effect_ledger(database_url, var_dir=var_dir) as ledger,
+        open_effect_ledger(database_url, var_dir=var_dir, encryption_key=encryption_key) as ledger,
     ):
         previous = use_ledger(ledger)
         try:

@@ -96,7 +96,7 @@ async def test_sqlite_holds_nothing_personal_and_reads_back(clinic, tmp_path: Pa
     with sqlite3.connect(tmp_path / "dialgraph.db") as db:
         raw = b"".join(
             bytes(value) if isinstance(value, bytes) else str(value).encode()
-            for table in ("checkpoints", "writes", "store")
+            for table in ("checkpoints", "writes", "store", "dialgraph_effects")
             for row in db.execute(f"SELECT * FROM {table}")
             for value in row
             if value is not None
@@ -111,7 +111,8 @@ async def test_postgres_holds_nothing_personal_and_reads_back(clinic, tmp_path: 
             thread_id = await _a_call(a)
         raw = b""
         async with await psycopg.AsyncConnection.connect(url) as conn:
-            for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "store"):
+            tables = ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "store")
+            for table in (*tables, "dialgraph_effects"):
                 cur = await conn.execute(f'SELECT * FROM "{schema}".{table}')
                 for row in await cur.fetchall():
                     for value in row:

@@ -144,6 +144,23 @@ async def test_the_ledger_in_the_database_keeps_the_first_outcome(
     assert isinstance(current_ledger(), InMemoryEffectLedger)  # opening one changes nothing
 
 
+async def test_the_ledger_holds_results_sealed_and_still_reads_plain_rows(tmp_path: Path) -> None:
+    path = tmp_path / "effects.db"
+    url, secret = f"sqlite:///{path}", "ledger-key-0123456789abcdef"
+    async with open_effect_ledger(url, var_dir=tmp_path, encryption_key="off") as plain:
+        await plain.put("t:old", EffectRecord("book", "Booked for Ana Diaz.", {"who": "Ana"}))
+    async with open_effect_ledger(url, var_dir=tmp_path, encryption_key=secret) as ledger:
+        await ledger.put("t:new", EffectRecord("book", "Booked for Rui Costa.", {"who": "Rui"}))
+        new, old = await ledger.get("t:new"), await ledger.get("t:old")
+    assert new == EffectRecord("book", "Booked for Rui Costa.", {"who": "Rui"})
+    assert old == EffectRecord("book", "Booked for Ana Diaz.", {"who": "Ana"})  # from before
+    raw = b"".join(f.read_bytes() for f in tmp_path.glob("effects.db*"))  # the WAL too
+    assert b"Rui" not in raw and b"Costa" not in raw  # sealed at rest
+    async with open_effect_ledger(url, var_dir=tmp_path, encryption_key="off") as plain:
+        with pytest.raises(ValueError, match="DIALGRAPH_CHECKPOINT_KEY"):
+            await plain.get("t:new")
+
+
 async def test_an_effect_slower_than_the_grace_is_not_reported_as_cancelled() -> None:
     call = Step(tool_calls=[("open_ticket", {"summary": "slow database"})])
     model = ScriptedChatModel(steps=[call, Step(text="Done.")])
