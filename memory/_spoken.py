@@ -17,6 +17,16 @@ Rules (kept conservative; everything else is copied unchanged):
   digits stay words, so "one moment" and "at three" are untouched.
 - A spoken e-mail is ``local (dot|underscore|dash local)* at|at the rate
   domain (dot label)+`` whose last label is a known top-level domain.
+
+:func:`normalise` is total: it returns for every string, and everything it
+does not rewrite is copied unchanged. It runs on every transcript line and
+log line, so an exception here would lose the rest of a call's transcript.
+Two past crashes shaped the code: a lone "oh" (a neighbour looked up by
+index past the end of the run) and "underscore" spelt with a long s (U+017F:
+Unicode case-insensitive matching takes it for ``s``, but the word tables are
+ASCII). So the
+patterns match case-insensitively in ASCII only, exactly the words the tables
+hold, and neighbours are looked at by slicing, which cannot run off the end.
 """
 
 from __future__ import annotations
@@ -72,12 +82,15 @@ _AMBIGUOUS_ZERO = frozenset({"oh", "o"})  # also an interjection / a letter
 _NUMBER_WORD = "|".join(
     sorted([*_UNITS, *_TEENS, *_TENS, *_SCALES, *_REPEATS, "plus"], key=len, reverse=True)
 )
+# ASCII case folding only: with Unicode folding "\u017fix" matches "six", and the
+# tables below (ASCII) would not know the word it matched.
+_FLAGS = re.IGNORECASE | re.ASCII
 # "o'clock" must not become a zero: forbid an apostrophe after the word.
 _RUN = re.compile(
     rf"\b(?:{_NUMBER_WORD})\b(?!')(?:[ \t]*[,-]?[ \t]*\b(?:{_NUMBER_WORD})\b(?!'))*",
-    re.IGNORECASE,
+    _FLAGS,
 )
-_TOKEN = re.compile(rf"\b(?:{_NUMBER_WORD})\b|[,-]", re.IGNORECASE)
+_TOKEN = re.compile(rf"\b(?:{_NUMBER_WORD})\b|[,-]", _FLAGS)
 
 _TLDS = frozenset(
     "com org net edu gov mil int info biz io co in uk us ca au de fr es it nl ie nz sg ae "
@@ -89,7 +102,7 @@ _SPOKEN_EMAIL = re.compile(
     rf"\b(?P<local>{_LABEL}(?:{_LOCAL_SEP}{_LABEL})*)"
     rf"\s+(?:at\s+the\s+rate(?:\s+of)?|at)\s+"
     rf"(?P<domain>{_LABEL}(?:\s+dot\s+{_LABEL})+)\b",
-    re.IGNORECASE,
+    _FLAGS,
 )
 _SEP_WORDS = {"dot": ".", "period": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
 
@@ -115,6 +128,22 @@ class OffsetMap:
         start = min(max(start, 0), len(self.normalised) - 1)
         end = min(max(end, start + 1), len(self.normalised))
         return self.starts[start], self.ends[end - 1]
+
+
+def _interjection(tokens: list[str], index: int) -> bool:
+    """Whether the "oh" at ``index`` is an interjection, not a zero.
+
+    It is when it stands at either end of the run with nothing beside it but
+    a comma or hyphen: "oh, five five five", "oh well" (a run of one).
+    Neighbours are sliced, never indexed: a run of one has none.
+    """
+    if index == 0:
+        beside = tokens[1:2]
+    elif index == len(tokens) - 1:
+        beside = tokens[index - 1 : index]
+    else:
+        return False
+    return not beside or beside[0] in (",", "-")
 
 
 def _digits_for_run(run: str) -> str | None:
@@ -149,13 +178,8 @@ def _digits_for_run(run: str) -> str | None:
             flush_tens()
             repeat = _REPEATS[token]
         elif token in _UNITS:
-            if token in _AMBIGUOUS_ZERO and (index == 0 or index == len(tokens) - 1):
-                # "oh, five five five": a lone edge "oh" is an interjection.
-                if len(tokens) == 1:
-                    return None  # "oh" alone ("oh well", "oh I see")
-                neighbour = tokens[1] if index == 0 else tokens[index - 1]
-                if neighbour in (",", "-"):
-                    return None
+            if token in _AMBIGUOUS_ZERO and _interjection(tokens, index):
+                return None
             digit = _UNITS[token]
             if pending_tens is not None and digit != "0" and repeat == 1:
                 current.append(pending_tens + digit)
@@ -184,14 +208,14 @@ def _digits_for_run(run: str) -> str | None:
 
 
 def _spoken_email(match: re.Match[str]) -> str | None:
-    domain_labels = re.split(r"\s+dot\s+", match.group("domain"), flags=re.IGNORECASE)
+    domain_labels = re.split(r"\s+dot\s+", match.group("domain"), flags=_FLAGS)
     if domain_labels[-1].lower() not in _TLDS:
         return None
     local = re.sub(
         _LOCAL_SEP,
         lambda m: _SEP_WORDS[m.group(0).strip().lower()],
         match.group("local"),
-        flags=re.IGNORECASE,
+        flags=_FLAGS,
     )
     return f"{local}@{'.'.join(domain_labels)}".lower()
 

@@ -30,6 +30,15 @@ How it works:
    dropped; overlaps are merged, and each span is replaced by a typed
    placeholder (``[PHONE]``, ``[CARD]``, ``[ACCOUNT]``...).
 
+Redaction is total: :meth:`Redactor.redact` and :meth:`Redactor.spans`
+return for every string and never raise (a transcript line or a log line
+must not be lost to a redaction bug). Lone surrogates (``"\\ud800"``, which
+``json.loads`` makes from an escape and no UTF-8 file can hold) become
+U+FFFD first. Should the analysis still fail, the text is redacted by
+patterns alone (digit runs, spoken digit runs, e-mail addresses, names after
+"my name is" and the caller's known names) with a one-line warning: more
+is replaced than usual, nothing personal is kept, and the line is written.
+
 The rules of step 3 and 4 are the flow's
 (:class:`graphs.runtime.phone.Redaction`, or anything with the same three
 attributes: :class:`RedactionRules`); with none, nothing is allowed or kept
@@ -71,6 +80,7 @@ __all__ = [
     "check_rules",
     "get_redactor",
     "loading_in_this_thread",
+    "redact_by_patterns",
     "redact_text",
     "verhoeff_valid",
 ]
@@ -105,6 +115,11 @@ _DATE_SHAPED = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/
 _NOT_DATES = frozenset({"PHONE_NUMBER", "NUMBER"})
 _TITLES = frozenset({"dr", "dr.", "doctor", "mr", "mr.", "mrs", "mrs.", "ms", "ms.", "miss"})
 _STAFF_TITLES = frozenset({"dr", "dr.", "doctor", "nurse"})
+# A lone surrogate is not text: no UTF-8 file or log can hold it, and spaCy raises on it.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# What the pattern-only fallback replaces (besides names after "my name is").
+_FALLBACK_DIGITS = re.compile(r"\+?\d(?:[\s().-]*\d){2,}")  # 3+ digits: a time is safe to lose
+_FALLBACK_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class RedactionRules(Protocol):
@@ -318,6 +333,11 @@ def _is_system_words(span: str) -> bool:
     return bool(words) and all(w.lower() in _SYSTEM_WORDS for w in words)
 
 
+def _encodable(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (same length: offsets hold)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
+
+
 def _name_after(text: str, position: int) -> tuple[int, int] | None:
     """Return the span of up to three name-like words right after ``position``."""
     start = end = None
@@ -460,6 +480,7 @@ class Redactor:
         """
         if not text or not text.strip():
             return []
+        text = _encodable(text)
         mapping = normalise(text)
         with self._lock:
             results = self._engine.analyze(
@@ -509,7 +530,11 @@ class Redactor:
             within: If given, only these ``(start, end)`` ranges can hold PII
                 (the values interpolated into a log line's constant format);
                 the whole text is still analysed, for context.
+
+        Never raises (see the module docstring); lone surrogates come back
+        as U+FFFD.
         """
+        text = _encodable(text)
         pieces: list[str] = []
         cursor = 0
         for finding in self.spans(text, known_names=known_names, within=within):
@@ -531,10 +556,20 @@ class Redactor:
         Overlapping findings merge into one span labelled by the strongest
         (score, then checksum-validated types before generic ones). With
         ``within``, findings are clipped to those ranges (see :meth:`redact`).
+        Never raises: if the analysis fails, the spans come from patterns
+        alone (:func:`_fallback_findings`).
         """
         merged: list[Finding] = []
+        text = _encodable(text)
         protected = [m.span() for m in IDENTIFIERS.finditer(text)]
-        found = self.analyze(text, known_names=known_names)
+        known_names = tuple(known_names)
+        try:
+            found = self.analyze(text, known_names=known_names)
+        except Exception as exc:  # a bug must cost precision, never the line
+            logger.warning(
+                "redaction: analysis failed (%s); redacted by patterns alone", type(exc).__name__
+            )
+            found = _fallback_findings(text, known_names)
         if within is not None:
             found = _clip(found, within, text)
         for f in found:
@@ -612,6 +647,55 @@ class Redactor:
         return [
             Finding("PERSON", m.start(), m.end(), 1.0, m.group(0)) for m in pattern.finditer(text)
         ]
+
+
+def _fallback_findings(text: str, known_names: Iterable[str]) -> list[Finding]:
+    """PII found by patterns alone, for when the analysis fails: over-redacts, never leaks less
+    than the patterns can see (digits, spoken digits, e-mails, named names)."""
+    spans: list[tuple[str, int, int]] = []
+    try:
+        mapping = normalise(text)
+    except Exception:  # normalise is total; this is the last line of defence
+        mapping = OffsetMap(text, text, tuple(range(len(text))), tuple(range(1, len(text) + 1)))
+    for pattern, entity in ((_FALLBACK_DIGITS, "NUMBER"), (_FALLBACK_EMAIL, "EMAIL_ADDRESS")):
+        spans += [(entity, *m.span()) for m in pattern.finditer(text)]
+        if mapping.normalised != text:
+            spans += [
+                (entity, *mapping.to_original(*m.span()))
+                for m in pattern.finditer(mapping.normalised)
+            ]
+    for match in _NAME_PHRASE.finditer(text):
+        name = _name_after(text, match.end())
+        if name is not None:
+            spans.append(("PERSON", *name))
+    for word in {w for name in known_names for w in re.findall(r"[A-Za-z][A-Za-z'-]+", name)}:
+        spans += [
+            ("PERSON", *m.span())
+            for m in re.finditer(rf"\b{re.escape(word)}\b", text, re.IGNORECASE)
+        ]
+    findings = [Finding(e, lo, hi, 1.0, text[lo:hi]) for e, lo, hi in spans if lo < hi]
+    findings.sort(key=lambda f: (f.start, -f.score))
+    return findings
+
+
+def redact_by_patterns(text: str, *, known_names: Iterable[str] = ()) -> str:
+    """Redact ``text`` by patterns alone (no model): what :meth:`Redactor.spans` falls back to.
+
+    For a caller whose own redactor failed (a transcript line must still be
+    written): digit runs (spoken or written), e-mail addresses, names after
+    "my name is" and ``known_names`` become placeholders; lone surrogates
+    become U+FFFD. Never raises.
+    """
+    text = _encodable(text)
+    pieces: list[str] = []
+    cursor = 0
+    for finding in _fallback_findings(text, tuple(known_names)):
+        if finding.start < cursor:
+            continue  # overlaps the one before: already replaced
+        pieces += [text[cursor : finding.start], PLACEHOLDERS.get(finding.entity, "[PII]")]
+        cursor = finding.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
 
 
 def _without(findings: list[Finding], kept: Sequence[tuple[int, int]], text: str) -> list[Finding]:

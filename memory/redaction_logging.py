@@ -12,6 +12,16 @@ never mistaken for a name. A line logged without arguments (an f-string, a
 third-party library) is redacted whole. An exception's text is redacted too,
 line by line, leaving the traceback's file and code lines as they are.
 
+Values are often the code's own words too: an exception interpolated into
+"protocol error: %s" reads "Invalid UTF-8 sequence" or "Expected `object`,
+got `int` - at `$.stop`", and the small NER model takes "Invalid UTF" and
+"stop" for people. So a name found in any redacted text is kept when it is
+code (inside backticks, a JSON path such as ``$.media.payload``, an
+exception class name) or made only of the words errors and the service are
+written in (:data:`_CODE_WORDS`: "invalid", "utf", "expected", "payload"...;
+no word on that list is also a given name). Digits, e-mail addresses and
+names made of any other word are redacted as before.
+
 The rules are the flow's (its allow-list, keep and extra patterns, see
 :mod:`memory.redaction`): the service installs the flow's redactor once it
 has loaded the flow, and every filter, already installed or added later,
@@ -36,6 +46,7 @@ from typing import Any
 from memory.redaction import (
     IDENTIFIERS,
     PLACEHOLDERS,
+    Finding,
     Redactor,
     get_redactor,
     loading_in_this_thread,
@@ -43,8 +54,9 @@ from memory.redaction import (
 
 __all__ = ["RedactingFilter", "format_with_spans", "install_redaction"]
 
-# The NLP libraries' own lines (and no deadlock while they load).
-_MODEL_LOGGERS = ("presidio", "spacy", "tldextract", "thinc")
+# The NLP libraries' own lines (and no deadlock while they load), and the
+# redactor's own warning (an exception's type name; redacting it could recurse).
+_MODEL_LOGGERS = ("presidio", "spacy", "tldextract", "thinc", "memory.redaction")
 
 # One printf-style conversion: %s, %5.1f, %(name)r, %% ...
 _SPEC = re.compile(
@@ -153,6 +165,66 @@ def _harmless(message: str, values: list[_Value]) -> bool:
     return True
 
 
+# Code inside a value: `quoted` names, JSON paths ($.stop, $[0].media), exception classes.
+_CODE = re.compile(r"`[^`\n]*`|\$(?:[.\[][\w\]\[.\-\"']*)?|\b[A-Z]\w*(?:Error|Exception|Warning)\b")
+# Words that errors (ours, the standard library's, msgspec's, websockets') and
+# the service's log values are written in. A "name" made only of these is not
+# one. Kept free of given names and surnames: no "mark", "will", "long", "key".
+_CODE_WORDS = _SERVICE_WORDS | frozenset(
+    """
+    invalid valid utf ascii unicode latin codec decode decoding encode encoding sequence
+    byte bytes character characters continuation position offset start end expected got
+    missing required field fields object array string str int float bool boolean null
+    integer number dict list tuple type value values index attribute length size limit
+    exceeded maximum minimum recursion depth nested malformed unexpected unknown
+    unsupported error errors exception timeout timed refused denied reset failed failure
+    bad wrong illegal incomplete truncated overflow padding incorrect base64 token tokens
+    signature expired expiry header headers frame frames payload message messages
+    stream streams connected json data key keys format syntax parse parsing not allowed
+    permitted cannot must be is are was of in at for to from with by and or no an the
+    connection peer policy violation server client request response method path url
+    query form body content sequencenumber streamsid callsid accountsid
+    customparameters mediaformat track tracks chunk timestamp digit digits binary text
+    empty extra trailing leading control escape surrogate surrogates decimal hex
+    """.split()
+)
+
+
+def _is_code(text: str, finding: Finding, code: list[tuple[int, int]]) -> bool:
+    """Whether a PERSON finding is the code's own words, not somebody's name."""
+    if finding.entity != "PERSON":
+        return False
+    if any(lo <= finding.start and finding.end <= hi for lo, hi in code):
+        return True
+    words = _WORD.findall(text[finding.start : finding.end])
+    return bool(words) and all(w.lower() in _CODE_WORDS for w in words)
+
+
+def _spans(
+    text: str, redactor: Redactor, within: list[tuple[int, int]] | None = None
+) -> list[Finding]:
+    """The redactor's spans in ``text``, minus names that are code or error words."""
+    found = redactor.spans(text, within=within)
+    if not any(f.entity == "PERSON" for f in found):
+        return found
+    code = [m.span() for m in _CODE.finditer(text)]
+    return [f for f in found if not _is_code(text, f, code)]
+
+
+def _redact_line(text: str, redactor: Redactor) -> str:
+    """``text`` with its PII replaced (a line logged without arguments, or one of a traceback)."""
+    pieces: list[str] = []
+    cursor = 0
+    for finding in _spans(text, redactor):
+        pieces += [
+            text[cursor : finding.start],
+            PLACEHOLDERS.get(finding.entity, f"[{finding.entity}]"),
+        ]
+        cursor = finding.end
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
 class _CleanLines:
     """The last few thousand lines found to hold no PII (repeated lines skip analysis).
 
@@ -173,7 +245,7 @@ class _CleanLines:
             if text in self._lines:
                 self._lines.move_to_end(text)
                 return text
-        redacted = redactor.redact(text)
+        redacted = _redact_line(text, redactor)
         if redacted == text:
             with self._lock:
                 self._lines[text] = None
@@ -195,7 +267,7 @@ def _redact_values(msg: str, args: Any, redactor: Redactor) -> tuple[str, Any] |
     message, values = taken
     if _harmless(message, values):
         return msg, args
-    found = redactor.spans(message, within=[v.span for v in values])
+    found = _spans(message, redactor, within=[v.span for v in values])
     if not found:
         return msg, args
     new_args: Any = list(args) if not isinstance(args, Mapping) else dict(args)
@@ -242,7 +314,7 @@ def _redact_traceback(text: str, redactor: Redactor) -> str:
             after_file = line.lstrip().startswith('File "')
             continue
         after_file = False
-        kept.append(redactor.redact(line) if line.strip() else line)
+        kept.append(_redact_line(line, redactor) if line.strip() else line)
     return "\n".join(kept)
 
 
@@ -276,12 +348,16 @@ class RedactingFilter(logging.Filter):
         if self._redactor is None and _installed is None and loading_in_this_thread():
             return True  # a line logged while this thread loads the redactor itself
         redactor = self._redactor or _installed or get_redactor()
-        self._redact_message(record, redactor)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = _redact_traceback(record.exc_text, redactor)
-            record.exc_info = None  # a formatter must not render the raw exception again
+        try:
+            self._redact_message(record, redactor)
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = _redact_traceback(record.exc_text, redactor)
+                record.exc_info = None  # a formatter must not render the raw exception again
+        except Exception as exc:  # a filter that raises breaks the caller's log call
+            record.msg = f"(log line withheld: redaction failed with {type(exc).__name__})"
+            record.args, record.exc_info, record.exc_text = (), None, None
         record._dialgraph_redacted = True
         return True
 

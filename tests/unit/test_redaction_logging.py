@@ -198,13 +198,13 @@ def test_values_that_cannot_hold_pii_skip_the_analysis(redactor: Redactor, monke
 def test_clean_lines_are_remembered_and_dirty_ones_are_not(capture, monkeypatch) -> None:
     logger, handler = capture
     analysed: list[str] = []
-    real = Redactor.redact
+    real = Redactor.spans
 
     def counting(self, text, **kwargs):
         analysed.append(text)
         return real(self, text, **kwargs)
 
-    monkeypatch.setattr(Redactor, "redact", counting)
+    monkeypatch.setattr(Redactor, "spans", counting)
     for _ in range(3):
         logger.info("stream started")
         logger.info("caller Maria Gonzalez called")
@@ -247,3 +247,122 @@ def test_installing_the_flows_redactor_switches_every_filter_to_its_rules(monkey
         "account [ACCOUNT] on ticket number 482913",
     ]
     assert handler.filters == [default], "switched in place, not added twice"
+
+
+class _ProtocolError(Exception):
+    """Stands in for telephony.protocol.ProtocolError (memory/ never imports telephony/)."""
+
+
+SID = "CA" + "3" * 32
+STREAM = "MZ" + "4" * 32
+
+# Log calls the service makes (telephony/session.py, protocol.py, web/*.py,
+# services.py...) with the values they carry, errors included: none holds
+# personal data, so each line must come out exactly as formatted.
+SERVICE_LINES = [
+    ("closing stream, protocol error: %s", (_ProtocolError("Invalid UTF-8 sequence"),)),
+    (
+        "closing stream, protocol error: %s",
+        (_ProtocolError("invalid stop message: Expected `object`, got `int` - at `$.stop`"),),
+    ),
+    (
+        "closing stream, protocol error: %s",
+        (
+            _ProtocolError(
+                "invalid start message: Object missing required field `accountSid` - at `$.start`"
+            ),
+        ),
+    ),
+    (
+        "closing stream, protocol error: %s",
+        (
+            _ProtocolError(
+                "invalid media message: Invalid base64 encoded string - at `$.media.payload`"
+            ),
+        ),
+    ),
+    (
+        "closing stream, protocol error: %s",
+        (_ProtocolError("invalid message: Expected `str`, got `int` - at `$.event`"),),
+    ),
+    ("closing stream, protocol error: %s", (_ProtocolError("invalid JSON: nested too deeply"),)),
+    (
+        "closing stream, protocol error: %s",
+        (_ProtocolError("invalid JSON: Input data was truncated"),),
+    ),
+    ("closing stream, protocol error: %s", (_ProtocolError("binary frame (expected JSON text)"),)),
+    (
+        "closing stream, protocol error: %s",
+        (_ProtocolError("message of 70000 bytes, limit 65536"),),
+    ),
+    (
+        "call ended: %s (code %d, %d turns, %d interruptions)",
+        ("protocol error: invalid JSON: Invalid UTF-8 sequence", 1007, 0, 0),
+    ),
+    ("media stream refused: %s", ("malformed call token",)),
+    ("media stream refused: %s", ("call token does not match this call or its parameters",)),
+    ("media stream refused: %s", ("call token expired",)),
+    ("refused %s %s: %s", ("POST", "/twilio/voice", "invalid signature")),
+    ("voice webhook: refused %s (%s)", (SID, "caller_concurrent")),
+    ("voice webhook: connecting %s (%s) to the media stream", (SID, "inbound")),
+    ("call started (stream %s)", (STREAM,)),
+    ("dialogue thread %s", ("5e3c12d0-a79e-5445-ba6c-5f0fb4b3592c",)),
+    ("turn %d (%s): first token %.1f ms, first audio %s ms", (1, "start", 49.3, None)),
+    ("reply %d interrupted (%s); caller heard %d chars", (2, "barge-in", 40)),
+    ("keypad entry of %d digits (%s)", (4, "finish key")),
+    ("agent did not close cleanly: %s", ("TimeoutError",)),
+    ("agent failed during turn %d: %s", (3, "RecursionError")),
+    ("speech recognition failed, keypad only from now: %s", (ConnectionResetError(104, "reset"),)),
+    ("closing media socket failed: %s", ("ConnectionClosedError",)),
+    ("engines ready: graph=%s tts=%s stt=%s vad=%s", ("graph", "piper", "none", "silero")),
+    ("drain: %d calls still live after their goodbye; cutting", (2,)),
+    ("Redis limits are back; limits are shared again", ()),
+    ("Invalid UTF-8 sequence", ()),  # a third-party line, no arguments
+]
+
+
+@pytest.mark.parametrize(("msg", "args"), SERVICE_LINES)
+def test_the_services_own_lines_and_error_words_pass_unchanged(capture, msg, args) -> None:
+    logger, handler = capture
+    logger.warning(msg, *args)
+    assert handler.records[0].getMessage() == msg % args
+
+
+@pytest.mark.parametrize(
+    ("msg", "args", "expected"),
+    [
+        (
+            "closing stream, protocol error: %s",
+            (_ProtocolError("invalid caller Maria Gonzalez at `$.start`"),),
+            "closing stream, protocol error: invalid caller [PERSON] at `$.start`",
+        ),
+        ("booking for %s", ("Maria Gonzalez",), "booking for [PERSON]"),
+        ("callback %s", ("+1 415 555 0134",), "callback [PHONE]"),
+        ("card %s declined", ("4111 1111 1111 1111",), "card [CARD] declined"),
+        (
+            "call ended: %s",
+            ("protocol error: invalid token for +14155550134",),
+            "call ended: protocol error: invalid token for [PHONE]",
+        ),
+        ("said %s", ("four one one one one one one one",), "said [PHONE]"),
+    ],
+)
+def test_values_with_pii_are_still_redacted(capture, msg, args, expected) -> None:
+    logger, handler = capture
+    logger.warning(msg, *args)
+    assert handler.records[0].getMessage() == expected
+
+
+def test_a_failing_redactor_never_breaks_the_log_call(capture, monkeypatch) -> None:
+    logger, handler = capture
+
+    def broken(self, text, **kwargs):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(Redactor, "analyze", broken)  # spans falls back to patterns
+    logger.warning("booking for %s, callback %s", "my name is priya", "+1 415 555 0134")
+    logger.warning("a line with no arguments")
+    assert [r.getMessage() for r in handler.records] == [
+        "booking for my name is [PERSON], callback [NUMBER]",
+        "a line with no arguments",
+    ]
