@@ -219,7 +219,9 @@ class MemoryLimitStore:
     def __init__(self, limits: CallLimits, *, clock: Callable[[], float] = time.time) -> None:
         self.limits = limits
         self._clock = clock
-        self._callers: dict[str, _Caller] = {}
+        # Callers by last activity, oldest first: the idle ones are forgotten
+        # from the front, so an admission costs O(1) however many called this hour.
+        self._callers: OrderedDict[str, _Caller] = OrderedDict()
         self._live: dict[str, float] = {}  # CallSid -> lease expiry, all callers
         self._streams: OrderedDict[str, None] = OrderedDict()  # CallSids with a stream
 
@@ -227,7 +229,9 @@ class MemoryLimitStore:
         """Check the hourly, per-caller and total limits; record an allowed call."""
         now = self._clock() if now is None else now
         limits = self.limits
-        entry = self._callers.setdefault(caller_bucket(caller), _Caller())
+        bucket = caller_bucket(caller)
+        entry = self._callers.setdefault(bucket, _Caller())
+        self._callers.move_to_end(bucket)
         self._expire(entry, now)
         if call_sid in self._live:  # Twilio retried the webhook: same call
             self._hold(entry, call_sid, now)
@@ -264,8 +268,10 @@ class MemoryLimitStore:
 
     async def heartbeat(self, call_sid: str, caller: str, now: float | None = None) -> None:
         """Extend the lease of a call that is still live."""
-        entry = self._callers.get(caller_bucket(caller))
+        bucket = caller_bucket(caller)
+        entry = self._callers.get(bucket)
         if entry is not None and call_sid in entry.live:
+            self._callers.move_to_end(bucket)
             self._hold(entry, call_sid, self._clock() if now is None else now)
 
     async def aclose(self) -> None:
@@ -285,7 +291,13 @@ class MemoryLimitStore:
         entry.live = {s: t for s, t in entry.live.items() if t > now}
         self._live = {s: t for s, t in self._live.items() if t > now}
         # Forget callers with nothing left so memory stays bounded by recent callers.
-        for key in [k for k, e in self._callers.items() if e is not entry and _idle(e, now)]:
+        # Idleness follows last activity, so the idle ones gather at the front;
+        # a caller still active there (a lease longer than the hour) holds the
+        # rest back until a later admission, which is never wrong, only later.
+        while self._callers:
+            key, oldest = next(iter(self._callers.items()))
+            if oldest is entry or not _idle(oldest, now):
+                break
             del self._callers[key]
 
 

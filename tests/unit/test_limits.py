@@ -171,6 +171,26 @@ async def test_idle_callers_are_forgotten() -> None:
     assert store.live_calls() == 1
 
 
+async def test_a_stream_of_new_callers_keeps_only_the_last_hours() -> None:
+    store = MemoryLimitStore(CallLimits())
+    for i in range(2000):  # a new number every 6 s for 200 minutes
+        caller, now = f"+1555{i:07d}", T0 + 6 * i
+        assert (await store.admit(f"CA{i}", caller, now=now)).allowed
+        await store.release(f"CA{i}", caller)
+    assert len(store._callers) <= 601  # the last hour's callers, not all 2,000
+
+
+async def test_a_caller_on_a_long_call_is_kept_while_idle_ones_are_forgotten() -> None:
+    store = MemoryLimitStore(CallLimits(max_call_seconds=0))  # the lease outlives the hour
+    await store.admit("CAlong", ALICE, now=T0)  # never released: still on the line
+    for i in range(5):
+        await store.admit(f"CA{i}", f"+1555{i:07d}", now=T0 + 1)
+        await store.release(f"CA{i}", f"+1555{i:07d}")
+    await store.heartbeat("CAlong", ALICE, now=T0 + 3000)
+    await store.admit("CAx", "+15550009999", now=T0 + 3700)
+    assert "+15550009999" in store._callers and len(store._callers) == 2  # Alice and the new one
+
+
 def test_memory_store_is_the_default() -> None:
     assert isinstance(make_limit_store(CallLimits()), MemoryLimitStore)
 
