@@ -62,6 +62,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -80,6 +81,9 @@ from langchain_core.messages import (
 )
 
 from memory.checkpointer import resolve_database
+from memory.redaction import redact_by_patterns
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "CallTranscript",
@@ -105,6 +109,7 @@ Redactor = Callable[[str], str]
 _MARKS = {"interrupted": "interrupted", "dialgraph_spoken": "runtime"}
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a lone surrogate: not text any file can hold
 
 
 def identity(text: str) -> str:
@@ -289,12 +294,29 @@ class TranscriptRecorder:
             seq=0,
             ts="",
             role=role,
-            text=self._redact(text),
+            text=self._redacted(text),
             message_id=message_id,
             name=name,
             tool_calls=tool_calls,
             meta=meta or {},
         )
+
+    def _redacted(self, text: str) -> str:
+        """``text`` through the redactor; a redactor that fails never loses the line.
+
+        The line is then redacted by patterns alone (digit runs, spoken numbers,
+        e-mails, "my name is ..."), which cannot fail. Lone surrogates (no
+        UTF-8 file can hold one) become U+FFFD, so the write cannot fail either.
+        """
+        try:
+            redacted = self._redact(text)
+        except Exception as exc:
+            logger.warning(
+                "transcript redactor failed (%s); the line is redacted by patterns",
+                type(exc).__name__,
+            )
+            return redact_by_patterns(text)
+        return _SURROGATE.sub("\ufffd", str(redacted))
 
     def _message_entry(self, message: BaseMessage) -> TranscriptEntry:
         role: Role
@@ -312,7 +334,7 @@ class TranscriptRecorder:
             tool_calls = tuple(
                 {
                     "name": call["name"],
-                    "args": self._redact(json.dumps(call["args"], ensure_ascii=False)),
+                    "args": self._redacted(json.dumps(call["args"], ensure_ascii=False)),
                 }
                 for call in message.tool_calls
             )
@@ -343,7 +365,7 @@ def _fingerprint(message: BaseMessage) -> str:
         default=str,
         sort_keys=True,
     )
-    return hashlib.blake2b(content.encode(), digest_size=16).hexdigest()
+    return hashlib.blake2b(content.encode(errors="surrogatepass"), digest_size=16).hexdigest()
 
 
 _NOTES = frozenset({"start", "silence", "event"})  # turn sources that are nobody's words

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypedDict
 
+import pytest
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, StateGraph
@@ -61,6 +62,32 @@ def test_messages_become_redacted_lines(tmp_path: Path) -> None:
     assert entries[2].name == "book_appointment"
     assert entries[2].text == "Booked for <PHONE>"
     assert entries[3].ts == NOW.isoformat()
+
+
+def test_a_failing_redactor_loses_no_line_and_leaks_no_number(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(text: str) -> str:
+        if "number" in text:
+            raise IndexError("a redaction bug")
+        return _redact_phone(text)
+
+    transcript = Transcript.open("CAbug", directory=tmp_path, redact=broken, clock=lambda: NOW)
+    written = transcript.append_messages(_booking_turn())
+    assert [e.seq for e in written] == [1, 2, 3, 4]  # every line, good and bad
+    assert "555 0101" not in (tmp_path / "CAbug.jsonl").read_text()  # patterns caught it
+    assert (
+        read_transcript(tmp_path / "CAbug.jsonl")[3].text == "You're booked for Tuesday at three."
+    )
+    assert "transcript redactor failed (IndexError)" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
+def test_text_no_file_can_hold_is_written_replaced(tmp_path: Path) -> None:
+    transcript = Transcript.open("CAsur", directory=tmp_path, clock=lambda: NOW)
+    transcript.append_messages([HumanMessage("caf\ud800e", id="h1"), AIMessage("ok", id="a1")])
+    entries = read_transcript(tmp_path / "CAsur.jsonl")
+    assert [(e.seq, e.text) for e in entries] == [(1, "caf\ufffde"), (2, "ok")]
 
 
 def test_appending_the_same_window_again_writes_only_new_messages(tmp_path: Path) -> None:
