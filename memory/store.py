@@ -40,7 +40,6 @@ memory is looked up by number, never searched).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -62,6 +61,7 @@ from langgraph.store.base import (
 from langgraph.store.postgres.aio import AsyncPostgresStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
+from memory.callerid import normalise_caller
 from memory.checkpointer import (
     POOL_MAX_SIZE,
     database_url_from_env,
@@ -85,7 +85,6 @@ logger = logging.getLogger(__name__)
 
 CALLERS_NAMESPACE = "callers"
 PROFILE_KEY = "profile"
-_E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
 @asynccontextmanager
@@ -375,8 +374,12 @@ class CallerMemory:
 
     @staticmethod
     def is_storable(phone: str) -> bool:
-        """Whether ``phone`` is an E.164 number (only those are remembered)."""
-        return bool(_E164.match(phone or ""))
+        """Whether ``phone`` is a caller's own E.164 number (only those are remembered).
+
+        A withheld caller ID that looks like a number (``+266696687`` is
+        ANONYMOUS on a keypad) is not: every hidden caller would share it.
+        """
+        return bool(phone) and normalise_caller(phone) == phone
 
     async def get(self, phone: str) -> dict[str, Any] | None:
         """The caller's profile, or ``None`` for an unknown or withheld number."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from memory.callerid import normalise_caller
 from telephony.calltoken import CallTokens
 from telephony.clock import Clock, MonotonicClock
 from telephony.limits import CallLimits, LimitStore, MemoryLimitStore
@@ -142,12 +143,17 @@ class CallLog(logging.LoggerAdapter):
 def call_info(
     call_sid: str, stream_sid: str, account_sid: str, params: Mapping[str, str]
 ) -> CallInfo:
-    """The call's facts from ``start`` and the ``<Parameter>``s the webhook set."""
+    """The call's facts from ``start`` and the ``<Parameter>``s the webhook set.
+
+    The webhook already normalised ``caller``; it is normalised again here so a
+    stream started by other means (an older webhook, a custom TwiML) can never
+    hand a flow a withheld caller ID as a number: ``caller`` is E.164 or ``""``.
+    """
     return CallInfo(
         call_sid=call_sid,
         stream_sid=stream_sid,
         account_sid=account_sid,
-        caller=params.get("caller", ""),
+        caller=normalise_caller(params.get("caller", "")),
         called=params.get("called", ""),
         direction=params.get("direction", "inbound"),
         parameters=params,

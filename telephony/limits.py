@@ -30,6 +30,8 @@ from typing import Protocol
 
 from twilio.twiml.voice_response import VoiceResponse
 
+from memory.callerid import normalise_caller
+
 __all__ = [
     "BUSY_MESSAGES",
     "CALLER_CONCURRENT",
@@ -167,36 +169,19 @@ class LimitStore(Protocol):
         ...
 
 
-# What Twilio puts in ``From`` for a withheld caller ID: a word, or the word
-# spelt on a keypad (+266696687 is "ANONYMOUS"). These are not one caller each.
-_WITHHELD = frozenset(
-    {
-        "",
-        "anonymous",
-        "restricted",
-        "blocked",
-        "unknown",
-        "unavailable",
-        "private",
-        "+266696687",
-        "+7378742833",
-        "+2562533",
-        "+8656696",
-        "+86282452253",
-    }
-)
 ANONYMOUS = "anonymous"
 
 
 def caller_bucket(caller: str) -> str:
     """The key per-caller limits count ``caller`` under.
 
-    Every withheld caller ID shares the one ``"anonymous"`` bucket: hiding the
-    number must not escape the per-caller limits, so anonymous callers
-    together get what one number gets (refuse-or-allow policy in one place).
+    Every withheld or unparseable caller ID (:func:`memory.callerid.normalise_caller`
+    gives ``""``: ``anonymous``, ``+266696687``, a SIP address, garbage) shares
+    the one ``"anonymous"`` bucket: hiding the number, or sending a new
+    made-up one each time, must not escape the per-caller limits, so such
+    callers together get what one number gets.
     """
-    caller = caller.strip()
-    return ANONYMOUS if caller.lower() in _WITHHELD else caller
+    return normalise_caller(caller) or ANONYMOUS
 
 
 def _allowed(limit: int, count: int) -> bool:

@@ -13,8 +13,9 @@ How it works:
     FAILED. ``LocalProtocolError``: this object was misused; state unchanged.
     ``close_code``: 1002 order/identity (media before start, second start,
     streamSid mismatch); 1003 binary frame, or not 8 kHz mono mu-law; 1007
-    invalid JSON or schema, bad base64; 1009 over ``max_message_bytes``;
-    1011 local misuse.
+    invalid JSON or schema, bad base64, nesting too deep, a number out of
+    range; 1009 over ``max_message_bytes``; 1011 local misuse. Whatever the
+    input, ``receive`` raises nothing but these errors.
 
     End of stream: a :class:`Stop` event, or ``receive_eof()`` without one
     (hang-up, network). ``state`` becomes STOPPED; later input is dropped
@@ -31,7 +32,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, NamedTuple, Union
+from typing import Annotated, Final, NamedTuple, Union
 
 import msgspec
 
@@ -176,6 +177,11 @@ Event = Connected | Start | Media | Dtmf | Mark | Stop | UnknownEvent
 # Unknown fields are ignored. Every field an event carries is required, except
 # customParameters (may be missing) and start.streamSid.
 
+# Twilio's sequence numbers, chunk numbers and millisecond timestamps are never
+# negative and never near 2**53 (285,000 years of audio); a string of 30 digits
+# would otherwise decode to a Python int and reach the audio clock's arithmetic.
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+
 
 class _InConnected(msgspec.Struct, tag_field="event", tag="connected", frozen=True):
     protocol: str
@@ -202,14 +208,14 @@ class _StartBody(msgspec.Struct, rename="camel", frozen=True):
 
 
 class _InStart(_InMessage, tag="start"):
-    sequence_number: int
+    sequence_number: _Count
     start: _StartBody
 
 
 class _MediaBody(msgspec.Struct, frozen=True):
     track: str
-    chunk: int
-    timestamp: int
+    chunk: _Count
+    timestamp: _Count
     payload: bytes  # msgspec decodes the base64 string
 
 
@@ -515,21 +521,45 @@ class MediaStreamProtocol:
         self._outgoing.append(_ENCODER.encode(message).decode("ascii"))
 
 
+# Every way decoding text can fail. msgspec raises DecodeError (ValidationError
+# is a subclass) for bad JSON or shape, UnicodeEncodeError for a lone surrogate
+# in the str, and RecursionError for nesting deeper than the interpreter's
+# recursion limit, even inside a field it would skip ("[" * 100000 as an unknown
+# key's value). ValueError is there in case a later msgspec reports a limit so.
+_UNDECODABLE: Final = (msgspec.DecodeError, UnicodeError, RecursionError, ValueError)
+_MAX_REASON_CHARS: Final = 200  # an error message quotes input: keep log lines short
+
+
+def _invalid(what: str, exc: BaseException) -> RemoteProtocolError:
+    """The 1007 error for a message that could not be decoded, with a one-line reason."""
+    if isinstance(exc, RecursionError):
+        reason = "nested too deeply"
+    else:
+        reason = " ".join(str(exc).split())[:_MAX_REASON_CHARS] or type(exc).__name__
+    return RemoteProtocolError(f"{what}: {reason}", CLOSE_INVALID_PAYLOAD)
+
+
 def _decode_inbound(data: str) -> _InMessage | _InConnected | UnknownEvent:
-    """Decode one inbound message, once; an unknown ``event`` becomes UnknownEvent."""
+    """Decode one inbound message, once; an unknown ``event`` becomes UnknownEvent.
+
+    Raises:
+        RemoteProtocolError: Close code 1007, whatever went wrong in decoding.
+    """
     try:
         return _INBOUND_DECODER.decode(data)
     except msgspec.ValidationError as exc:
-        error = exc  # valid JSON, wrong shape: maybe just an event we do not know
-    except (msgspec.DecodeError, UnicodeError) as exc:
-        raise RemoteProtocolError(f"invalid JSON: {exc}", CLOSE_INVALID_PAYLOAD) from None
+        error = exc  # valid JSON so far, wrong shape: maybe just an event we do not know
+    except _UNDECODABLE as exc:
+        raise _invalid("invalid JSON", exc) from None
     try:
         name = _ENVELOPE_DECODER.decode(data).event
     except msgspec.ValidationError as exc:
-        raise RemoteProtocolError(f"invalid message: {exc}", CLOSE_INVALID_PAYLOAD) from None
+        raise _invalid("invalid message", exc) from None
+    except _UNDECODABLE as exc:  # the shape failed first, then the JSON further on
+        raise _invalid("invalid JSON", exc) from None
     if name not in _KIND.values():
         return UnknownEvent(name)
-    raise RemoteProtocolError(f"invalid {name} message: {error}", CLOSE_INVALID_PAYLOAD)
+    raise _invalid(f"invalid {name} message", error)
 
 
 def encode_twilio_event(
@@ -594,5 +624,5 @@ def parse_outbound(data: str | bytes) -> OutboundMessage:
     """
     try:
         return _OUTBOUND_DECODER.decode(data)
-    except (msgspec.DecodeError, UnicodeError) as exc:
-        raise RemoteProtocolError(f"invalid outbound: {exc}", CLOSE_INVALID_PAYLOAD) from None
+    except _UNDECODABLE as exc:
+        raise _invalid("invalid outbound", exc) from None

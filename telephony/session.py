@@ -273,7 +273,7 @@ class CallSession(CallActions):
         self.report.call_sid, self.report.stream_sid = start.call_sid, start.stream_sid
         self._log = CallLog(logger, {"call_sid": start.call_sid})
         try:
-            self._services.tokens.check(params.get("token"), start.call_sid)
+            self._services.tokens.check(params.get("token"), start.call_sid, params)
             # One stream per call across every worker (a replayed token elsewhere).
             if not await self._services.limit_store.claim_stream(start.call_sid):
                 raise DuplicateCallError(f"{start.call_sid} already has a media stream")

@@ -279,6 +279,15 @@ class TwilioScript:
     def connected(self) -> dict:
         return {"event": "connected", "protocol": "Call", "version": "1.0.0"}
 
+    def parameters(self, caller: str = "+15551230000", **extra: str) -> dict[str, str]:
+        """The ``customParameters`` :meth:`start` sends besides the token (what tokens sign)."""
+        return {"caller": caller, **extra}
+
+    def signed_start(self, tokens: CallTokens, caller: str = "+15551230000", **extra: str) -> dict:
+        """A ``start`` with a valid token issued over its own parameters, as the webhook does."""
+        token = tokens.issue(self.call_sid, self.parameters(caller, **extra))
+        return self.start(token, caller, **extra)
+
     def start(self, token: str, caller: str = "+15551230000", **extra: str) -> dict:
         return {
             "event": "start",
@@ -290,7 +299,7 @@ class TwilioScript:
                 "callSid": self.call_sid,
                 "tracks": ["inbound"],
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-                "customParameters": {"caller": caller, "token": token, **extra},
+                "customParameters": {**self.parameters(caller, **extra), "token": token},
             },
         }
 

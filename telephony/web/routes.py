@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_503_SERVICE_UNAVAILABLE
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
+from memory.callerid import normalise_caller
+from telephony.calltoken import TOKEN_PARAMETER
 from telephony.dial import ANSWERED_BY, CONNECT, LEAVE_MESSAGE, answer_action
 from telephony.limits import busy_twiml
 from telephony.settings import Settings
@@ -77,8 +80,10 @@ class VoiceCall:
     Attributes:
         call_sid: ``CallSid``.
         caller: The person on the line: ``From`` on an inbound call, ``To`` on
-            an outbound one (E.164, or what Twilio sends for withheld numbers).
-            Caller memory and caller ID on transfers use it.
+            an outbound one, in E.164; ``""`` (unknown) for a withheld or
+            unparseable caller ID (see :mod:`memory.callerid`), so withheld
+            callers never share caller memory. Caller memory and caller ID on
+            transfers use it.
         called: Our number: ``To`` inbound, ``From`` outbound.
         direction: ``"inbound"`` or ``"outbound"`` (Twilio's ``outbound-api`` and
             ``outbound-dial`` both count as outbound).
@@ -108,27 +113,36 @@ class VoiceCall:
         answered_by = str(form.get("AnsweredBy") or "") if outbound else ""
         return cls(
             call_sid=call_sid,
-            caller=str(form.get(theirs) or ""),
+            caller=normalise_caller(str(form.get(theirs) or "")),
             called=str(form.get(ours) or ""),
             direction="outbound" if outbound else "inbound",
             answered_by=answered_by if _ANSWERED_BY.match(answered_by) else "",
         )
 
+    def stream_parameters(self) -> dict[str, str]:
+        """What the media stream is told about the call, as ``<Parameter>``s.
 
-def connect_stream_twiml(call: VoiceCall, url: str, token: str) -> str:
+        Empty values are left out (the session reads a missing one as ``""``).
+        The call token is issued over exactly this mapping.
+        """
+        params = {"caller": self.caller, "called": self.called, "direction": self.direction}
+        return {name: value for name, value in params.items() if value}
+
+
+def connect_stream_twiml(url: str, params: Mapping[str, str], token: str) -> str:
     """TwiML that connects the call to the media stream at ``url``.
 
     Everything the session needs travels as ``<Parameter>``s, because Twilio
     ignores a query string on the stream URL; they come back in
-    ``start.customParameters``.
+    ``start.customParameters``. ``token`` must be issued over ``params``: the
+    session refuses a stream whose parameters differ from what it signs.
     """
     response = VoiceResponse()
     connect = Connect()
     stream = Stream(url=url)
-    stream.parameter(name="caller", value=call.caller)
-    stream.parameter(name="called", value=call.called)
-    stream.parameter(name="direction", value=call.direction)
-    stream.parameter(name="token", value=token)
+    for name, value in params.items():
+        stream.parameter(name=name, value=value)
+    stream.parameter(name=TOKEN_PARAMETER, value=token)
     connect.append(stream)
     response.append(connect)
     return response.to_xml()
@@ -179,7 +193,8 @@ class TwilioController(Controller):
             services.metrics.call_refused(decision.reason)
             logger.warning("voice webhook: refused %s (%s)", call.call_sid, decision.reason)
             return Response(busy_twiml(decision.reason), media_type=MediaType.XML)
-        token = services.tokens.issue(call.call_sid)
+        params = call.stream_parameters()
+        token = services.tokens.issue(call.call_sid, params)
         url = stream_url(request, state.settings)
         how = f"{call.direction}, answered by {call.answered_by}" if call.answered_by else ""
         logger.info(
@@ -188,7 +203,7 @@ class TwilioController(Controller):
             how or call.direction,
         )
         state.drain.connected()  # a draining server waits for this stream too
-        return Response(connect_stream_twiml(call, url, token), media_type=MediaType.XML)
+        return Response(connect_stream_twiml(url, params, token), media_type=MediaType.XML)
 
     @post("/status", status_code=HTTP_204_NO_CONTENT, name="twilio-status")
     async def status(self, request: Request[Any, Any, Any], state: WebState) -> None:

@@ -97,7 +97,9 @@ async def _stream(base: str, call_sid: str, token: str) -> AsyncIterator[ClientC
     script = TwilioScript(call_sid=call_sid, stream_sid="MZ" + uuid.uuid4().hex)
     async with websockets.connect(url, additional_headers={"X-Twilio-Signature": signature}) as ws:
         await ws.send(json.dumps(script.connected()))
-        await ws.send(json.dumps(script.start(token, caller=CALLER)))
+        await ws.send(
+            json.dumps(script.start(token, caller=CALLER, called=CLINIC, direction="inbound"))
+        )
         yield ws
 
 

@@ -64,7 +64,7 @@ class Line:
         )
         self.twilio = TwilioScript(call_sid=sid)
         self.transport.push(self.twilio.connected())
-        self.transport.push(self.twilio.start(tokens.issue(sid), caller=CALLER))
+        self.transport.push(self.twilio.signed_start(tokens, caller=CALLER))
         self.task = asyncio.create_task(self.session.run())
         self._echoed = 0
 

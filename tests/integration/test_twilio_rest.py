@@ -126,7 +126,7 @@ async def test_the_graphs_transfer_moves_the_live_call_after_the_announcement(
     session = CallSession(transport, services, Settings(playout_lead_ms=100, start_timeout=5.0))
     twilio = TwilioScript(call_sid=sid)
     transport.push(twilio.connected())
-    transport.push(twilio.start(tokens.issue(sid), caller=CALLER))
+    transport.push(twilio.signed_start(tokens, caller=CALLER))
     task = asyncio.create_task(session.run())
     echoed = 0
 

@@ -18,6 +18,7 @@ import telephony.web.media as web_media
 from graphs.runtime.loader import Flow
 from graphs.runtime.phone import PhoneSettings, Redaction
 from telephony.calltoken import CallTokenError
+from telephony.providers.base import CallInfo
 from telephony.registry import CallRegistry
 from telephony.session import CallServices
 from telephony.settings import ConfigError, Settings
@@ -109,9 +110,11 @@ def test_voice_answers_connect_stream_with_call_parameters(
     assert url == stream_url
     assert params.keys() == {"caller", "called", "direction", "token"}
     assert (params["caller"], params["called"], params["direction"]) == (CALLER, CALLED, "inbound")
-    services.tokens.check(params["token"], CALL_SID)  # accepted for this call ...
+    services.tokens.check(params["token"], CALL_SID, params)  # accepted for this call ...
     with pytest.raises(CallTokenError):
-        services.tokens.check(params["token"], "CA" + "9" * 32)  # ... and no other
+        services.tokens.check(params["token"], "CA" + "9" * 32, params)  # ... and no other
+    with pytest.raises(CallTokenError):  # ... nor with another caller
+        services.tokens.check(params["token"], CALL_SID, {**params, "caller": "+15557650002"})
 
 
 def test_stream_url_follows_the_request_scheme_without_public_url(services: CallServices) -> None:
@@ -124,6 +127,40 @@ def test_outbound_directions_are_normalised(services: CallServices) -> None:
     with client_for(Settings(), services) as client:
         response = client.post("/twilio/voice", data={**WEBHOOK, "Direction": "outbound-api"})
     assert parse_stream(response.text)[1]["direction"] == "outbound"
+
+
+@pytest.mark.parametrize(
+    "withheld",
+    ["anonymous", "Anonymous", "+266696687", "Restricted", "Unavailable", "", "sip:a@b.example"],
+)
+def test_a_withheld_caller_id_reaches_the_call_as_unknown(withheld: str) -> None:
+    """No withheld value is passed on as a number: every such caller is unknown, not one."""
+    seen: list[CallInfo] = []
+
+    class Recording(AgentFactoryFor):
+        async def __call__(self, call: CallInfo):  # type: ignore[override]
+            seen.append(call)
+            return await super().__call__(call)
+
+    services = make_services()
+    services.agent_factory = Recording()
+    script = TwilioScript(call_sid=CALL_SID)
+    with client_for(Settings(), services) as client:
+        response = client.post("/twilio/voice", data={**WEBHOOK, "From": withheld})
+        params = parse_stream(response.text)[1]
+        assert params.keys() == {"called", "direction", "token"}  # no caller: unknown
+        with client.websocket_connect("/twilio/media") as ws:
+            ws.send_json(script.start(caller="", **params))  # an empty caller counts as absent
+            assert ws.receive_json(timeout=WS_TIMEOUT)["event"] == "media"
+            ws.send_json(script.stop())
+            assert receive_until_close(ws)[1].code == 1000
+    assert [call.caller for call in seen] == [""]
+
+
+def test_the_caller_number_is_normalised_to_e164(services: CallServices) -> None:
+    with client_for(Settings(), services) as client:
+        response = client.post("/twilio/voice", data={**WEBHOOK, "From": " +1 (415) 555-0100 "})
+    assert parse_stream(response.text)[1]["caller"] == "+14155550100"
 
 
 @pytest.mark.parametrize(
@@ -284,10 +321,13 @@ def test_forged_status_callback_is_403(signed_client: TestClient[Litestar]) -> N
 # -- media stream -----------------------------------------------------------------------
 
 
-def webhook_token(client: TestClient[Litestar], headers: dict[str, str] | None = None) -> str:
+def webhook_parameters(
+    client: TestClient[Litestar], headers: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The TwiML's ``<Parameter>``s, token included: what Twilio sends back in ``start``."""
     response = client.post("/twilio/voice", data=WEBHOOK, headers=headers or {})
     assert response.status_code == 200
-    return parse_stream(response.text)[1]["token"]
+    return parse_stream(response.text)[1]
 
 
 def receive_until_close(ws) -> tuple[list[dict], WebSocketDisconnect]:
@@ -304,11 +344,11 @@ def test_signed_media_stream_runs_the_call(services: CallServices) -> None:
     settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url=PUBLIC)
     script = TwilioScript(call_sid=CALL_SID)
     with client_for(settings, services) as client:
-        token = webhook_token(client, sign(f"{PUBLIC}/twilio/voice", WEBHOOK))
+        params = webhook_parameters(client, sign(f"{PUBLIC}/twilio/voice", WEBHOOK))
         handshake = sign("wss://abc.example.com/twilio/media")
         with client.websocket_connect("/twilio/media", headers=handshake) as ws:
             ws.send_json(script.connected())
-            ws.send_json(script.start(token, caller=CALLER))
+            ws.send_json(script.start(**params))
             first = ws.receive_json(timeout=WS_TIMEOUT)
             assert first["event"] == "media"  # the greeting is being spoken
             assert first["streamSid"] == script.stream_sid
@@ -323,10 +363,10 @@ def test_media_handshake_over_http_public_url_is_signed_as_ws(services: CallServ
     settings = Settings(twilio_auth_token=AUTH_TOKEN, public_url="http://10.0.0.5:8080")
     script = TwilioScript(call_sid=CALL_SID)
     with client_for(settings, services) as client:
-        token = webhook_token(client, sign("http://10.0.0.5:8080/twilio/voice", WEBHOOK))
+        params = webhook_parameters(client, sign("http://10.0.0.5:8080/twilio/voice", WEBHOOK))
         handshake = sign("ws://10.0.0.5:8080/twilio/media")
         with client.websocket_connect("/twilio/media", headers=handshake) as ws:
-            ws.send_json(script.start(token))
+            ws.send_json(script.start(**params))
             assert ws.receive_json(timeout=WS_TIMEOUT)["event"] == "media"
             ws.send_json(script.stop())
             assert receive_until_close(ws)[1].code == 1000
@@ -383,9 +423,9 @@ def test_unsigned_or_forged_handshake_is_closed_1008_before_any_session(
 def test_handshake_without_auth_token_is_accepted(services: CallServices) -> None:
     script = TwilioScript(call_sid=CALL_SID)
     with client_for(Settings(), services) as client:
-        token = webhook_token(client)
+        params = webhook_parameters(client)
         with client.websocket_connect("/twilio/media") as ws:
-            ws.send_json(script.start(token))
+            ws.send_json(script.start(**params))
             assert ws.receive_json(timeout=WS_TIMEOUT)["event"] == "media"
             ws.send_json(script.stop())
             assert receive_until_close(ws)[1].code == 1000
@@ -421,9 +461,9 @@ def test_a_crashing_call_is_closed_1011_and_the_server_keeps_serving(
 
         monkeypatch.undo()
         script = TwilioScript(call_sid=CALL_SID)
-        token = webhook_token(client)
+        params = webhook_parameters(client)
         with client.websocket_connect("/twilio/media") as ws:
-            ws.send_json(script.start(token))
+            ws.send_json(script.start(**params))
             assert ws.receive_json(timeout=WS_TIMEOUT)["event"] == "media"
             ws.send_json(script.stop())
             assert receive_until_close(ws)[1].code == 1000
@@ -501,8 +541,7 @@ def test_default_services_are_opened_once_and_closed_at_shutdown(
     monkeypatch.setattr(telephony.services, "build_services", build_services)
 
     with TestClient(create_app(Settings(), graph=echo.graph)) as client:
-        token = webhook_token(client)
-        assert token
+        assert webhook_parameters(client)["token"]
         for _ in range(3):
             assert client.get("/healthz").json()["live_calls"] == 0
         assert events == ["open"]

@@ -7,6 +7,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from telephony.protocol import (
     MULAW_8K_MONO,
@@ -304,6 +306,35 @@ BAD_INPUT = [
         1007,
         "customParameters",
     ),
+    # Deeper than the recursion limit (msgspec raises RecursionError), under the size limit.
+    ("nested arrays", True, "[" * 10_000, 1007, "object"),
+    (
+        "nested in a skipped field",
+        True,
+        '{"event":"x","y":' + "[" * 10_000,
+        1007,
+        "nested too deeply",
+    ),
+    (
+        "nested in start",
+        False,
+        '{"event":"start","start":' + '{"a":' * 10_000,
+        1007,
+        "nested too deeply",
+    ),
+    ("wrong shape, then bad JSON", True, '{"event":"media","streamSid":5, x', 1007, "invalid JSON"),
+    ("unknown event, then bad JSON", False, '{"event":"nope", x', 1007, "invalid JSON"),
+    ("lone surrogate", True, '{"event": "\ud800"}', 1007, "invalid JSON"),
+    ("timestamp out of range", True, _bad_media(timestamp="9" * 30), 1007, "timestamp"),
+    ("timestamp of 5000 digits", True, _bad_media(timestamp="9" * 5000), 1007, "timestamp"),
+    ("negative chunk", True, _bad_media(chunk="-1"), 1007, "chunk"),
+    (
+        "sequenceNumber out of range",
+        False,
+        json.dumps(START_WIRE | {"sequenceNumber": "1e400"}),
+        1007,
+        "sequenceNumber",
+    ),
     ("binary frame", True, AUDIO, 1003, "binary"),
     (
         "not mu-law",
@@ -413,6 +444,64 @@ def test_size_limit_counts_utf8_bytes_before_parsing(frame, code):
         proto.receive(frame)
     assert info.value.close_code == code
     assert "limit 100" in str(info.value)
+
+
+def test_decode_errors_are_one_short_line():
+    proto = streaming()
+    with pytest.raises(RemoteProtocolError) as info:
+        proto.receive(json.dumps({"event": "dtmf", "streamSid": SID, "dtmf": {"digit": 1}}))
+    message = str(info.value)
+    assert "\n" not in message and len(message) <= 250
+
+
+# Fragments of Twilio's grammar, so generated frames get past the first byte.
+_TOKENS = [
+    '{"event":',
+    '"media"',
+    '"start"',
+    '"stop"',
+    '"x"',
+    ",",
+    ":",
+    "[",
+    "]",
+    "{",
+    "}",
+    '"streamSid":',
+    f'"{SID}"',
+    '"media":',
+    '"payload":',
+    f'"{B64}"',
+    '"9999999999"',
+    "-1",
+    "1e400",
+    "null",
+    "true",
+    '"\ud800"',
+    '"\u0000"',
+    " ",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    frame=st.one_of(
+        st.text(max_size=300),
+        st.lists(st.sampled_from(_TOKENS), max_size=60).map("".join),
+        st.builds(lambda n, s: s * n, st.integers(900, 20_000), st.sampled_from(["[", '{"a":'])),
+    ),
+    after_start=st.booleans(),
+)
+def test_any_text_is_an_event_or_a_remote_error(frame: str, after_start: bool):
+    """Fuzz: whatever Twilio (or anyone) sends, the only exception is RemoteProtocolError."""
+    proto = streaming(max_message_bytes=64 * 1024) if after_start else MediaStreamProtocol()
+    try:
+        proto.receive(frame)
+    except RemoteProtocolError as exc:
+        assert exc.close_code in {1002, 1003, 1007, 1009}
+        assert proto.state is StreamState.FAILED
+    else:
+        proto.events()
 
 
 def test_error_classes_say_whose_fault_it_is():
@@ -594,6 +683,7 @@ def test_send_after_eof_without_stop_is_refused():
         ('{"event":"media","streamSid":"MZ","media":{}}', "payload"),
         ('{"event":"media","streamSid":"MZ","media":{"payload":"@@"}}', "base64"),
         ('{"event":"mark","mark":{"name":"m"}}', "streamSid"),
+        ('{"event":"clear","streamSid":"MZ","x":' + "[" * 10_000, "nested too deeply"),
     ],
 )
 def test_parse_outbound_rejects_bad_app_frames(frame, fragment):

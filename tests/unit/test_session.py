@@ -79,7 +79,8 @@ class Call:
 
     def begin(self, *, token: str | None = None) -> None:
         self.transport.push(self.twilio.connected())
-        token = self.tokens.issue(self.twilio.call_sid) if token is None else token
+        if token is None:
+            token = self.tokens.issue(self.twilio.call_sid, self.twilio.parameters())
         self.transport.push(self.twilio.start(token))
         self.task = asyncio.create_task(self.session.run())
 
@@ -142,7 +143,7 @@ async def test_forged_token_refuses_stream_before_any_agent() -> None:
 
 async def test_token_for_another_call_is_refused() -> None:
     call = Call()
-    call.begin(token=call.tokens.issue("CA" + "9" * 32))
+    call.begin(token=call.tokens.issue("CA" + "9" * 32, call.twilio.parameters()))
     await asyncio.wait_for(call.task, 5)
     assert call.transport.closed[0] == 1008
 
@@ -153,7 +154,8 @@ async def test_replayed_call_is_refused() -> None:
     first.begin()
     await first.run_for(0.5)
     replay = Call(registry=registry, clock=first.clock)
-    replay.begin(token=first.tokens.issue(first.twilio.call_sid))  # a valid token, replayed
+    valid = first.tokens.issue(first.twilio.call_sid, first.twilio.parameters())
+    replay.begin(token=valid)  # a valid token, replayed
     await first.run_for(0.1)
     await asyncio.wait_for(replay.task, 5)
     assert replay.transport.closed[0] == 1008
