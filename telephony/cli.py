@@ -202,6 +202,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from telephony.services import open_flow
     from telephony.web import create_app
+    from telephony.web.app import server_protocols
     from telephony.web.drain import DrainingServer
 
     changes = {
@@ -228,10 +229,12 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
-        ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes,
         proxy_headers=settings.trust_forwarded,
         lifespan="on",
+        # websockets-sansio for the media stream, a header timeout and the idle
+        # (keep-alive) timeout: DIALGRAPH_HEADER_TIMEOUT, DIALGRAPH_IDLE_TIMEOUT.
+        **server_protocols(settings),
     )
     install_redaction()  # uvicorn's Config just made its own handlers: cover them too
     server = DrainingServer(

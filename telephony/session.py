@@ -2,10 +2,17 @@
 
 How it works. A :class:`CallSession` owns one accepted media-stream socket.
 ``run()`` waits for Twilio's ``start`` (checking the call token and admitting
-the call to the registry), then runs five tasks until the call ends:
+the call to the registry) holding almost nothing: the per-call state (the
+VAD session, turn-taking, buffers, writer) is built only once the token was
+accepted, so a socket that never authenticates costs next to nothing. Then
+it runs five tasks until the call ends:
 
-- **reader**: socket -> :class:`MediaStreamProtocol` -> events. Media is
-  decoded once and handed to the recogniser's queue; a DTMF key becomes
+- **reader**: socket -> :class:`MediaStreamProtocol` -> events. Media goes
+  through the jitter buffer (:mod:`telephony.mediaclock`: stream order, no
+  duplicates, holes filled with silence), is decoded once, and reaches VAD
+  and turn-taking on the caller-audio clock (Twilio's timestamps: a backlog
+  after a stall is heard as the audio time it holds) and the recogniser's
+  queue; the inbound rate is judged on that clock too, never on read time; a DTMF key becomes
   caller input (see *keypad* below); echoed marks update the
   :class:`PlayoutBuffer`; ``stop`` ends the call.
 - **recogniser**: the ``SpeechToText`` stream; final transcripts become
@@ -41,7 +48,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from telephony.actions import CallActions
 from telephony.calldata import (
@@ -61,6 +68,7 @@ from telephony.codec import ulaw_to_pcm
 from telephony.echo import EchoConfig, EchoSuppressor
 from telephony.keypad import KeypadCollector, parse_request
 from telephony.limits import CallBudget, estimate_tokens
+from telephony.mediaclock import CallerClock, ClockedFrame, InboundRate, JitterBuffer
 from telephony.phrases import PhraseSplitter, fallback_phrase
 from telephony.playout import PlayoutBuffer
 from telephony.protocol import (
@@ -74,6 +82,7 @@ from telephony.protocol import (
     StreamState,
     UnknownEvent,
 )
+from telephony.protocol import Event as StreamEvent
 from telephony.providers.base import (
     Agent,
     AudioFrame,
@@ -102,54 +111,74 @@ logger = logging.getLogger("dialgraph.call")
 CLOSE_POLICY = 1008  # refused: bad token, duplicate call, no start, flood
 CLOSE_INTERNAL = 1011
 END_GRACE_S = 1.0  # a call must be torn down within a second of its end
-FLOOD_WINDOW_S = 2.0  # inbound rate is judged over this window
-AUDIO_QUEUE_FRAMES = 500  # 10 s of audio may wait for the recogniser before frames drop
+# 60 s of audio may wait for the recogniser before frames drop: a stall's backlog
+# (30 s is the design case) is caught up, not dropped. Used only while behind.
+AUDIO_QUEUE_FRAMES = 3000
 POLL_S = 0.1  # turn-taking timers are checked at least this often
 
 
 class CallSession(CallActions):
     """One media stream from ``start`` to the end of the call."""
 
+    on_authenticated: Callable[[], None] | None
+    """Called once the ``start`` and its token were accepted (the web layer's
+    count of sockets waiting to authenticate)."""
+
     def __init__(
         self, transport: MediaTransport, services: CallServices, settings: Settings
     ) -> None:
+        # Only what reading and checking ``start`` needs: a socket that never
+        # authenticates must cost next to nothing. Per-call state comes in
+        # ``_open_call``, once the token was accepted.
         self._transport = transport
         self._services = services
         self._settings = settings
         self._clock = services.clock
+        self.on_authenticated = None
         self._protocol = MediaStreamProtocol(max_message_bytes=settings.max_message_bytes)
+        self._rate = InboundRate(settings.max_inbound_rate)
+        self._caller_clock = CallerClock()
+        self._ended = asyncio.Event()
+        self._reply_task: asyncio.Task[None] | None = None
+        self._barge_task: asyncio.Task[str] | None = None
+        self._turn = 0
+        self._own_turn = 0  # the turn of the session's own last phrase (a goodbye, an apology)
+        self._agent: Agent | None = None
+        self._log: logging.LoggerAdapter = CallLog(logger, {"call_sid": "-"})
+        self._unknown_seen: set[str] = set()
+        self.info: CallInfo | None = None
+        self._tts = services.tts
+        self._vad = None
+        self._closing = False
+        self._budget: CallBudget | None = None
+        self.report = CallReport()
+
+    def _open_call(self) -> None:
+        """Build the per-call state (speech engines' sessions, buffers, queues, writer)."""
+        services, settings = self._services, self._settings
         self._buffer = PlayoutBuffer()
+        self._jitter = JitterBuffer()
         self._inputs: asyncio.Queue[CallerInput] = asyncio.Queue()
         self._audio: asyncio.Queue[AudioFrame | None] = asyncio.Queue(AUDIO_QUEUE_FRAMES)
         self._progress = asyncio.Event()  # reply waiters: a mark came back or audio was cleared
-        self._ended = asyncio.Event()
         self._writer = PacedWriter(
             buffer=self._buffer,
             protocol=self._protocol,
-            transport=transport,
+            transport=self._transport,
             clock=self._clock,
             lead_ms=settings.playout_lead_ms,
             on_frame=self._on_frame_sent,
         )
-        self._reply_task: asyncio.Task[None] | None = None
-        self._turn = 0
-        self._agent: Agent | None = None
-        self._log: logging.LoggerAdapter = CallLog(logger, {"call_sid": "-"})
-        self._window_start = 0.0
-        self._window_count = 0
-        self._unknown_seen: set[str] = set()
-        self.info: CallInfo | None = None
-        self._tts = services.tts
         self._vad = services.vad() if services.vad is not None else None
         echo = None
         if self._vad is not None and settings.echo_suppression:
             echo = EchoSuppressor(EchoConfig(max_delay_ms=settings.echo_max_delay_ms))
         self._turns = TurnTaking(turn_config(settings), echo=echo, vad=self._vad is not None)
         self._keypad = KeypadCollector()
-        self._barge_task: asyncio.Task[str] | None = None
-        self._closing = False
-        self._budget: CallBudget | None = None
-        self.report = CallReport()
+
+    def _caller_now(self) -> float:
+        """Turn-taking's time: the session clock as far as the caller has been heard."""
+        return self._caller_clock.now(self._clock.now())
 
     async def run(self) -> CallReport:
         """Serve the call until it ends; never raises for peer misbehaviour."""
@@ -255,9 +284,10 @@ class CallSession(CallActions):
             except TransportClosed:
                 self._finish("socket closed before start")
                 return None
-            if not self._accept(data):
+            events = self._accept(data)
+            if events is None:
                 return None
-            for event in self._protocol.events():
+            for event in events:
                 if isinstance(event, Start):
                     return await self._begin(event)
                 if isinstance(event, UnknownEvent):
@@ -289,6 +319,10 @@ class CallSession(CallActions):
             return self._refuse(str(exc), "call_token")
         except DuplicateCallError as exc:
             return self._refuse(str(exc), "duplicate_call")
+        self._open_call()
+        self._rate.started(self._clock.now())
+        if self.on_authenticated is not None:
+            self.on_authenticated()
         self.info = call_info(start.call_sid, start.stream_sid, start.account_sid, params)
         self._budget = CallBudget(self._services.limit_store.limits, started_at=self._clock.now())
         # Engines with per-call state (failover counts) hand out a per-call view.
@@ -299,25 +333,27 @@ class CallSession(CallActions):
         self._log.info("call started (stream %s)", start.stream_sid)
         return start
 
-    def _accept(self, data: str | bytes) -> bool:
-        """Feed one message to the protocol; on bad input end the call."""
-        now = self._clock.now()
-        if now - self._window_start > FLOOD_WINDOW_S:
-            self._window_start, self._window_count = now, 0
-        self._window_count += 1
-        if self._window_count > self._settings.max_inbound_rate * FLOOD_WINDOW_S:
-            self._refuse(
-                f"message flood (more than {self._settings.max_inbound_rate:.0f}/s)", "flood"
-            )
-            return False
+    def _accept(self, data: str | bytes) -> list[StreamEvent] | None:
+        """Feed one message to the protocol and judge the inbound rate; on bad
+        input or a flood end the call (``None``), else return its events."""
         try:
             self._protocol.receive(data)
         except ProtocolError as exc:
             self._services.metrics.error("protocol")
             self._log.warning("closing stream, protocol error: %s", exc)
             self._finish(f"protocol error: {exc}", exc.close_code)
-            return False
-        return True
+            return None
+        events = self._protocol.events()
+        wall = self._clock.now()
+        media = next((e for e in events if isinstance(e, Media)), None)
+        if media is not None:  # judged on Twilio's timestamps, not on read time
+            flood = self._rate.media(media.timestamp_ms, len(media.payload), wall)
+        else:  # marks, keys, unknown or empty frames: on the caller clock
+            flood = self._rate.other(self._caller_clock.now(wall))
+        if flood is not None:
+            self._refuse(flood, "flood")
+            return None
+        return events
 
     async def _read_loop(self) -> None:
         while True:
@@ -327,9 +363,10 @@ class CallSession(CallActions):
                 self._protocol.receive_eof()
                 self._finish("socket closed")
                 return
-            if not self._accept(data):
+            events = self._accept(data)
+            if events is None:
                 return
-            for event in self._protocol.events():
+            for event in events:
                 if isinstance(event, Media):
                     self._on_media(event)
                 elif isinstance(event, Mark):
@@ -344,17 +381,23 @@ class CallSession(CallActions):
                     self._note_unknown(event.name)
 
     def _on_media(self, event: Media) -> None:
+        """Caller audio, put in stream order by the jitter buffer, on Twilio's clock."""
         self.report.frames_in += 1
+        for frame in self._jitter.push(event.timestamp_ms, event.payload):
+            self._hear(frame)
+
+    def _hear(self, frame: ClockedFrame) -> None:
+        """One frame in order: VAD and turn-taking at the time it was spoken, then STT."""
+        now = self._caller_clock.on_audio(frame.end_ms, self._clock.now())
         if self._services.stt is None and self._vad is None:
             return
-        pcm = ulaw_to_pcm(event.payload)
+        pcm = ulaw_to_pcm(frame.payload)
         if self._vad is not None:
-            now = self._clock.now()
             self._apply(self._turns.on_caller_audio(pcm, self._vad.process(pcm), now))
         if self._services.stt is None:
             return
         try:
-            self._audio.put_nowait(AudioFrame(event.payload, pcm, event.timestamp_ms))
+            self._audio.put_nowait(AudioFrame(frame.payload, pcm, int(frame.timestamp_ms)))
         except asyncio.QueueFull:
             if self.report.frames_in % 50 == 0:
                 self._log.warning(
@@ -383,7 +426,7 @@ class CallSession(CallActions):
     def _on_key(self, digit: str) -> None:
         """One key: its own turn at once, or part of the entry the agent asked for."""
         now = self._clock.now()
-        self._turns.on_dtmf(now)  # the caller is there: no silence reprompt from this key
+        self._turns.on_dtmf(self._caller_now())  # the caller is there: no silence reprompt
         keypad = self._keypad
         if not keypad.active:
             key = keypad.on_key(digit, now)  # a finish key after a full entry is swallowed
@@ -449,7 +492,7 @@ class CallSession(CallActions):
         elif keypad.keying:
             # A caller keying is there: hold turn-taking's silence count, which
             # counts from the last key and may be shorter than the keypad's pause.
-            self._turns.on_dtmf(now)
+            self._turns.on_dtmf(self._caller_now())
 
     async def _audio_stream(self) -> AsyncIterator[AudioFrame]:
         while (frame := await self._audio.get()) is not None:
@@ -460,7 +503,7 @@ class CallSession(CallActions):
         assert stt is not None and self.info is not None
         try:
             async for result in stt.transcribe(self._audio_stream(), call=self.info):
-                self._apply(self._turns.on_transcript(result, self._clock.now()))
+                self._apply(self._turns.on_transcript(result, self._caller_now()))
         except ProviderError as exc:
             self._services.metrics.error("stt")
             self._log.error("speech recognition failed, keypad only from now: %s", exc)
@@ -496,7 +539,7 @@ class CallSession(CallActions):
             self._observe(
                 "caller", item.text if item.source == "speech" else f"[{item.source}] {item.text}"
             )
-        self._turns.on_reply_started(item.at)
+        self._turns.on_reply_started(self._caller_now())
         self._turn += 1
         timing = TurnTiming(self._turn, item.source, item.at)
         self.report.turns.append(timing)
@@ -508,52 +551,67 @@ class CallSession(CallActions):
         phrases: asyncio.Queue[str | None] = asyncio.Queue()
         speaker = asyncio.create_task(self._speak(turn, phrases))
         splitter = PhraseSplitter()
-        estimated = 0
+        apology = ""  # said by the session when the agent could not answer
         try:
             try:
-                extra = {"confidence": item.confidence} if item.confidence is not None else {}
-                reply = agent.respond(item.text, source=item.source, **extra)
-                async with contextlib.aclosing(reply) as run:
-                    async for token in run:
-                        if timing.first_token_at is None:
-                            timing.first_token_at = self._clock.now()
-                        if self._budget is not None:
-                            tokens = estimate_tokens(token)
-                            estimated += tokens
-                            self._budget.charge_tokens(tokens)
-                        for phrase in splitter.feed(token):
-                            phrases.put_nowait(phrase)
-                for phrase in splitter.flush():
-                    phrases.put_nowait(phrase)
-                # Keys pressed during the prompt count, as with <Gather>: arm now.
-                self._arm_keypad(agent)
-                # The model's own count (prompt included) replaces the estimate.
-                if self._budget is not None and (used := getattr(agent, "turn_usage", None)):
-                    self._budget.settle_tokens(estimated, sum(used))
+                await self._stream_reply(agent, item, timing, phrases, splitter)
             except Exception as exc:
                 self._services.metrics.error("agent")
                 self._log.error("agent failed during turn %d: %s", turn, type(exc).__name__)
                 if item.source != "event":
-                    phrases.put_nowait(fallback_phrase(item.source))
+                    apology = fallback_phrase(item.source)
+                    phrases.put_nowait(apology)
             if item.source == "event" and not splitter.emitted:  # an event is always answered
-                phrases.put_nowait(fallback_phrase(item.source, item.text))
+                apology = fallback_phrase(item.source, item.text)
+                phrases.put_nowait(apology)
             phrases.put_nowait(None)
             await speaker
             await self._until_heard()
             self._keypad.on_prompt_ended(self._clock.now())
             timing.finished_at = self._clock.now()
             self.report.heard[turn] = self._buffer.heard_text(turn)
+            self._record_spoken(apology)
             self._observe("agent", self.report.heard[turn], timing)
             self._turn_done(timing)
             # The reply ends with its call action: no silence reprompt while Twilio is asked.
             await self._perform(agent.pending_action(), after_event=item.source == "event")
-            self._apply(self._turns.on_reply_finished(self._clock.now(), self.report.heard[turn]))
+            self._apply(self._turns.on_reply_finished(self._caller_now(), self.report.heard[turn]))
         except asyncio.CancelledError:
             raise
         except Exception:
             self._log.exception("reply %d failed", turn)
         finally:
             speaker.cancel()
+
+    async def _stream_reply(
+        self,
+        agent: Agent,
+        item: CallerInput,
+        timing: TurnTiming,
+        phrases: asyncio.Queue[str | None],
+        splitter: PhraseSplitter,
+    ) -> None:
+        """Run the agent's turn, cutting its text into phrases for the speaker as it comes."""
+        estimated = 0
+        extra = {"confidence": item.confidence} if item.confidence is not None else {}
+        reply = agent.respond(item.text, source=item.source, **extra)
+        async with contextlib.aclosing(reply) as run:
+            async for token in run:
+                if timing.first_token_at is None:
+                    timing.first_token_at = self._clock.now()
+                if self._budget is not None:
+                    tokens = estimate_tokens(token)
+                    estimated += tokens
+                    self._budget.charge_tokens(tokens)
+                for phrase in splitter.feed(token):
+                    phrases.put_nowait(phrase)
+        for phrase in splitter.flush():
+            phrases.put_nowait(phrase)
+        # Keys pressed during the prompt count, as with <Gather>: arm now.
+        self._arm_keypad(agent)
+        # The model's own count (prompt included) replaces the estimate.
+        if self._budget is not None and (used := getattr(agent, "turn_usage", None)):
+            self._budget.settle_tokens(estimated, sum(used))
 
     def _turn_done(self, timing: TurnTiming) -> None:
         first_token, first_audio = (
@@ -611,7 +669,7 @@ class CallSession(CallActions):
                 self._protocol.send_clear()
                 await self._writer.flush()
         self._writer.resume()
-        self._turns.on_reply_interrupted(self._clock.now())
+        self._turns.on_reply_interrupted(self._caller_now())
         self._keypad.on_prompt_ended(self._clock.now())  # cut: the wait for a first key starts
         heard = self._buffer.heard_text(turn, cut)
         self.report.heard[turn] = heard
@@ -623,9 +681,21 @@ class CallSession(CallActions):
         self._observe("agent", heard + " [interrupted]", self.report.turns[-1])
         if running and self._agent is not None:
             await self._agent.cancel()
-        if self._agent is not None:
+        if turn == self._own_turn:  # the session's own phrase, not the agent's reply
+            self._record_spoken(heard, interrupted=True)
+        elif self._agent is not None:
             await self._agent.record_heard(heard)
         return heard
+
+    def _record_spoken(self, text: str, *, interrupted: bool = False) -> None:
+        """Tell the agent what the session said on its own (its optional ``record_spoken``)."""
+        record = getattr(self._agent, "record_spoken", None)
+        if record is None or not text:
+            return
+        try:
+            record(text, interrupted=interrupted)
+        except Exception as exc:
+            self._log.warning("agent record_spoken() failed: %s", type(exc).__name__)
 
     def _apply(self, actions: list[TurnAction]) -> None:
         """Carry out what turn-taking decided (called on the reader's path: no awaits)."""
@@ -658,13 +728,15 @@ class CallSession(CallActions):
         """Turn-taking timers and the keypad's pause: they must fire even when no audio arrives."""
         while True:
             now = self._clock.now()
-            dues = (self._turns.deadline(), self._keypad.deadline())
+            heard = self._caller_clock.tick(now)  # also how the clock sees a stalled process
+            turn_due = self._turns.deadline()  # on the caller clock
+            dues = (None if turn_due is None else now + turn_due - heard, self._keypad.deadline())
             due = min((d for d in dues if d is not None), default=None)
             wait = POLL_S if due is None else min(POLL_S, max(0.0, due - now))
             await self._clock.sleep(max(wait, PACING_SLACK_S))
             now = self._clock.now()
             self._poll_keypad(now)  # first: an entry ending now beats a reprompt due now
-            self._apply(self._turns.poll(now))
+            self._apply(self._turns.poll(self._caller_clock.tick(now)))
             if self._budget is not None and (over := self._budget.over(now)) is not None:
                 self._end_for_limit(over)
 

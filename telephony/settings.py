@@ -174,9 +174,42 @@ SETTINGS: tuple[Setting, ...] = (
         "max_inbound_rate",
         "DIALGRAPH_MAX_INBOUND_RATE",
         250.0,
-        "Inbound messages per second (averaged over 2 s) above which a stream is "
-        "treated as a flood and closed. Twilio sends 50/s.",
+        "Inbound messages per second (over 2 s of the stream's own time: Twilio's "
+        "media timestamps, so a backlog after a stall is no flood) above which a "
+        "stream is treated as a flood and closed. Twilio sends 50/s.",
         float,
+    ),
+    Setting(
+        "max_unauthenticated",
+        "DIALGRAPH_MAX_UNAUTHENTICATED",
+        256,
+        "Media sockets that may wait for their start and token at once; more are "
+        "refused (close 1013). Each costs a few tens of kB until it authenticates.",
+        int,
+    ),
+    Setting(
+        "max_unauthenticated_per_address",
+        "DIALGRAPH_MAX_UNAUTHENTICATED_PER_ADDRESS",
+        32,
+        "The same per client address, applied only with DIALGRAPH_TRUST_FORWARDED "
+        "(then the address is the forwarded one; Twilio and proxies share few "
+        "addresses, so without it only the global cap applies). 0: no per-address cap.",
+        int,
+    ),
+    Setting(
+        "header_timeout",
+        "DIALGRAPH_HEADER_TIMEOUT",
+        10.0,
+        "Seconds a connection may take to send a request's headers (`dialgraph "
+        "serve`); slower ones are closed. 0: no limit.",
+        float,
+    ),
+    Setting(
+        "idle_timeout",
+        "DIALGRAPH_IDLE_TIMEOUT",
+        5,
+        "Seconds an idle keep-alive HTTP connection is kept open (`dialgraph serve`).",
+        int,
     ),
     Setting(
         "playout_lead_ms",
@@ -506,6 +539,10 @@ class Settings:
     start_timeout: float = 10.0
     max_message_bytes: int = 64 * 1024
     max_inbound_rate: float = 250.0
+    max_unauthenticated: int = 256
+    max_unauthenticated_per_address: int = 32
+    header_timeout: float = 10.0
+    idle_timeout: int = 5
     playout_lead_ms: int = 120
     database_url: str = ""
     checkpoint_key: str = ""

@@ -17,7 +17,9 @@ A team's own repository needs nothing else to serve its graph::
 
 from __future__ import annotations
 
+import asyncio
 import inspect
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -28,7 +30,7 @@ from litestar.logging import LoggingConfig
 from telephony.session import CallServices
 from telephony.settings import Settings, load_settings
 from telephony.web.drain import DrainState
-from telephony.web.media import media_stream
+from telephony.web.media import UnauthenticatedSockets, media_stream
 from telephony.web.routes import TwilioController, healthz, metrics, readyz
 from telephony.web.state import WebState
 
@@ -36,10 +38,97 @@ if TYPE_CHECKING:
     from graphs.runtime.loader import Flow
     from graphs.runtime.phone import PhoneSettings
 
-__all__ = ["MAX_REQUEST_BYTES", "create_app"]
+__all__ = ["MAX_REQUEST_BYTES", "create_app", "server_protocols"]
+
+logger = logging.getLogger("dialgraph.web")
 
 # Twilio's webhooks are form posts of 1-3 KB; nothing legitimate comes near this.
 MAX_REQUEST_BYTES = 64 * 1024
+
+
+def server_protocols(settings: Settings) -> dict[str, Any]:
+    """uvicorn's protocol classes with the limits uvicorn lacks (``uvicorn.Config(**...)``).
+
+    - HTTP: a connection must finish each request's headers within
+      ``header_timeout`` seconds (uvicorn has only a keep-alive timeout, armed
+      after a response: a socket that connects and sends nothing, or a header
+      a byte a minute, was kept for ever).
+    - WebSocket: a text frame that is not valid UTF-8 ends the stream with
+      1007 and one log line (uvicorn logged a traceback).
+
+    ``dialgraph serve`` uses them; an app served by another command can too.
+    """
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    protocols: dict[str, Any] = {
+        "ws": _strict_utf8(WebSocketsSansIOProtocol),
+        "timeout_keep_alive": settings.idle_timeout,
+    }
+    if settings.header_timeout > 0:
+        protocols["http"] = _with_header_timeout(AutoHTTPProtocol, settings.header_timeout)
+    return protocols
+
+
+def _with_header_timeout(base: type[asyncio.Protocol], timeout_s: float) -> type[asyncio.Protocol]:
+    """``base`` (uvicorn's httptools or h11 protocol) closing connections slow to send headers.
+
+    A timer per connection checks every ``timeout_s``: if no request's headers
+    completed since the last check and no request is in progress, the
+    connection is idle or dribbling a header, and is closed. A socket upgraded
+    to a WebSocket belongs to the WebSocket protocol: the timer stops.
+    """
+
+    class HeaderTimeoutProtocol(base):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # type: ignore[arg-type]
+            self._arm_header_timer()
+
+        def _arm_header_timer(self) -> None:
+            self._watched_cycle = self.cycle
+            self._header_timer = asyncio.get_running_loop().call_later(
+                timeout_s, self._header_timeout
+            )
+
+        def _header_timeout(self) -> None:
+            transport = self.transport
+            if transport.is_closing() or transport.get_protocol() is not self:
+                return  # closed, or upgraded to a WebSocket
+            cycle = self.cycle
+            idle = cycle is None or cycle.response_complete
+            if cycle is self._watched_cycle and idle:
+                logger.debug("closing a connection that sent no complete request headers")
+                transport.close()
+                return
+            self._arm_header_timer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+    return HeaderTimeoutProtocol
+
+
+def _strict_utf8(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
+    """``base`` (uvicorn's websockets-sansio protocol) closing 1007 on a text frame that is
+    not UTF-8, with one log line instead of uvicorn's traceback."""
+
+    class StrictUtf8Protocol(base):  # type: ignore[misc, valid-type]
+        def send_receive_event_to_app(self) -> None:
+            if self.curr_msg_data_type == "text" and not self.close_sent:
+                data = b"".join(self.frames)
+                if not data.isascii():  # Twilio sends ASCII: only other text is checked
+                    try:
+                        data.decode()
+                    except UnicodeDecodeError:
+                        self.frames = []
+                        logger.warning("media stream closed: a text frame is not valid UTF-8")
+                        self.conn.send_close(1007, "invalid UTF-8")
+                        self.handle_parser_exception()
+                        return
+            super().send_receive_event_to_app()
+
+    return StrictUtf8Protocol
 
 
 def _lifespan(
@@ -147,6 +236,11 @@ def create_app(
         {
             "settings": settings,
             "drain": DrainState(),
+            "unauthenticated": UnauthenticatedSockets(
+                settings.max_unauthenticated,
+                # A client address is worth a cap only when it is the real one.
+                settings.max_unauthenticated_per_address if settings.trust_forwarded else 0,
+            ),
             "voicemail_message": settings.voicemail_message or on_phone.voicemail(),
         }
     )

@@ -5,12 +5,20 @@ signature is missing or wrong (accept, then close 1008, before reading a
 single message), wraps Litestar's WebSocket in :class:`LitestarMediaTransport`,
 and runs one :class:`~telephony.session.CallSession`. Whatever goes wrong
 inside that call ends that call only.
+
+Until its ``start`` and call token are accepted a socket is *unauthenticated*:
+anyone who can get a signed URL (or who is on loopback without an auth token)
+can hold one open for ``DIALGRAPH_START_TIMEOUT``. The session keeps almost
+nothing for it, and :class:`UnauthenticatedSockets` caps how many may wait at
+once (globally; per client address only when the forwarded address is
+trusted); beyond the cap a socket is closed at once with 1013 (try again later).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import WebSocket, websocket
@@ -25,7 +33,9 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_INTERNAL",
     "CLOSE_POLICY",
+    "CLOSE_TRY_AGAIN",
     "LitestarMediaTransport",
+    "UnauthenticatedSockets",
     "media_stream",
 ]
 
@@ -34,6 +44,8 @@ logger = logging.getLogger("dialgraph.web")
 CLOSE_GOING_AWAY = 1001  # server shutting down mid-call
 CLOSE_POLICY = 1008  # refused handshake (bad or missing signature)
 CLOSE_INTERNAL = 1011  # a bug in this call's session
+CLOSE_TRY_AGAIN = 1013  # too many sockets waiting to authenticate
+_REFUSAL_LOG_EVERY = 100  # under a flood of sockets, one log line per this many refusals
 _MAX_REASON_BYTES = 123  # RFC 6455: a close frame's reason fits in 123 bytes of UTF-8
 
 
@@ -94,6 +106,74 @@ class LitestarMediaTransport:
             logger.debug("closing media socket failed: %s", type(exc).__name__)
 
 
+class UnauthenticatedSockets:
+    """How many media sockets are waiting for a valid ``start``, and the caps on them.
+
+    Args:
+        limit: At most this many at once, whoever opened them.
+        per_address: At most this many from one client address (0: no cap).
+            Give it only when the address is trustworthy (the forwarded
+            address behind your own proxy): Twilio and proxies share few
+            addresses, and one cap on them would refuse real calls.
+
+    Attributes:
+        refused: Sockets refused so far.
+    """
+
+    def __init__(self, limit: int, per_address: int = 0) -> None:
+        self.limit = limit
+        self.per_address = per_address
+        self.refused = 0
+        self._total = 0
+        self._by_address: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return self._total
+
+    def enter(self, address: str | None) -> Callable[[], None] | None:
+        """Admit one socket; return its (idempotent) release, or ``None`` when full."""
+        key = address or "?"
+        over_address = self.per_address > 0 and self._by_address.get(key, 0) >= self.per_address
+        if self._total >= self.limit or over_address:
+            self.refused += 1
+            return None
+        self._total += 1
+        if self.per_address > 0:
+            self._by_address[key] = self._by_address.get(key, 0) + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            self._total -= 1
+            if self.per_address > 0:
+                left = self._by_address[key] - 1
+                if left:
+                    self._by_address[key] = left
+                else:
+                    del self._by_address[key]
+
+        return release
+
+
+async def _refuse_busy(socket: WebSocket[Any, Any, Any], gate: UnauthenticatedSockets) -> None:
+    """Close a socket over the unauthenticated cap at once (1013), logging one line
+    for the first refusal and then one per ``_REFUSAL_LOG_EVERY``."""
+    if gate.refused % _REFUSAL_LOG_EVERY == 1:
+        logger.warning(
+            "media stream refused: %d sockets already waiting for start (%d refused so far)",
+            len(gate),
+            gate.refused,
+        )
+    try:
+        await socket.accept()
+        await socket.close(code=CLOSE_TRY_AGAIN, reason="too many unauthenticated streams")
+    except (WebSocketDisconnect, OSError):
+        pass
+
+
 async def _refuse(socket: WebSocket[Any, Any, Any], error: SignatureError) -> None:
     """Close a handshake that failed its signature check: accepted first, so
     the peer sees a policy-violation close code rather than a bare HTTP 403."""
@@ -113,10 +193,27 @@ async def media_stream(socket: WebSocket[Any, Any, Any], state: WebState) -> Non
     except SignatureError as error:
         await _refuse(socket, error)
         return
+    gate = state.unauthenticated
+    client = socket.client
+    release = gate.enter(client.host if client is not None else None)
+    if release is None:
+        await _refuse_busy(socket, gate)
+        return
+    try:
+        await _serve(socket, state, release)
+    finally:
+        release()
+
+
+async def _serve(
+    socket: WebSocket[Any, Any, Any], state: WebState, authenticated: Callable[[], None]
+) -> None:
     await socket.accept()
     transport = LitestarMediaTransport(socket)
+    session = CallSession(transport, state.services, state.settings)
+    session.on_authenticated = authenticated
     try:
-        await CallSession(transport, state.services, state.settings).run()
+        await session.run()
     except asyncio.CancelledError:
         await transport.close(CLOSE_GOING_AWAY, "server shutting down")
         raise

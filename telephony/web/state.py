@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar.datastructures import State
 
 from telephony.session import CallServices
 from telephony.settings import Settings
 from telephony.web.drain import DrainState
+
+if TYPE_CHECKING:
+    from telephony.web.media import UnauthenticatedSockets
 
 __all__ = ["WebState"]
 
@@ -19,6 +24,8 @@ class WebState(State):
         services: Engines and registries shared by every call, opened once by
             the lifespan (or handed to :func:`~telephony.web.create_app`).
         drain: Whether the process is draining before it stops.
+        unauthenticated: Media sockets still waiting for a valid ``start``,
+            and the caps on them.
         voicemail_message: What ``DIALGRAPH_VOICEMAIL=message`` leaves on a
             machine: the setting, else the flow's ``phone.voicemail()``.
     """
@@ -26,4 +33,5 @@ class WebState(State):
     settings: Settings
     services: CallServices
     drain: DrainState
+    unauthenticated: UnauthenticatedSockets
     voicemail_message: str
