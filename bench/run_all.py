@@ -1,6 +1,6 @@
 """Run the benchmarks one after another and print what each prints (``make bench``).
 
-Run: ``uv run python bench/run_all.py``; about 45 s. Prints figures, never
+Run: ``uv run python bench/run_all.py``; a few minutes. Prints figures, never
 pass/fail: each benchmark runs in its own process (so one's imports and
 memory never colour the next), its output is passed through as it comes, and
 a benchmark that crashes or overruns is reported and the next one still runs.
@@ -15,6 +15,12 @@ The exit status is non-zero only if a benchmark could not run to its end.
 - ``bench_barge_in.py``: VAD onset delay and barge-in reaction on real speech.
 - ``bench_calls.py --quick``: concurrent calls against a real server process,
   with its CPU and memory per call and whether any agent audio came late.
+- ``bench_preauth.py``: RSS per signed socket that never authenticates, and
+  ``/healthz`` latency while a thousand of them are open.
+- ``bench_soak.py --calls 2000``: RSS over many short calls (run it alone
+  with the default 10,000 for the flat-memory figure).
+- ``bench_db_blackhole.py 3``: time from the caller's turn to the apology when
+  Postgres stops answering mid-call (needs Postgres).
 """
 
 from __future__ import annotations
@@ -34,6 +40,9 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...], float], ...] = (
     ("bench_barge_in.py", (), 180.0),
     ("bench_graph_turns.py", ("--quick",), 180.0),
     ("bench_clinic_turns.py", ("--calls", "1"), 180.0),
+    ("bench_preauth.py", ("--sockets", "1000"), 120.0),  # RSS per silent socket, /healthz
+    ("bench_soak.py", ("--calls", "2000"), 240.0),  # 10,000 (the issue's figure): run it alone
+    ("bench_db_blackhole.py", ("3",), 180.0),
 )
 
 

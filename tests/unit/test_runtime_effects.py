@@ -144,6 +144,11 @@ async def test_the_ledger_in_the_database_keeps_the_first_outcome(
     assert isinstance(current_ledger(), InMemoryEffectLedger)  # opening one changes nothing
 
 
+def _database_bytes(directory: Path, name: str) -> bytes:
+    """The SQLite file and its WAL, as a thief with the disk would read them."""
+    return b"".join(f.read_bytes() for f in directory.glob(f"{name}*"))
+
+
 async def test_the_ledger_holds_results_sealed_and_still_reads_plain_rows(tmp_path: Path) -> None:
     path = tmp_path / "effects.db"
     url, secret = f"sqlite:///{path}", "ledger-key-0123456789abcdef"
@@ -154,7 +159,7 @@ async def test_the_ledger_holds_results_sealed_and_still_reads_plain_rows(tmp_pa
         new, old = await ledger.get("t:new"), await ledger.get("t:old")
     assert new == EffectRecord("book", "Booked for Rui Costa.", {"who": "Rui"})
     assert old == EffectRecord("book", "Booked for Ana Diaz.", {"who": "Ana"})  # from before
-    raw = b"".join(f.read_bytes() for f in tmp_path.glob("effects.db*"))  # the WAL too
+    raw = _database_bytes(tmp_path, "effects.db")
     assert b"Rui" not in raw and b"Costa" not in raw  # sealed at rest
     async with open_effect_ledger(url, var_dir=tmp_path, encryption_key="off") as plain:
         with pytest.raises(ValueError, match="DIALGRAPH_CHECKPOINT_KEY"):
