@@ -114,6 +114,8 @@ END_GRACE_S = 1.0  # a call must be torn down within a second of its end
 # 60 s of audio may wait for the recogniser before frames drop: a stall's backlog
 # (30 s is the design case) is caught up, not dropped. Used only while behind.
 AUDIO_QUEUE_FRAMES = 3000
+# What an ``Expect`` may ask for besides digits: answered by speaking.
+SPOKEN_KINDS = frozenset({"yes_no", "date", "time", "choice", "name", "text"})
 POLL_S = 0.1  # turn-taking timers are checked at least this often
 
 
@@ -463,7 +465,10 @@ class CallSession(CallActions):
             return
         if not isinstance(spec, Mapping) or spec.get("kind") != "digits":
             kind = spec.get("kind") if isinstance(spec, Mapping) else type(spec).__name__
-            self._log.warning("agent expects %r, which the session cannot collect", str(kind)[:40])
+            if kind not in SPOKEN_KINDS:  # a spoken answer is the recogniser's, not a mistake
+                self._log.warning(
+                    "agent expects %r, which the session cannot collect", str(kind)[:40]
+                )
             return
         request, rejected = parse_request(spec)
         if rejected:

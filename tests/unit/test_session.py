@@ -663,3 +663,14 @@ async def test_a_broken_expecting_leaves_keys_single(caplog, agent) -> None:
     await press(call, "1")
     assert ("dtmf", "1") in call.agent.inputs
     await call.end()
+
+
+async def test_a_spoken_expectation_is_quiet_and_keys_stay_single(caplog) -> None:
+    call = Call(agent=lambda: AskingAgent(ask={"kind": "yes_no", "hints": ["yes", "no"]}))
+    call.begin()
+    await call.run_for(3.0)
+    call.echo_marks()
+    await press(call, "1")
+    assert ("dtmf", "1") in call.agent.inputs  # a key is still its own turn
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # every yes/no asked
+    await call.end()
