@@ -61,6 +61,8 @@ async def test_three_foreign_graphs_are_heard_act_and_show_in_studio(tmp_path: P
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
             "DIALGRAPH_TWILIO_API_URL": twilio.base_url,
+            # One database for the three calls: one key (see softphone_call).
+            "DIALGRAPH_CHECKPOINT_KEY": os.environ["DIALGRAPH_CHECKPOINT_KEY"],
         }
         for name, spec in GRAPHS.items():
             script = tmp_path / f"{name}.toml"
