@@ -52,7 +52,8 @@ def _normal(text: str) -> str:
 
 
 async def _checkpoint(call_sid: str, database_url: str, var_dir: Path) -> list[BaseMessage]:
-    async with open_checkpointer(database_url, var_dir=var_dir) as saver:
+    # The call ran with its own settings: the key it generated in var_dir.
+    async with open_checkpointer(database_url, var_dir=var_dir, encryption_key="") as saver:
         config = {"configurable": {"thread_id": thread_id_for_call(call_sid), "checkpoint_ns": ""}}
         stored = await saver.aget_tuple(config)
     assert stored is not None, "the call has a checkpoint"
