@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make demo   - a whole simulated phone call against the embedded engines
-#   make test   - lint and the full test suite
+#   make test   - lint, type check and the full test suite
 # Both bootstrap uv (pinned) and the locked environment first.
 
 UV_VERSION := 0.13.9
@@ -16,6 +16,7 @@ demo: sync
 test: sync
 	$(UV) run --locked --no-sync ruff check .
 	$(UV) run --locked --no-sync ruff format --check .
+	$(UV) run --locked --no-sync mypy
 	$(UV) run --locked --no-sync pytest
 
 bench: sync
@@ -32,4 +33,4 @@ sync: $(UV)
 	.bootstrap/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 clean:
-	rm -rf .venv .bootstrap var .pytest_cache .ruff_cache
+	rm -rf .venv .bootstrap var .pytest_cache .ruff_cache .mypy_cache

@@ -74,7 +74,7 @@ def route_after_echo(state: MessagesState) -> Literal["hang_up", "__end__"]:
     last = state["messages"][-1] if state["messages"] else None
     if isinstance(last, AIMessage) and last.tool_calls:
         return "hang_up"
-    return END
+    return "__end__"
 
 
 builder = StateGraph(MessagesState)

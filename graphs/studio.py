@@ -45,6 +45,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
@@ -173,7 +174,9 @@ class StudioThreads:
                 logger.exception("studio: thread sync failed; retrying in %.1f s", interval)
 
     async def _register(self, thread: CallThread) -> bool:
-        config = {"configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}}
+        config: RunnableConfig = {
+            "configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}
+        }
         found = await self._saver.aget_tuple(config)
         if found is None:  # deleted since it was listed
             return False

@@ -7,8 +7,10 @@
   (name, last visit... per phone number).
 - :mod:`memory.window`: ``windowed_messages(n)``, the bounded ``messages``
   reducer that keeps every turn's cost flat.
-- :mod:`memory.transcripts`: the append-only, redacted per-call transcript
-  (JSON-lines files; rows in Postgres through :mod:`memory.transcripts_pg`).
+- :mod:`memory.transcripts`: the append-only, redacted per-call transcript;
+  picks the backend (JSON-lines files, :mod:`memory.transcripts_file`; rows in
+  Postgres, :mod:`memory.transcripts_pg`), both built on
+  :mod:`memory.transcripts_base`, which imports neither.
 
 Nothing here imports ``telephony`` or ``graphs``. Submodules are not
 re-exported, so ``langgraph.json`` can load ``memory/checkpointer.py`` alone.

@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import functools
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,7 +57,7 @@ class EffectRecord:
             tool_call_id=tool_call_id,
             name=self.tool,
             artifact=self.artifact,
-            status=self.status,  # type: ignore[arg-type]
+            status=self.status,
         )
 
 
@@ -133,7 +133,7 @@ def _row(key: str, record: EffectRecord, ring: KeyRing | None) -> tuple[str, ...
     )
 
 
-def _record(row: tuple[Any, ...] | None, ring: KeyRing | None) -> EffectRecord | None:
+def _record(row: Iterable[Any] | None, ring: KeyRing | None) -> EffectRecord | None:
     if row is None:
         return None
     tool, content, artifact, status = row

@@ -113,6 +113,8 @@ class KeyRing:
         """``nonce + tag + ciphertext`` under the newest key (LangGraph's AES layout)."""
         aes = _aes()
         cipher = aes.new(self._aes_keys[0], aes.MODE_EAX)
+        ciphertext: bytes
+        tag: bytes
         ciphertext, tag = cipher.encrypt_and_digest(plaintext)
         return bytes(cipher.nonce) + tag + ciphertext
 
@@ -373,6 +375,7 @@ async def rotate(
     async with open_checkpointer(database_url, var_dir=var_dir, encryption_key=setting) as saver:
         rows = await _rekey_checkpoints(saver, ring, database.kind)
     async with open_store(database_url, var_dir=var_dir, encryption_key=setting) as store:
+        # A key is set (checked above), so open_store gave an EncryptedStore.
         items = await store.rekey()  # type: ignore[attr-defined]
     logger.info("re-encrypted %d checkpoint rows and %d store items", rows, items)
     return RotationReport(checkpoint_rows=rows, store_items=items)
@@ -440,14 +443,14 @@ async def _rekey_postgres(saver: Any, ring: KeyRing) -> int:
         for table, column, keys in _PG_TABLES:
             cols = ", ".join(keys)
             where = " AND ".join(f"{k} = %s" for k in keys)
-            await cur.execute(f"SELECT {cols}, type, {column} FROM {table}")  # type: ignore[arg-type]
+            await cur.execute(f"SELECT {cols}, type, {column} FROM {table}")
             rows = await cur.fetchall()
             for row in rows:
                 values = list(row.values()) if isinstance(row, dict) else list(row)
                 new = _rekeyed(ring, values[-2], values[-1])
                 if new is not None:
                     await cur.execute(
-                        f"UPDATE {table} SET type = %s, {column} = %s WHERE {where}",  # type: ignore[arg-type]
+                        f"UPDATE {table} SET type = %s, {column} = %s WHERE {where}",
                         (*new, *values[: len(keys)]),
                     )
                     changed += 1

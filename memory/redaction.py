@@ -60,9 +60,13 @@ import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from memory._spoken import OffsetMap, normalise
+
+if TYPE_CHECKING:  # Presidio itself is imported lazily (it is heavy)
+    from presidio_analyzer import EntityRecognizer
+    from presidio_analyzer.nlp_engine import NlpArtifacts
 
 # Presidio (imported lazily below) imports tldextract for its e-mail check. We
 # never call it (our validator is offline), and if anything else does, no
@@ -192,7 +196,7 @@ def verhoeff_valid(number: str) -> bool:
     return check == 0
 
 
-def _build_recognizers(allow_list: Sequence[str]) -> list:
+def _build_recognizers(allow_list: Sequence[str]) -> list[EntityRecognizer]:
     """Create the recognisers (imports Presidio lazily: it is heavy)."""
     from presidio_analyzer import LocalRecognizer, Pattern, PatternRecognizer, RecognizerResult
     from presidio_analyzer.predefined_recognizers import (
@@ -220,6 +224,8 @@ def _build_recognizers(allow_list: Sequence[str]) -> list:
     class SpokenNameRecognizer(LocalRecognizer):
         """Names after "my name is", "this is", "I'm"... (the small model misses them)."""
 
+        name: str  # set by Presidio's EntityRecognizer.__init__ (which leaves it unannotated)
+
         def __init__(self, allow_list: Sequence[str]) -> None:
             self._allow = {w.lower() for w in allow_list}
             super().__init__(supported_entities=["PERSON"], name="SpokenNameRecognizer")
@@ -227,7 +233,9 @@ def _build_recognizers(allow_list: Sequence[str]) -> list:
         def load(self) -> None:
             pass
 
-        def analyze(self, text, entities, nlp_artifacts=None):
+        def analyze(
+            self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+        ) -> list[RecognizerResult]:
             results = []
             for match in _NAME_PHRASE.finditer(text):
                 span = _name_after(text, match.end())
@@ -241,7 +249,7 @@ def _build_recognizers(allow_list: Sequence[str]) -> list:
                 )
             return results
 
-        def _meta(self) -> dict:
+        def _meta(self) -> dict[str, str]:
             return {
                 RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
                 RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
@@ -463,7 +471,8 @@ class Redactor:
                 labels_to_ignore=["DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY"]
             ),
         )
-        nlp_engine.nlp = {"en": nlp}
+        # Presidio annotates ``nlp`` by its ``None`` before load(); it holds this dict.
+        nlp_engine.nlp = {"en": nlp}  # type: ignore[assignment]
 
         registry = RecognizerRegistry(supported_languages=["en"])
         for recognizer in _build_recognizers(self.allow_list):

@@ -44,7 +44,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from langgraph.store.base import (
@@ -257,14 +257,14 @@ class EncryptedStore(BaseStore):
     def _plan_search(self, op: SearchOp) -> tuple[list[Op], Callable[[list[Result]], Result]]:
         prefixes = self._stored_namespaces(op.namespace_prefix)
         if op.filter is None and len(prefixes) == 1:
-            return [op], lambda found: [self._open(i) for i in found[0]]
+            return [op], lambda found: [self._open(i) for i in _page(found[0])]
         scans: list[Op] = [
             op._replace(namespace_prefix=p, filter=None, limit=SCAN_LIMIT, offset=0)
             for p in prefixes
         ]
 
         def finish(found: list[Result]) -> Result:
-            items = [self._open(i) for page in found for i in page]
+            items = [self._open(i) for page in found for i in _page(page)]
             kept = [i for i in items if i is not None and _matches(i.value, op.filter or {})]
             kept.sort(key=lambda i: i.updated_at, reverse=True)
             return kept[op.offset : op.offset + op.limit]
@@ -319,6 +319,11 @@ def _finish(
         out.append(finish(results[at : at + len(inner)]))
         at += len(inner)
     return out
+
+
+def _page(result: Result) -> list[SearchItem]:
+    """A search's result: its page of items (``Result`` is the union over every kind of op)."""
+    return cast("list[SearchItem]", result)
 
 
 def _is_sealed(value: Any) -> bool:

@@ -51,7 +51,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from memory.checkpointer import CONNECT_TIMEOUT_S, open_postgres_pool
-from memory.transcripts import Redactor, TranscriptEntry, TranscriptRecorder, identity
+from memory.transcripts_base import Redactor, TranscriptEntry, TranscriptRecorder, identity
 
 __all__ = [
     "CLOSE_RETRY_DELAYS_S",

@@ -33,7 +33,7 @@ Leading ``SystemMessage``s are pinned and count towards the budget.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import (
     AnyMessage,
@@ -117,7 +117,8 @@ def windowed_messages(
 
     def reduce_windowed(left: Messages, right: Messages) -> list[AnyMessage]:
         merged = add_messages(left, _drop_stale_removals(left, right))
-        return trim_window(merged, max_messages)
+        # add_messages is typed as returning any ``Messages``; it returns a list of messages.
+        return trim_window(cast("list[AnyMessage]", merged), max_messages)
 
     reduce_windowed.__name__ = f"windowed_messages_{max_messages}"
     reduce_windowed.__qualname__ = reduce_windowed.__name__

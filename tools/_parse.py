@@ -60,8 +60,7 @@ def parse_day(text: str, today: date) -> date | None:
     """
     said = _words(text)
     if iso := re.search(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b", said):
-        year, month, day = (int(part) for part in iso.groups())
-        return _on_or_after(today, month, day, year)
+        return _on_or_after(today, int(iso.group(2)), int(iso.group(3)), int(iso.group(1)))
     if "day after tomorrow" in said:
         return today + timedelta(days=2)
     if re.search(r"\btomorrow\b", said):

@@ -86,7 +86,24 @@ _YES_TO: dict[Pending, Request] = {
     "offer_ticket": "new_ticket",
     "transfer": "person",
 }
-_NODE_FOR: dict[Request, str] = {
+_Step = Literal[
+    "outage",
+    "ticket_lookup",
+    "describe_problem",
+    "file_ticket",
+    "transfer",
+    "goodbye",
+    "declined",
+    "transfer_failed",
+]
+_REQUEST_OF: dict[Intent, Request] = {
+    Intent.PERSON: "person",
+    Intent.GOODBYE: "goodbye",
+    Intent.NEW_TICKET: "new_ticket",
+    Intent.TICKET_STATUS: "ticket_status",
+    Intent.OUTAGE: "outage",
+}
+_NODE_FOR: dict[Request, _Step] = {
     "outage": "outage",
     "ticket_status": "ticket_lookup",
     "new_ticket": "describe_problem",
@@ -113,13 +130,13 @@ def _say(text: str, *, expecting: Mapping[str, Any] | None = None) -> list[AIMes
 def _resolve(heard: Understanding, pending: Pending | None) -> Request | None:
     """What a turn asks for, given the question the last reply left open."""
     if heard.intent in (Intent.PERSON, Intent.GOODBYE):  # these win over any question
-        return heard.intent.value
+        return _REQUEST_OF[heard.intent]
     if pending is not None and heard.answer == "yes":
         return _YES_TO[pending]
     if pending is not None and heard.answer == "no":
         return "declined"
     if heard.intent is not None:
-        return heard.intent.value
+        return _REQUEST_OF[heard.intent]
     if heard.answer == "no":  # "no" to "anything else?"
         return "goodbye"
     return None
@@ -340,14 +357,14 @@ def route_request(
     if state.request is None:
         turn = last_caller_turn(state.messages)
         if turn is not None and turn["source"] == "event":  # nothing the caller said
-            return END
+            return "__end__"
         if state.misses >= MISSES_BEFORE_HANGUP:
             return "goodbye"
         return "offer_person" if state.misses >= MISSES_BEFORE_OFFER else "reprompt"
     node = _NODE_FOR.get(state.request)
     if node is None:
         raise ValueError(f"no step for the request {state.request!r}")
-    return node  # type: ignore[return-value]
+    return node
 
 
 def _elsewhere(state: State) -> Literal["transfer", "goodbye", "offer_person"]:
@@ -373,12 +390,12 @@ def route_after_describing(
     state: State,
 ) -> Literal["__end__", "transfer", "goodbye", "offer_person"]:
     """After ``describe_problem``: wait for the yes to the read-back, or follow the caller."""
-    return END if state.pending == "open_ticket" else _elsewhere(state)
+    return "__end__" if state.pending == "open_ticket" else _elsewhere(state)
 
 
 def route_after_tools(state: State) -> Literal["report", "__end__"]:
     """A call action ends the run (the runtime carries it out); a lookup is reported."""
-    return END if requested_actions(state.messages) else "report"
+    return "__end__" if requested_actions(state.messages) else "report"
 
 
 # -- the graph -----------------------------------------------------------------------

@@ -37,7 +37,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict, cast
 from zoneinfo import ZoneInfo
 
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -111,7 +111,7 @@ def caller_turn(message: BaseMessage | None) -> CallerTurn | None:
         return None
     tag = (message.additional_kwargs or {}).get(CALL_KEY)
     if isinstance(tag, Mapping) and tag.get("source"):
-        return CallerTurn(**tag)  # type: ignore[typeddict-item]
+        return cast(CallerTurn, dict(tag))  # the turn turn_message() stored
     text = message.content if isinstance(message.content, str) else ""
     return CallerTurn(text=text, source="speech")
 
@@ -253,7 +253,7 @@ def ask(question: str, expect: Mapping[str, Any] | None = None) -> CallerTurn:
     answer = interrupt(payload)
     if isinstance(answer, str):  # resumed by hand with plain text
         return CallerTurn(text=answer, source="speech")
-    return CallerTurn(**answer)
+    return cast(CallerTurn, dict(answer))  # the turn the runtime resumed with
 
 
 # -- call facts ---------------------------------------------------------------------
@@ -281,7 +281,7 @@ class CallFacts:
 
     def to_config(self) -> dict[str, str]:
         """The mapping stored under ``config["configurable"]["dialgraph"]``."""
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
     def local_now(self) -> dt.datetime:
         """The flow's wall-clock time (naive), pinned ``now`` / ``today`` first."""
@@ -312,5 +312,5 @@ def call_facts(config: RunnableConfig | Mapping[str, Any] | None = None) -> Call
     raw = (config.get("configurable") or {}).get(CALL_KEY) or {}
     if not isinstance(raw, Mapping):
         return CallFacts()
-    known = {k: str(v) for k, v in raw.items() if k in CallFacts.__slots__ and v is not None}  # type: ignore[attr-defined]
+    known = {k: str(v) for k, v in raw.items() if k in CallFacts.__slots__ and v is not None}
     return CallFacts(**known)

@@ -65,7 +65,9 @@ class Flow:
         """Whether the graph is built per call by a factory."""
         return not isinstance(self.graph, Pregel | StateGraph)
 
-    def compile(self, checkpointer: Any, store: Any, facts: CallFacts | None = None) -> Pregel:
+    def compile(
+        self, checkpointer: Any, store: Any, facts: CallFacts | None = None
+    ) -> Pregel[Any, Any, Any, Any]:
         """The graph compiled (or copied) with Dialgraph's checkpointer and store."""
         graph = self.graph
         if self.per_call:
@@ -85,7 +87,7 @@ class Flow:
         )
 
 
-def _check(graph: Pregel, flow: Flow) -> Pregel:
+def _check(graph: Pregel[Any, Any, Any, Any], flow: Flow) -> Pregel[Any, Any, Any, Any]:
     if "messages" not in graph.channels:
         raise GraphLoadError(
             f"{flow.target}: the graph has no 'messages' channel; phone turns enter as "

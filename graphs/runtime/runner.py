@@ -420,7 +420,9 @@ class GraphAgent:
         self._segments.append(segment)
         return segment
 
-    def _on_message(self, chunk: Any, meta: Mapping[str, Any], *, queue: asyncio.Queue) -> None:
+    def _on_message(
+        self, chunk: Any, meta: Mapping[str, Any], *, queue: asyncio.Queue[Any]
+    ) -> None:
         if usage := getattr(chunk, "usage_metadata", None):
             self._count_usage(usage)
         if isinstance(chunk, ToolMessage):

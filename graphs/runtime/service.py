@@ -33,7 +33,8 @@ from graphs.runtime.runner import GraphAgent, thread_id_for_call
 from memory.checkpointer import open_checkpointer, prune_checkpoints, resolve_database
 from memory.effects import open_effect_ledger
 from memory.store import open_store
-from memory.transcripts import CallTranscript, Transcripts, identity, open_transcripts
+from memory.transcripts import open_transcripts
+from memory.transcripts_base import CallTranscript, Transcripts, identity
 
 __all__ = ["KEEP_CHECKPOINTS", "FlowAgents", "call_facts_for", "open_flow_agents"]
 
@@ -62,7 +63,7 @@ class FlowAgents:
 
     flow: Flow
     graph: Any
-    saver: BaseCheckpointSaver
+    saver: BaseCheckpointSaver[Any]
     store: BaseStore
     startup: StartupInfo
     transcripts: Transcripts

@@ -168,7 +168,7 @@ class ClinicDialogue(ToolResults):
                     return self._ask("Which time would you like?", "pick_time")
                 return self._next_step()
             if self.task is None and (u.has_slots or u.name):
-                if not u.has_slots:
+                if not u.has_slots and u.name:
                     return self._ask(
                         f"Thanks, {u.name.split()[0]}. How can I help you today?", None
                     )

@@ -152,7 +152,9 @@ class ToolResults(DialogueState):
         if not art.get("ok"):
             self._start(None)
             return self._refused(art, replies.CALENDAR_DOWN)
-        self.appointments = [a for a in art.get("appointments") or [] if isinstance(a, Mapping)]
+        self.appointments = [
+            dict(a) for a in art.get("appointments") or [] if isinstance(a, Mapping)
+        ]
         task = self.task or "my_appointments"
         if not self.appointments:
             self._start(None)

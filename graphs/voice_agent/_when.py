@@ -244,8 +244,8 @@ def find_times(words: list[str], used: set[int], *, loose: bool) -> list[tuple[i
             j = i + length
             minute = 0
             explicit = prev in _TIME_ANCHORS
-            if minutes := _minutes_at(words, j):
-                minute, j = minutes[0], j + minutes[1]
+            if spoken_minutes := _minutes_at(words, j):
+                minute, j = spoken_minutes[0], j + spoken_minutes[1]
                 explicit = True
             if j < len(words) and words[j] == "oclock":
                 j, explicit = j + 1, True

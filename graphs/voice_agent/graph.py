@@ -146,7 +146,7 @@ def route_turn(state: State) -> Literal["greet", "agent", "__end__"]:
         return "agent"
     if not state.greeted:
         return "greet"
-    return END
+    return "__end__"
 
 
 def route_after_agent(state: State) -> Literal["tools", "__end__"]:
@@ -154,10 +154,12 @@ def route_after_agent(state: State) -> Literal["tools", "__end__"]:
     last = state.messages[-1] if state.messages else None
     if not isinstance(last, AIMessage):
         raise ValueError(f"expected the model's reply after 'agent', got {type(last).__name__}")
-    return "tools" if last.tool_calls else END
+    return "tools" if last.tool_calls else "__end__"
 
 
-def make_builder(model_for: Callable[[str], BaseChatModel] = get_chat_model) -> StateGraph:
+def make_builder(
+    model_for: Callable[[str], BaseChatModel] = get_chat_model,
+) -> StateGraph[State, Context, InputState, State]:
     """The clinic graph, uncompiled; ``model_for`` maps ``Context.model`` to a chat model."""
     graph_builder = StateGraph(State, input_schema=InputState, context_schema=Context)
     graph_builder.add_node("greet", greet)

@@ -14,6 +14,7 @@ import functools
 import os
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.utils import convert_to_secret_str
 
 __all__ = ["ModelSpecError", "get_chat_model"]
 
@@ -48,7 +49,7 @@ def get_chat_model(spec: str) -> BaseChatModel:
         return ChatOpenAI(
             model=model,
             base_url=base_url,
-            api_key=os.environ.get("OPENAI_API_KEY") or "not-needed",
+            api_key=convert_to_secret_str(os.environ.get("OPENAI_API_KEY") or "not-needed"),
             streaming=True,
             stream_usage=True,
             temperature=0.2,

@@ -26,7 +26,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypedDict
 
 from ._answers import correction_marked, dtmf_key, no_answer, selection, yes_answer
 from ._numbers import CARDINALS, ORDINALS
@@ -100,6 +100,16 @@ FACT_TOPICS: dict[Intent, str] = {
     Intent.DOCTORS: "doctors",
 }
 """Intents answered by the ``clinic_info`` tool, with the tool's topic."""
+
+
+class _Slots(TypedDict):
+    """The booking details one turn can name (the :class:`Utterance` fields of the same names)."""
+
+    day: dt.date | None
+    time: str | None
+    part_of_day: Literal["morning", "afternoon"] | None
+    appointment_type: str | None
+    doctor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -481,7 +491,7 @@ def parse(text: str, today: dt.date, *, expect: Expect | None = None) -> Utteran
     ref_used = set().union(*(d[2] for d in ref_days)) if ref_days else set()
     ref_times = find_times(ref_words, ref_used, loose=False)
 
-    slots = {
+    slots: _Slots = {
         "day": days[-1][1] if days else None,
         "time": times[-1][1] if times else None,
         "part_of_day": parse_part_of_day(" ".join(new_words)),
@@ -538,5 +548,6 @@ def _key_press(t: str, key: str, *, expect: Expect | None) -> Utterance:
         return Utterance(text=t, dtmf=key, selection=int(key) - 1)
     if expect == "time" and key.isdigit() and key != "0":
         return Utterance(text=t, dtmf=key, time=parse_time(key, loose=True))
-    answer: Literal["yes", "no"] | None = {"1": "yes", "2": "no"}.get(key)  # type: ignore[assignment]
+    answers: dict[str, Literal["yes", "no"]] = {"1": "yes", "2": "no"}
+    answer = answers.get(key)
     return Utterance(text=t, dtmf=key, answer=answer, intent=_DTMF_INTENTS.get(key))
