@@ -53,7 +53,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from memory.checkpointer import database_url_from_env, open_checkpointer
-from memory.encryption import default_var_dir
+from memory.encryption import WrongKeyError, default_var_dir
 
 __all__ = [
     "DEFAULT_GRAPH_ID",
@@ -170,14 +170,24 @@ class StudioThreads:
                 await self.sync()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("studio: thread sync failed; retrying in %.1f s", interval)
+            except Exception as exc:  # a database or server hiccup: the next round retries
+                logger.warning(
+                    "studio: thread sync failed (%s: %s); retrying in %.1f s",
+                    type(exc).__name__,
+                    str(exc)[:200],
+                    interval,
+                )
 
     async def _register(self, thread: CallThread) -> bool:
         config: RunnableConfig = {
             "configurable": {"thread_id": thread.thread_id, "checkpoint_ns": ""}
         }
-        found = await self._saver.aget_tuple(config)
+        try:
+            found = await self._saver.aget_tuple(config)
+        except WrongKeyError:
+            # Written under a key this process does not list: the other calls still show.
+            logger.warning("studio: %s is encrypted with a key not listed here; skipped", thread)
+            return False
         if found is None:  # deleted since it was listed
             return False
         metadata = self._metadata(thread, found.metadata or {})

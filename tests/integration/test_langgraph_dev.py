@@ -137,6 +137,18 @@ async def test_sync_registers_calls_once_and_refreshes_changed_ones_sqlite(tmp_p
         await _check_sync(saver)
 
 
+async def test_a_call_under_an_unlisted_key_is_skipped_not_fatal(tmp_path, caplog) -> None:
+    url = f"sqlite:///{tmp_path}/calls.db"
+    async with open_checkpointer(url, encryption_key="old-key-0123456789abcdef") as saver:
+        old = await _turn(_echo_graph(saver), f"CA{uuid.uuid4().hex}", "before the new key")
+    async with open_checkpointer(url, encryption_key="new-key-0123456789abcdef") as saver:
+        new = await _turn(_echo_graph(saver), f"CA{uuid.uuid4().hex}", "after it")
+        touched = await StudioThreads(RecordingClient(), saver).sync()
+    assert touched == [new]  # the other calls still show
+    assert f"{old}" in caplog.text and "key not listed here; skipped" in caplog.text
+    assert "Traceback" not in caplog.text
+
+
 async def test_sync_on_a_saver_without_sql() -> None:
     await _check_sync(InMemorySaver())
 
