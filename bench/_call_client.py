@@ -34,11 +34,11 @@ import time
 
 from _probes import GcPauses
 
-from telephony.codec import SAMPLE_RATE
 from telephony.softphone import call as softphone_call
 from telephony.softphone import parse_script, place_call
 from telephony.softphone.result import CallResult
 from telephony.softphone.stream import MediaStream
+from telephony.wire.codec import SAMPLE_RATE
 
 __all__ = ["TimedMediaStream", "playback_gaps"]
 

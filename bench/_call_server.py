@@ -35,12 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes, 
 
 from _probes import GcPauses, LagClock
 
-from telephony.calltoken import CallTokens
-from telephony.providers.base import CallInfo
-from telephony.registry import CallRegistry
-from telephony.session import CallServices
+from telephony.admission.registry import CallRegistry
+from telephony.call.services import CallServices
 from telephony.settings import Settings
+from telephony.speech.base import CallInfo
 from telephony.web import create_app
+from telephony.wire.calltoken import CallTokens
 from tests.fakes import FAKE_TTS_MS_PER_CHAR, FakeSTT, FakeTTS, ScriptedAgent
 
 __all__ = ["reply_text"]

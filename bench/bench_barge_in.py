@@ -23,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 
-from telephony.codec import rms_dbfs, ulaw_silence, ulaw_to_pcm
-from telephony.providers.piper import PiperTTS
-from telephony.providers.silero import SileroVADFactory
-from telephony.session import CallSession
+from telephony.call.session import CallSession
 from telephony.settings import Settings
+from telephony.speech.piper import PiperTTS
+from telephony.speech.silero import SileroVADFactory
+from telephony.wire.codec import rms_dbfs, ulaw_silence, ulaw_to_pcm
 from tests.fakes import ScriptedAgent
-from tests.unit.test_session import Call
+from tests.unit.telephony.call.test_session import Call
 
 INTERRUPTIONS = [
     "Sorry, I need to book an appointment instead.",

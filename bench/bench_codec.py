@@ -10,7 +10,7 @@ import timeit
 
 import numpy as np
 
-from telephony.codec import (
+from telephony.wire.codec import (
     FRAME_SAMPLES,
     FrameSplitter,
     Rebuffer,

@@ -28,8 +28,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from telephony.codec import FRAME_BYTES, FRAME_MS, pcm_to_ulaw, ulaw_to_pcm
-from telephony.protocol import (
+from telephony.wire.codec import FRAME_BYTES, FRAME_MS, pcm_to_ulaw, ulaw_to_pcm
+from telephony.wire.protocol import (
     MULAW_8K_MONO,
     Media,
     MediaStreamProtocol,

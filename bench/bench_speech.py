@@ -48,16 +48,12 @@ import pocketsphinx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from graphs.voice_agent import vocabulary
-from telephony.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, rms_dbfs, ulaw_silence
-from telephony.codec import ulaw_to_pcm as _ulaw_to_pcm
-from telephony.providers.base import AudioFrame, CallInfo
-from telephony.providers.domain_lm import (
-    DOMAIN_DECODER_OPTIONS,
-    GenericMix,
-    build_domain_model,
-)
-from telephony.providers.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
 from telephony.softphone import CALLER_PITCH, Say, load_script
+from telephony.speech.base import AudioFrame, CallInfo
+from telephony.speech.domain_lm import DOMAIN_DECODER_OPTIONS, GenericMix, build_domain_model
+from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
+from telephony.wire.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, rms_dbfs, ulaw_silence
+from telephony.wire.codec import ulaw_to_pcm as _ulaw_to_pcm
 
 DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "graphs/voice_agent/demo.toml"
 MORE_CLINIC_PHRASES = (
@@ -199,7 +195,7 @@ class Recognition:
 
 async def synthesise(texts: Iterable[str], pitch: float) -> dict[str, bytes]:
     """Each text as 8 kHz mu-law in Piper's voice at ``pitch``."""
-    from telephony.providers.piper import PiperTTS  # optional GPL extra
+    from telephony.speech.piper import PiperTTS  # optional GPL extra
 
     tts = PiperTTS(pitch=pitch)
     return {text: b"".join([chunk async for chunk in tts.synthesize(text)]) for text in texts}
@@ -306,7 +302,7 @@ def _report_digits(label: str, results: Sequence[Recognition], verbose: bool) ->
 
 
 async def _tts_first_audio(runs: int) -> None:
-    from telephony.providers.piper import PiperTTS
+    from telephony.speech.piper import PiperTTS
 
     tts = PiperTTS()
     await tts.warm_up()

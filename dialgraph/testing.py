@@ -32,10 +32,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from graphs.runtime.contract import TurnSource
 from graphs.runtime.loader import Flow, load_flow
 
 if TYPE_CHECKING:
-    from telephony.demo import DemoCall
+    from telephony.cli.demo import DemoCall
 from graphs.runtime.runner import GraphAgent
 from graphs.runtime.service import open_flow_agents
 
@@ -116,8 +117,8 @@ class TextCall:
             raise RuntimeError("use TextCall in 'async with'")
         return self._agent
 
-    async def _turn(self, text: str, source: str) -> str:
-        reply = "".join([t async for t in self.agent.respond(text, source=source)])  # type: ignore[arg-type]
+    async def _turn(self, text: str, source: TurnSource) -> str:
+        reply = "".join([t async for t in self.agent.respond(text, source=source)])
         self.action = self.agent.pending_action()
         self.heard.append(reply)
         return reply
@@ -168,13 +169,16 @@ async def softphone_call(
         env: ``DIALGRAPH_*`` settings for this call (the process environment
             is not read, so a test is the same on every machine).
         database_url: Keep the call's state there (several calls in one
-            database); default: a fresh SQLite file in ``var_dir``.
+            database); default: a fresh SQLite file in ``var_dir``. Calls
+            that share a database must share its encryption key: pass
+            ``DIALGRAPH_CHECKPOINT_KEY`` in ``env`` (each ``var_dir`` would
+            otherwise generate its own, and the second call is refused).
         root: Where ``langgraph.json`` and relative paths are looked up.
 
     Raises:
         RuntimeError: The server did not start.
     """
-    from telephony.demo import place_demo_call
+    from telephony.cli.demo import place_demo_call
     from telephony.settings import load_settings
 
     flow = graph if isinstance(graph, Flow) else load_flow(graph, root=root)

@@ -22,12 +22,15 @@ from langgraph.pregel import Pregel
 from graphs.runtime.loader import Flow, GraphLoadError, describe, load_flow
 from graphs.runtime.phone import PhoneSettings, SpeechHints
 from memory.redaction import RedactionRules, Redactor, check_rules
-from telephony.calltoken import CallTokens
-from telephony.limits import CallLimits, make_limit_store
-from telephony.providers.base import AgentFactory, ProviderError, SpeechToText, TextToSpeech
-from telephony.registry import CallRegistry
-from telephony.session import CallObserver, CallServices
+from telephony.admission.factory import make_limit_store
+from telephony.admission.limits import CallLimits
+from telephony.admission.registry import CallRegistry
+from telephony.call.agent import AgentFactory
+from telephony.call.report import CallObserver
+from telephony.call.services import CallServices
 from telephony.settings import ConfigError, Settings
+from telephony.speech.base import ProviderError, SpeechToText, TextToSpeech
+from telephony.wire.calltoken import CallTokens
 
 __all__ = ["as_flow", "build_services", "load_redactor", "make_stt", "make_tts", "open_flow"]
 
@@ -36,7 +39,7 @@ logger = logging.getLogger("dialgraph.services")
 
 def _piper() -> TextToSpeech | None:
     try:
-        from telephony.providers.piper import PiperTTS
+        from telephony.speech.piper import PiperTTS
     except ImportError:  # the optional (GPL) piper extra is not installed
         return None
     return PiperTTS()
@@ -61,8 +64,8 @@ def make_tts(settings: Settings) -> TextToSpeech | None:
             raise ConfigError(
                 "DIALGRAPH_TTS=elevenlabs needs ELEVENLABS_API_KEY and ELEVENLABS_VOICE_ID"
             )
-        from telephony.providers.elevenlabs import ElevenLabsTTS
-        from telephony.providers.fallback import FallbackTTS
+        from telephony.speech.elevenlabs import ElevenLabsTTS
+        from telephony.speech.fallback import FallbackTTS
 
         cloud = ElevenLabsTTS(
             settings.elevenlabs_api_key,
@@ -88,15 +91,15 @@ def make_stt(
     name = settings.stt
     if name == "none":
         return None
-    from telephony.providers.pocketsphinx import PocketsphinxSTT
+    from telephony.speech.pocketsphinx import PocketsphinxSTT
 
     if name == "pocketsphinx":
         return PocketsphinxSTT(config)
     if name == "assemblyai":
         if not settings.assemblyai_api_key:
             raise ConfigError("DIALGRAPH_STT=assemblyai needs ASSEMBLYAI_API_KEY")
-        from telephony.providers.assemblyai import AssemblyAISTT
-        from telephony.providers.fallback import FallbackSTT
+        from telephony.speech.assemblyai import AssemblyAISTT
+        from telephony.speech.fallback import FallbackSTT
 
         return FallbackSTT(
             AssemblyAISTT(settings.assemblyai_api_key, keyterms=tuple(keyterms)),
@@ -112,7 +115,7 @@ def make_vad(settings: Settings) -> Any:
     if settings.vad == "none":
         return None
     if settings.vad == "silero":
-        from telephony.providers.silero import SileroVADFactory
+        from telephony.speech.silero import SileroVADFactory
 
         return SileroVADFactory()
     raise ConfigError(f"DIALGRAPH_VAD: unknown detector {settings.vad!r} (choose silero or none)")
@@ -132,7 +135,7 @@ async def domain_recogniser_config(settings: Settings, speech: SpeechHints) -> A
     """
     if not speech.phrases or settings.stt not in {"pocketsphinx", "assemblyai"}:
         return None
-    from telephony.providers.pocketsphinx import PocketsphinxConfig
+    from telephony.speech.pocketsphinx import PocketsphinxConfig
 
     try:
         return await asyncio.to_thread(
@@ -294,7 +297,7 @@ async def build_services(
         stack.push_async_callback(limit_store.aclose)
         call_control = None
         if settings.twilio_account_sid and settings.twilio_auth_token:
-            from telephony.providers.twilio_rest import TwilioCallControl
+            from telephony.outbound.twilio_rest import TwilioCallControl
 
             call_control = TwilioCallControl(
                 settings.twilio_account_sid,

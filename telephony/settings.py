@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from memory.encryption import parse_keys
-from telephony.compliance import DEFAULT_CALLING_HOURS, parse_calling_hours
+from telephony.admission.compliance import DEFAULT_CALLING_HOURS, parse_calling_hours
 
 __all__ = [
     "DEFAULT_GRAPH",

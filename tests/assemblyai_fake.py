@@ -1,7 +1,7 @@
 """A fake AssemblyAI Universal Streaming (v3) server on loopback (a test double).
 
 It follows the vendor's documented protocol closely enough that both
-:class:`telephony.providers.assemblyai.AssemblyAISTT` and the vendor's own
+:class:`telephony.speech.assemblyai.AssemblyAISTT` and the vendor's own
 SDK (``assemblyai.streaming.v3``) talk to it unchanged:
 
 - ``GET /v3/ws`` upgrade; the API key in ``Authorization``. A wrong key gets
@@ -52,7 +52,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from telephony.codec import ulaw_to_pcm
+from telephony.wire.codec import ulaw_to_pcm
 
 __all__ = ["API_KEY", "Connection", "FakeAssemblyAI", "Fault", "refused_url", "unformatted"]
 

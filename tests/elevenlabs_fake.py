@@ -52,7 +52,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from telephony.codec import SAMPLE_RATE, pcm_to_ulaw
+from telephony.wire.codec import SAMPLE_RATE, pcm_to_ulaw
 
 __all__ = ["FakeElevenLabs", "Fault", "Session", "closed_port_url"]
 

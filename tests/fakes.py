@@ -15,17 +15,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 import numpy as np
 
-from telephony.calltoken import CallTokens
-from telephony.codec import pcm_to_ulaw
-from telephony.providers.base import (
-    AudioFrame,
-    CallAction,
-    CallInfo,
-    InputSource,
-    ProviderError,
-    Transcript,
-)
-from telephony.transport import TransportClosed
+from telephony.call.agent import CallAction, InputSource
+from telephony.call.transport import TransportClosed
+from telephony.speech.base import AudioFrame, CallInfo, ProviderError, Transcript
+from telephony.wire.calltoken import CallTokens
+from telephony.wire.codec import pcm_to_ulaw
 
 FAKE_TTS_MS_PER_CHAR = 10  # 1 s of audio for a 100-character phrase
 

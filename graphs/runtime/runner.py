@@ -71,10 +71,10 @@ from langchain_core.messages import (
 from langgraph.constants import END
 from langgraph.types import Command
 
-from graphs.events import event_message
 from graphs.runtime.actions import action_of, requested_actions
 from graphs.runtime.contract import CallerTurn, TurnSource, turn_message
 from graphs.runtime.effects import current_ledger, effect_key, tracker
+from graphs.runtime.events import event_message
 
 __all__ = ["GraphAgent", "thread_id_for_call"]
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from graphs.events import TRANSFER_FAILED
+from graphs.runtime.events import TRANSFER_FAILED
 
 from . import _replies as replies
 from ._dialogue_state import MENU, Action, Say, Slots, Task, ToolCall, matching

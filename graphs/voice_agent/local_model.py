@@ -7,7 +7,7 @@ whole message history through the receptionist's policy (``_dialogue``).
 Caller turns are read by their phone-contract tag (:func:`dialgraph.caller_turn`):
 words by the rule-based NLU (``nlu``), keys pressed as keys, silence as a
 re-ask, notes from the phone system (``[event: transfer_failed]``, see
-``graphs.events``) by the policy directly; the call-start turn is not the
+``graphs.runtime.events``) by the policy directly; the call-start turn is not the
 caller's words and is skipped (the graph's ``greet`` node answers it). Tool
 results are read through their artifacts, and the action after the last
 message is the reply. So a checkpoint restore, a cancelled run or a different
@@ -50,7 +50,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 from dialgraph import caller_turn
-from graphs.events import event_name
+from graphs.runtime.events import event_name
 
 from ._dialogue import ClinicDialogue, Say, ToolCall
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from telephony.codec import (
+from telephony.speech.base import TextToSpeech
+from telephony.wire.codec import (
     FRAME_BYTES,
     FRAME_MS,
     SAMPLE_RATE,
@@ -24,7 +25,6 @@ from telephony.codec import (
     rms_dbfs,
     ulaw_to_pcm,
 )
-from telephony.providers.base import TextToSpeech
 
 from .script import Play, Say, Script, ScriptError
 

@@ -22,7 +22,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidHandshake, InvalidStatus
 
 from telephony.clock import Clock, MonotonicClock
-from telephony.providers.base import ProviderError, TextToSpeech
+from telephony.speech.base import ProviderError, TextToSpeech
 
 from . import wire
 from .audio import prepare_audio
@@ -59,7 +59,7 @@ def _tls_context() -> ssl.SSLContext:
 
 def default_caller_voice() -> TextToSpeech:
     """Piper at :data:`CALLER_PITCH` (raises ProviderError without the extra)."""
-    from telephony.providers.piper import PiperTTS  # optional GPL extra: import on use
+    from telephony.speech.piper import PiperTTS  # optional GPL extra: import on use
 
     return PiperTTS(pitch=CALLER_PITCH)
 

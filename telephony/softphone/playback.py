@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-from telephony.codec import FRAME_BYTES
+from telephony.wire.codec import FRAME_BYTES
 
 __all__ = ["PlaybackBuffer", "PlayedFrame"]
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 import numpy as np
 
-from telephony.codec import SAMPLE_RATE, ulaw_to_pcm
+from telephony.wire.codec import SAMPLE_RATE, ulaw_to_pcm
 
 __all__ = ["CallOutcome", "CallResult", "TurnTiming", "write_stereo_wav"]
 

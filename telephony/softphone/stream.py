@@ -30,7 +30,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from telephony.clock import Clock
-from telephony.codec import FRAME_BYTES, FRAME_MS, ulaw_silence
+from telephony.wire.codec import FRAME_BYTES, FRAME_MS, ulaw_silence
 
 from . import wire
 from .audio import Utterance

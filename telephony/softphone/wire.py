@@ -2,7 +2,7 @@
 
 The voice webhook's form fields and signature, the TwiML answer, and the
 Media Streams messages in both directions. Message encoding and parsing are
-delegated to :mod:`telephony.protocol` (the same wire schema the app uses),
+delegated to :mod:`telephony.wire.protocol` (the same wire schema the app uses),
 so this module stays a thin, swappable layer.
 
 Pure: no I/O.
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from twilio.request_validator import RequestValidator
 
-from telephony import protocol
-from telephony.protocol import OutboundClear, OutboundMark, OutboundMedia, OutboundMessage
+from telephony.wire import protocol
+from telephony.wire.protocol import OutboundClear, OutboundMark, OutboundMedia, OutboundMessage
 
 __all__ = [
     "TWILIO_API_VERSION",

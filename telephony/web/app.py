@@ -1,7 +1,7 @@
 """The Litestar application: ``create_app(graph=..., settings=...)``.
 
 Shared resources (the flow's agent factory, speech engines, call registry,
-token keys) live in one :class:`~telephony.session.CallServices` object that
+token keys) live in one :class:`~telephony.call.services.CallServices` object that
 is opened once for the process, by the lifespan, and kept on typed app state
 (:class:`~telephony.web.state.WebState`). Nothing expensive is opened per
 request or per connection.
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from litestar import Litestar
 from litestar.logging import LoggingConfig
 
-from telephony.session import CallServices
+from telephony.call.services import CallServices
 from telephony.settings import Settings, load_settings
 from telephony.web.drain import DrainState
 from telephony.web.media import UnauthenticatedSockets, media_stream

@@ -3,7 +3,7 @@
 The handler is deliberately thin. It refuses a handshake whose Twilio
 signature is missing or wrong (accept, then close 1008, before reading a
 single message), wraps Litestar's WebSocket in :class:`LitestarMediaTransport`,
-and runs one :class:`~telephony.session.CallSession`. Whatever goes wrong
+and runs one :class:`~telephony.call.session.CallSession`. Whatever goes wrong
 inside that call ends that call only.
 
 Until its ``start`` and call token are accepted a socket is *unauthenticated*:
@@ -24,8 +24,8 @@ from typing import Any
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from telephony.session import CallSession
-from telephony.transport import TransportClosed
+from telephony.call.session import CallSession
+from telephony.call.transport import TransportClosed
 from telephony.web.signature import MEDIA_PATH, SignatureError, verify_signature
 from telephony.web.state import WebState
 
@@ -54,7 +54,7 @@ def _close_reason(reason: str) -> str:
 
 
 class LitestarMediaTransport:
-    """A :class:`~telephony.transport.MediaTransport` over an accepted Litestar WebSocket.
+    """A :class:`~telephony.call.transport.MediaTransport` over an accepted Litestar WebSocket.
 
     ``receive`` returns ``str`` for text frames and ``bytes`` for binary
     frames (the protocol refuses binary with its own close code), and raises

@@ -1,17 +1,16 @@
 """Twilio's HTTP side: the voice webhook, the status callback, and a health check.
 
 An answered outbound call placed with answering-machine detection arrives
-with ``AnsweredBy``; :func:`telephony.dial.answer_action` decides whether it
+with ``AnsweredBy``; :func:`telephony.outbound.dial.answer_action` decides whether it
 is streamed as usual, hung up on, or left the voicemail message (TwiML
 ``<Say>`` then ``<Hangup/>``). A call that is not streamed gives its limit
-slot back at once.
+slot back at once. The TwiML itself is built by :mod:`telephony.wire.twiml`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,15 +21,14 @@ from litestar.enums import MediaType
 from litestar.exceptions import ClientException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT, HTTP_503_SERVICE_UNAVAILABLE
-from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from memory.callerid import normalise_caller
-from telephony.calltoken import TOKEN_PARAMETER
-from telephony.dial import ANSWERED_BY, CONNECT, LEAVE_MESSAGE, answer_action
-from telephony.limits import busy_twiml
+from telephony.admission.limits import busy_twiml
+from telephony.outbound.dial import ANSWERED_BY, CONNECT, LEAVE_MESSAGE, answer_action
 from telephony.settings import Settings
 from telephony.web.signature import SignatureError, stream_url, verify_signature
 from telephony.web.state import WebState
+from telephony.wire.twiml import connect_stream_twiml, hang_up_twiml
 
 __all__ = [
     "TwilioController",
@@ -129,34 +127,6 @@ class VoiceCall:
         return {name: value for name, value in params.items() if value}
 
 
-def connect_stream_twiml(url: str, params: Mapping[str, str], token: str) -> str:
-    """TwiML that connects the call to the media stream at ``url``.
-
-    Everything the session needs travels as ``<Parameter>``s, because Twilio
-    ignores a query string on the stream URL; they come back in
-    ``start.customParameters``. ``token`` must be issued over ``params``: the
-    session refuses a stream whose parameters differ from what it signs.
-    """
-    response = VoiceResponse()
-    connect = Connect()
-    stream = Stream(url=url)
-    for name, value in params.items():
-        stream.parameter(name=name, value=value)
-    stream.parameter(name=TOKEN_PARAMETER, value=token)
-    connect.append(stream)
-    response.append(connect)
-    return response.to_xml()
-
-
-def machine_twiml(message: str = "") -> str:
-    """TwiML for an outbound call a machine answered: ``message`` if any, then hang up."""
-    response = VoiceResponse()
-    if message:
-        response.say(message)
-    response.hangup()
-    return response.to_xml()
-
-
 class TwilioController(Controller):
     """The routes Twilio calls over HTTP; every one is signature-checked."""
 
@@ -167,8 +137,9 @@ class TwilioController(Controller):
     async def voice(self, request: Request[Any, Any, Any], state: WebState) -> Response[str]:
         """Answer an incoming (or answered outbound) call with ``<Connect><Stream>``.
 
-        An outbound call a machine or fax answered gets :func:`machine_twiml`
-        instead (see :func:`telephony.dial.answer_action`).
+        An outbound call a machine or fax answered gets
+        :func:`~telephony.wire.twiml.hang_up_twiml` instead (see
+        :func:`telephony.outbound.dial.answer_action`).
         """
         call = VoiceCall.from_form(await request.form())
         services = state.services
@@ -187,7 +158,7 @@ class TwilioController(Controller):
                 call.answered_by,
                 "leaving the voicemail message, then hanging up" if message else "hanging up",
             )
-            return Response(machine_twiml(message), media_type=MediaType.XML)
+            return Response(hang_up_twiml(message), media_type=MediaType.XML)
         if not decision.allowed:
             # Over a limit: a polite apology in TwiML, never an error.
             services.metrics.call_refused(decision.reason)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from litestar.datastructures import State
 
-from telephony.session import CallServices
+from telephony.call.services import CallServices
 from telephony.settings import Settings
 from telephony.web.drain import DrainState
 

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from telephony.providers.twilio_rest import TwilioCallControl
+from telephony.outbound.twilio_rest import TwilioCallControl
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 

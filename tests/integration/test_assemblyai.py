@@ -1,6 +1,6 @@
 """AssemblyAI streaming recognition and engine failover, against a fake service on loopback.
 
-:class:`~telephony.providers.assemblyai.AssemblyAISTT` talks real WebSocket
+:class:`~telephony.speech.assemblyai.AssemblyAISTT` talks real WebSocket
 to :class:`tests.assemblyai_fake.FakeAssemblyAI`, which speaks the vendor's
 documented v3 protocol (and is itself checked against the vendor's SDK
 below). Caller audio arrives as the call session delivers it: 20 ms
@@ -22,9 +22,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 import pytest
 
-from telephony.codec import FRAME_BYTES, ulaw_silence, ulaw_to_pcm
-from telephony.providers.assemblyai import AssemblyAISTT
-from telephony.providers.base import (
+from telephony.speech.assemblyai import AssemblyAISTT
+from telephony.speech.base import (
     AudioFrame,
     CallInfo,
     ProviderError,
@@ -32,7 +31,8 @@ from telephony.providers.base import (
     TextToSpeech,
     Transcript,
 )
-from telephony.providers.fallback import FailoverEvent, FallbackSTT, FallbackTTS
+from telephony.speech.fallback import FailoverEvent, FallbackSTT, FallbackTTS
+from telephony.wire.codec import FRAME_BYTES, ulaw_silence, ulaw_to_pcm
 from tests.assemblyai_fake import API_KEY, FakeAssemblyAI, Fault, refused_url, unformatted
 from tests.fakes import FakeSTT, FakeTTS, tone_ulaw
 

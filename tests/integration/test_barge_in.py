@@ -12,12 +12,12 @@ import itertools
 import numpy as np
 import pytest
 
-from telephony.codec import pcm_to_ulaw, ulaw_silence, ulaw_to_pcm
-from telephony.providers.silero import SileroVADFactory
-from telephony.session import CallSession
+from telephony.call.session import CallSession
 from telephony.settings import Settings
+from telephony.speech.silero import SileroVADFactory
+from telephony.wire.codec import pcm_to_ulaw, ulaw_silence, ulaw_to_pcm
 from tests.fakes import FAKE_TTS_MS_PER_CHAR, ScriptedAgent
-from tests.unit.test_session import Call
+from tests.unit.telephony.call.test_session import Call
 
 LONG_REPLY = (
     "We are open Monday to Friday from nine in the morning until five in the afternoon, "
@@ -32,7 +32,7 @@ def cough(ms: int = 250) -> bytes:
 
 
 async def speech(text: str) -> bytes:
-    piper = pytest.importorskip("telephony.providers.piper")
+    piper = pytest.importorskip("telephony.speech.piper")
     tts = piper.PiperTTS(pitch=1.15)
     return b"".join([chunk async for chunk in tts.synthesize(text)])
 
@@ -43,7 +43,7 @@ def session_with_vad() -> Call:
         settings=Settings(playout_lead_ms=100, start_timeout=5.0, vad="silero"),
     )
     call.services.vad = SileroVADFactory()
-    from telephony.session import CallSession
+    from telephony.call.session import CallSession
 
     call.session = CallSession(call.transport, call.services, call.settings)
     return call

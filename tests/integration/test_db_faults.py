@@ -24,9 +24,10 @@ from langchain_core.messages import HumanMessage
 from dialgraph import load_flow
 from graphs.runtime.service import FlowAgents, open_flow_agents
 from memory.store import CallerMemory
-from telephony.phrases import APOLOGY
-from telephony.registry import CallRegistry
-from telephony.session import CallServices, TurnTiming
+from telephony.admission.registry import CallRegistry
+from telephony.call.phrases import APOLOGY
+from telephony.call.report import TurnTiming
+from telephony.call.services import CallServices
 from telephony.softphone import parse_script, place_call
 from tests.fakes import FakeSTT, FakeTTS, test_tokens
 from tests.integration.test_loopback_call import AUTH_TOKEN, serve, write_tone_wav

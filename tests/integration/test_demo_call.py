@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telephony.codec import pcm_to_ulaw
-from telephony.demo import run_demo
-from telephony.providers.base import AudioFrame, CallInfo
-from telephony.providers.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
+from telephony.cli.demo import run_demo
 from telephony.settings import load_settings
+from telephony.speech.base import AudioFrame, CallInfo
+from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
+from telephony.wire.codec import pcm_to_ulaw
 
 pytest.importorskip("piper")
 pytestmark = pytest.mark.slow

@@ -40,12 +40,9 @@ from bench.bench_speech import (
     words_of,
 )
 from graphs.voice_agent import vocabulary
-from telephony.providers.domain_lm import DIGIT_WORDS, GenericMix, build_domain_model
-from telephony.providers.pocketsphinx import (
-    PocketsphinxConfig,
-    PocketsphinxSTT,
-    default_dictionary_path,
-)
+from telephony.speech.dictionary import default_dictionary_path
+from telephony.speech.domain_lm import DIGIT_WORDS, GenericMix, build_domain_model
+from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
 
 _LOG_BASE = math.log(1.0001)  # NGramModel.prob answers in pocketsphinx's log base
 

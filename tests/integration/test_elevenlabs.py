@@ -14,9 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from telephony.codec import SAMPLE_RATE, ulaw_to_pcm
-from telephony.providers.base import ProviderError, TextToSpeech
-from telephony.providers.elevenlabs import ElevenLabsTTS, SpeechStream
+from telephony.speech.base import ProviderError, TextToSpeech
+from telephony.speech.elevenlabs import ElevenLabsTTS, SpeechStream
+from telephony.wire.codec import SAMPLE_RATE, ulaw_to_pcm
 from tests.elevenlabs_fake import API_KEY, FakeElevenLabs, Fault, closed_port_url
 
 VOICE = "voice-rachel"
@@ -203,7 +203,7 @@ async def test_wrong_key_is_not_retryable_and_never_shown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     wrong_key = "sk-wrong-key-0123456789"
-    caplog.set_level(logging.DEBUG, logger="telephony.providers.elevenlabs")
+    caplog.set_level(logging.DEBUG, logger="telephony.speech.elevenlabs")
     async with FakeElevenLabs() as fake:
         tts = ElevenLabsTTS(wrong_key, VOICE, url=fake.url, prewarm=0)
         with pytest.raises(ProviderError, match="HTTP 401") as caught:

@@ -31,10 +31,10 @@ from dialgraph.testing import softphone_call
 from graphs.helpdesk import replies
 from graphs.helpdesk.settings import SUPPORT_NUMBER
 from graphs.helpdesk.vocabulary import PHRASES, PRONUNCIATIONS, WORDS
-from telephony.codec import pcm_to_ulaw
-from telephony.demo import DemoCall
-from telephony.providers.base import AudioFrame, CallInfo
-from telephony.providers.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
+from telephony.cli.demo import DemoCall
+from telephony.speech.base import AudioFrame, CallInfo
+from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
+from telephony.wire.codec import pcm_to_ulaw
 from tests.twilio_fake import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 from tools._helpdesk_db import Helpdesk, Ticket
 from tools.helpdesk import with_digits

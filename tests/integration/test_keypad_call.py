@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 import uvicorn
 
-from telephony.codec import ulaw_to_pcm
-from telephony.providers.base import CallAction, InputSource
-from telephony.registry import CallRegistry
-from telephony.session import CallServices
+from telephony.admission.registry import CallRegistry
+from telephony.call.agent import CallAction, InputSource
+from telephony.call.services import CallServices
 from telephony.settings import Settings
 from telephony.softphone import CallResult, parse_script, place_call
 from telephony.web import create_app
+from telephony.wire.codec import ulaw_to_pcm
 from tests.fakes import AgentFactoryFor, FakeSTT, FakeTTS, test_tokens, tone_ulaw
 
 AUTH_TOKEN = "keypad-test-token"

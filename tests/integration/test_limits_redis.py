@@ -18,16 +18,11 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aredis
 
-from telephony.limits import (
-    CALLER_CONCURRENT,
-    CALLER_HOURLY,
-    OK,
-    CallLimits,
-    make_limit_store,
-)
-from telephony.limits_redis import UNAVAILABLE, RedisLimitStore, caller_key
+from telephony.admission.factory import make_limit_store
+from telephony.admission.limits import CALLER_CONCURRENT, CALLER_HOURLY, OK, CallLimits
+from telephony.admission.limits_redis import UNAVAILABLE, RedisLimitStore, caller_key
 from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
-from tests.unit.test_limits import ALICE, SCENARIOS, T0
+from tests.unit.telephony.admission.test_limits import ALICE, SCENARIOS, T0
 
 URL = REDIS_URL
 SECRET = "test-secret"
@@ -133,8 +128,8 @@ async def test_factory_picks_redis_and_unreachable_redis_lets_calls_through() ->
 _WORKER = """
 import asyncio, json, sys
 import redis.asyncio as aredis
-from telephony.limits import CallLimits
-from telephony.limits_redis import RedisLimitStore
+from telephony.admission.limits import CallLimits
+from telephony.admission.limits_redis import RedisLimitStore
 
 url, prefix, worker, n, per_hour, per_caller = sys.argv[1:7]
 async def main():

@@ -24,8 +24,8 @@ import websockets
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection
 
-from telephony.limits import CALLER_CONCURRENT, CALLER_HOURLY, busy_twiml
-from telephony.session import CLOSE_POLICY
+from telephony.admission.limits import CALLER_CONCURRENT, CALLER_HOURLY, busy_twiml
+from telephony.call.session import CLOSE_POLICY
 from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
 from tests.fakes import TwilioScript
 from tests.processes import dialgraph_servers

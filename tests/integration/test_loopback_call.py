@@ -24,12 +24,13 @@ import uvicorn
 import websockets
 from twilio.request_validator import RequestValidator
 
-from telephony.codec import ulaw_to_pcm
-from telephony.registry import CallRegistry
-from telephony.session import CallServices, TurnTiming
+from telephony.admission.registry import CallRegistry
+from telephony.call.report import TurnTiming
+from telephony.call.services import CallServices
 from telephony.settings import Settings
 from telephony.softphone import parse_script, place_call
 from telephony.web import create_app
+from telephony.wire.codec import ulaw_to_pcm
 from tests.fakes import (
     FAKE_TTS_MS_PER_CHAR,
     AgentFactoryFor,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from memory.redaction_logging import RedactingFilter
-from telephony.demo import run_demo
+from telephony.cli.demo import run_demo
 from telephony.settings import load_settings
 
 pytest.importorskip("piper")

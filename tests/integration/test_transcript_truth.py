@@ -26,7 +26,7 @@ from graphs.runtime.runner import SPOKEN_MARK, thread_id_for_call
 from memory.checkpointer import open_checkpointer
 from memory.transcripts import TranscriptEntry, load_transcript
 from memory.transcripts_pg import open_postgres_transcripts
-from telephony.phrases import SILENT_GOODBYE
+from telephony.call.phrases import SILENT_GOODBYE
 from tests.postgres import fresh_schema
 
 REPO = Path(__file__).resolve().parents[2]

@@ -19,10 +19,11 @@ from pathlib import Path
 from dialgraph import load_flow, requested_actions
 from graphs.runtime.service import open_flow_agents
 from memory.transcripts import read_transcript
-from telephony.providers.base import TRANSFER_FAILED, CallAction
-from telephony.providers.twilio_rest import TwilioCallControl
-from telephony.registry import CallRegistry
-from telephony.session import CallServices, CallSession
+from telephony.admission.registry import CallRegistry
+from telephony.call.agent import TRANSFER_FAILED, CallAction
+from telephony.call.services import CallServices
+from telephony.call.session import CallSession
+from telephony.outbound.twilio_rest import TwilioCallControl
 from telephony.settings import Settings
 from tests.fakes import (
     AgentFactoryFor,

@@ -18,13 +18,15 @@ import pytest
 from litestar.testing import AsyncTestClient
 from twilio.request_validator import RequestValidator
 
-from telephony.compliance import ComplianceGate
-from telephony.dial import DialRefused, dial, place_outbound_call
-from telephony.providers.base import CallAction, CallControl, ProviderError
-from telephony.providers.twilio_rest import TwilioCallControl
-from telephony.registry import CallRegistry
-from telephony.session import CallServices, CallSession
+from telephony.admission.compliance import ComplianceGate
+from telephony.admission.registry import CallRegistry
+from telephony.call.agent import CallAction, CallControl
+from telephony.call.services import CallServices
+from telephony.call.session import CallSession
+from telephony.outbound.dial import DialRefused, dial, place_outbound_call
+from telephony.outbound.twilio_rest import TwilioCallControl
 from telephony.settings import ConfigError, Settings
+from telephony.speech.base import ProviderError
 from telephony.web import create_app
 from tests.fakes import (
     AgentFactoryFor,

@@ -19,8 +19,11 @@ from litestar.testing import AsyncTestClient, TestClient
 from twilio.request_validator import RequestValidator
 
 from graphs.runtime.phone import PhoneSettings
-from telephony.compliance import ComplianceGate
-from telephony.dial import (
+from telephony.admission.compliance import ComplianceGate
+from telephony.admission.limits import CallLimits, MemoryLimitStore
+from telephony.admission.registry import CallRegistry
+from telephony.call.services import CallServices
+from telephony.outbound.dial import (
     ANSWERED_BY,
     CONNECT,
     HANG_UP,
@@ -30,9 +33,6 @@ from telephony.dial import (
     machine_detection_for,
     place_outbound_call,
 )
-from telephony.limits import CallLimits, MemoryLimitStore
-from telephony.registry import CallRegistry
-from telephony.session import CallServices
 from telephony.settings import VOICEMAIL_ACTIONS, ConfigError, Settings
 from telephony.web import create_app
 from tests.fakes import AgentFactoryFor, test_tokens
@@ -158,7 +158,7 @@ async def test_the_cli_entry_follows_the_setting(fake, tmp_path: Path) -> None:
 
 
 async def test_the_fake_refuses_a_mode_twilio_does_not_know(fake, control) -> None:
-    from telephony.providers.base import ProviderError
+    from telephony.speech.base import ProviderError
 
     with pytest.raises(ProviderError, match="21234"):
         await control.place_call(

@@ -17,13 +17,13 @@ from twilio.request_validator import RequestValidator
 import telephony.web.media as web_media
 from graphs.runtime.loader import Flow
 from graphs.runtime.phone import PhoneSettings, Redaction
-from telephony.calltoken import CallTokenError
-from telephony.providers.base import CallInfo
-from telephony.registry import CallRegistry
-from telephony.session import CallServices
+from telephony.admission.registry import CallRegistry
+from telephony.call.services import CallServices
+from telephony.call.transport import TransportClosed
 from telephony.settings import ConfigError, Settings
-from telephony.transport import TransportClosed
+from telephony.speech.base import CallInfo
 from telephony.web import create_app
+from telephony.wire.calltoken import CallTokenError
 from tests.fakes import AgentFactoryFor, FakeTTS, TwilioScript, test_tokens
 
 pytestmark = pytest.mark.filterwarnings("error::litestar.exceptions.LitestarDeprecationWarning")
@@ -606,7 +606,7 @@ def test_the_voicemail_left_on_a_machine_is_the_flows_unless_set(
 
 
 def test_a_caller_over_the_limit_hears_a_polite_message_not_an_error() -> None:
-    from telephony.limits import CallLimits, MemoryLimitStore
+    from telephony.admission.limits import CallLimits, MemoryLimitStore
 
     services = make_services()
     services.limit_store = MemoryLimitStore(CallLimits(concurrent_per_caller=1))

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from memory.callerid import WITHHELD_WORDS, is_withheld, normalise_caller
 from memory.store import CallerMemory
-from telephony.calldata import call_info
+from telephony.call.session import call_info
 
 # What Twilio and carriers send for a hidden number, and other things that are not one.
 UNKNOWN = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from langchain_core.messages import BaseMessage, HumanMessage
 
 from dialgraph import CallerTurn, caller_turn, turn_message
-from graphs.events import TRANSFER_FAILED, event_message, event_name
+from graphs.runtime.events import TRANSFER_FAILED, event_message, event_name
 from tests.unit.test_local_model import (
     CLOSING,
     GENERIC_REASK,

@@ -250,13 +250,13 @@ def test_installing_the_flows_redactor_switches_every_filter_to_its_rules(monkey
 
 
 class _ProtocolError(Exception):
-    """Stands in for telephony.protocol.ProtocolError (memory/ never imports telephony/)."""
+    """Stands in for telephony.wire.protocol.ProtocolError (memory/ never imports telephony/)."""
 
 
 SID = "CA" + "3" * 32
 STREAM = "MZ" + "4" * 32
 
-# Log calls the service makes (telephony/session.py, protocol.py, web/*.py,
+# Log calls the service makes (telephony/call/session.py, protocol.py, web/*.py,
 # services.py...) with the values they carry, errors included: none holds
 # personal data, so each line must come out exactly as formatted.
 SERVICE_LINES = [

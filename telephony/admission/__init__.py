@@ -1,0 +1,1 @@
+"""Who may call and be called: admission limits and budgets, the live-call registry, compliance."""

@@ -1,0 +1,5 @@
+"""``python -m telephony.cli``: the ``dialgraph`` command."""
+
+from telephony.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Calls we place and move: ``dialgraph dial`` and Twilio's REST call control."""

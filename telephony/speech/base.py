@@ -1,0 +1,157 @@
+"""The interfaces between a call session and the speech engines behind it.
+
+The session knows only these protocols; one module per engine implements
+them (``pocketsphinx``, ``assemblyai``, ``piper``, ``elevenlabs``, ``silero``),
+and only those modules import a vendor SDK. :class:`ProviderError` is every
+vendor adapter's failure, Twilio's REST call control
+(:mod:`telephony.outbound.twilio_rest`) included. The dialogue's side of the
+call (the ``Agent`` protocol, call actions) is :mod:`telephony.call.agent`.
+
+Audio crossing these interfaces is always in the telephone's own format, so
+no provider has to guess:
+
+- inbound: :class:`AudioFrame` -- 8 kHz mono, both as the mu-law bytes Twilio
+  sent and as decoded PCM16 (``numpy.int16``), usually 20 ms;
+- outbound: text-to-speech yields 8 kHz mu-law bytes in any chunk size; the
+  session frames and paces them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "AudioFrame",
+    "CallInfo",
+    "ProviderError",
+    "SpeechToText",
+    "TextToSpeech",
+    "Transcript",
+    "VoiceActivity",
+    "VoiceActivityFactory",
+]
+
+
+class ProviderError(Exception):
+    """An engine or vendor failed (connection refused, error message, timeout).
+
+    Attributes:
+        provider: Short name of the engine, e.g. ``"assemblyai"``.
+        retryable: Whether retrying the same operation may succeed.
+    """
+
+    def __init__(self, provider: str, message: str, *, retryable: bool = False) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+        self.retryable = retryable
+
+
+@dataclass(frozen=True, slots=True)
+class CallInfo:
+    """Fixed facts about one call, known once the media stream has started.
+
+    Attributes:
+        call_sid: Twilio's ``CallSid`` (``CA...``).
+        stream_sid: The media stream's ``streamSid`` (``MZ...``).
+        account_sid: The Twilio account the call belongs to.
+        caller: The caller's number in E.164 (``From``), or ``""`` if withheld.
+        called: The number that was called (``To``), or ``""``.
+        direction: ``"inbound"`` or ``"outbound"``.
+        parameters: All ``<Parameter>`` values Twilio passed in ``start``.
+    """
+
+    call_sid: str
+    stream_sid: str
+    account_sid: str = ""
+    caller: str = ""
+    called: str = ""
+    direction: str = "inbound"
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    """One inbound block of caller audio.
+
+    Attributes:
+        ulaw: The raw 8 kHz mu-law bytes as Twilio sent them.
+        pcm: The same audio decoded to PCM16 (``numpy.int16``), 8 kHz mono.
+        timestamp_ms: Twilio's media timestamp, milliseconds since stream start.
+    """
+
+    ulaw: bytes
+    pcm: np.ndarray
+    timestamp_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A recognition result.
+
+    Attributes:
+        text: The recognised words (engine casing; may be empty).
+        is_final: ``True`` once the engine will not revise this utterance.
+        end_of_turn: ``True`` if the engine itself judged the caller's turn
+            over (engines with their own turn detection, e.g. AssemblyAI).
+        confidence: Engine confidence in [0, 1], or ``None`` if not given.
+    """
+
+    text: str
+    is_final: bool
+    end_of_turn: bool = False
+    confidence: float | None = None
+
+
+@runtime_checkable
+class SpeechToText(Protocol):
+    """A streaming recogniser: one ``transcribe`` call per call.
+
+    ``transcribe`` consumes caller audio until the iterable ends and yields
+    partial and final transcripts as they become available. It raises
+    :class:`ProviderError` when the engine fails.
+    """
+
+    name: str
+
+    def transcribe(
+        self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
+    ) -> AsyncIterator[Transcript]: ...
+
+
+@runtime_checkable
+class TextToSpeech(Protocol):
+    """A synthesiser: speaks one phrase at a time.
+
+    ``synthesize`` yields 8 kHz mu-law bytes as soon as they exist (any chunk
+    size), so the first audio of a phrase does not wait for the whole phrase.
+    It raises :class:`ProviderError` when the engine fails.
+    """
+
+    name: str
+
+    def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
+
+
+@runtime_checkable
+class VoiceActivity(Protocol):
+    """A per-call voice activity detector fed frame by frame (cheap, sync).
+
+    ``process`` takes 8 kHz PCM16 of any length and returns the speech
+    probability of the most recent complete window, or ``None`` if no window
+    completed yet.
+    """
+
+    def process(self, pcm: np.ndarray) -> float | None: ...
+
+    def reset(self) -> None: ...
+
+
+class VoiceActivityFactory(Protocol):
+    """Makes one :class:`VoiceActivity` per call (detectors keep state)."""
+
+    def __call__(self) -> VoiceActivity: ...
