@@ -36,11 +36,11 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 DATABASE_URL_ENV = "DIALGRAPH_DATABASE_URL"
 DEFAULT_SQLITE_NAME = "dialgraph.db"  # matches the contract's default db_url
@@ -270,15 +271,15 @@ class ResilientPostgresSaver(SealedPostgresSaver):
         with no_deadline():  # migrations may build an index on a large table
             await super().setup()
 
-    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        read = functools.partial(super().aget_tuple, config)
+    async def _bounded(self, call: Callable[[], Awaitable[_T]], what: str) -> _T:
+        """``call`` within the deadline, tried once more after a dead connection
+        (every method here is idempotent: reads, and upserts keyed by checkpoint id)."""
         return await within_deadline(
-            read,
-            what="checkpoint read",
-            retry=True,
-            deadline_s=self.deadline_s,
-            health=self._health,
+            call, what=what, retry=True, deadline_s=self.deadline_s, health=self._health
         )
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self._bounded(functools.partial(super().aget_tuple, config), "checkpoint read")
 
     async def aput(
         self,
@@ -288,13 +289,7 @@ class ResilientPostgresSaver(SealedPostgresSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         put = functools.partial(super().aput, config, checkpoint, metadata, new_versions)
-        return await within_deadline(
-            put,
-            what="checkpoint write",
-            retry=True,
-            deadline_s=self.deadline_s,
-            health=self._health,
-        )
+        return await self._bounded(put, "checkpoint write")
 
     async def aput_writes(
         self,
@@ -304,13 +299,7 @@ class ResilientPostgresSaver(SealedPostgresSaver):
         task_path: str = "",
     ) -> None:
         put = functools.partial(super().aput_writes, config, writes, task_id, task_path)
-        await within_deadline(
-            put,
-            what="checkpoint write",
-            retry=True,
-            deadline_s=self.deadline_s,
-            health=self._health,
-        )
+        await self._bounded(put, "checkpoint write")
 
 
 @asynccontextmanager
