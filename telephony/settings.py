@@ -622,8 +622,8 @@ def load_settings(
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
     for env, replacement in RETIRED.items():
-        if raw := values.get(env, "").strip():
-            raise ConfigError(f"{env} is retired: use {replacement}={raw}")
+        if retired := values.get(env, "").strip():
+            raise ConfigError(f"{env} is retired: use {replacement}={retired}")
     resolved: dict[str, Any] = {}
     for s in SETTINGS:
         raw = values.get(s.env)

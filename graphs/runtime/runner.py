@@ -58,7 +58,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    Awaitable,
+    Callable,
+    Mapping,
+    Sequence,
+)
 from typing import Any
 
 from langchain_core.messages import (
@@ -247,7 +253,7 @@ class GraphAgent:
         source: TurnSource = "speech",
         confidence: float | None = None,
         alternatives: Sequence[str] = (),
-    ) -> AsyncIterator[str]:
+    ) -> AsyncGenerator[str, None]:
         """Run one turn; yield what the caller should hear as it is produced."""
         async with self._lock:
             await self._settled()  # the last turn's transcript and pruning come first

@@ -47,7 +47,7 @@ from telephony.speech.base import CallInfo, ProviderError
 
 if TYPE_CHECKING:
     from telephony.call.playout import PlayoutBuffer
-    from telephony.call.report import CallReport
+    from telephony.call.report import CallReport, TurnTiming
     from telephony.call.services import CallServices
     from telephony.clock import Clock
 
@@ -106,7 +106,7 @@ async def perform_call_action(
     call: CallInfo,
     control: CallControl | None,
     metrics: CallMetrics,
-    log: logging.Logger | logging.LoggerAdapter,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
     *,
     now: Callable[[], float] = time.monotonic,
 ) -> ActionResult:
@@ -147,7 +147,7 @@ def _failed(
     action: CallAction,
     why: Exception | str,
     metrics: CallMetrics,
-    log: logging.Logger | logging.LoggerAdapter,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
     *,
     retried: bool = False,
 ) -> ActionResult:
@@ -157,12 +157,12 @@ def _failed(
     other exception is a bug, logged with its traceback.
     """
     metrics.error("call_control")
-    unexpected = isinstance(why, Exception) and not isinstance(why, ProviderError)
+    bug = why if isinstance(why, Exception) and not isinstance(why, ProviderError) else None
     log.error(
         "transfer failed%s, the call goes on: %s",
         " after one retry" if retried else "",
-        f"{type(why).__name__} (unexpected)" if unexpected else why,
-        exc_info=why if unexpected else None,
+        f"{type(why).__name__} (unexpected)" if bug is not None else why,
+        exc_info=bug,
     )
     return ActionResult(action, Outcome.FAILED)
 
@@ -175,10 +175,9 @@ class CallActions:
     """
 
     info: CallInfo | None
-    replying: bool
     _services: CallServices
     _clock: Clock
-    _log: logging.LoggerAdapter
+    _log: logging.LoggerAdapter[logging.Logger]
     _buffer: PlayoutBuffer
     _progress: asyncio.Event
     _turn: int
@@ -189,12 +188,15 @@ class CallActions:
 
     if TYPE_CHECKING:  # the session's own methods
 
+        @property
+        def replying(self) -> bool: ...
+
         def submit(self, text: str, source: InputSource = "speech") -> None: ...
         async def interrupt(self, reason: str = "barge-in") -> str: ...
         async def _speak(self, turn: int, phrases: asyncio.Queue[str | None]) -> None: ...
         def _finish(self, reason: str, code: int = ...) -> None: ...
         def _record_spoken(self, text: str, *, interrupted: bool = False) -> None: ...
-        def _observe(self, who: str, text: str, timing: object = None) -> None: ...
+        def _observe(self, who: str, text: str, timing: TurnTiming | None = None) -> None: ...
 
     async def _perform(
         self, action: CallAction | Mapping[str, str] | None, *, after_event: bool = False

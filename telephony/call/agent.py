@@ -9,11 +9,11 @@ implements it (``graphs.runtime.runner.GraphAgent``) without importing
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
-from telephony.speech.base import CallInfo
+from telephony.speech.base import CallInfo, ClosingStream
 
 __all__ = [
     "TRANSFER_FAILED",
@@ -75,7 +75,7 @@ class Agent(Protocol):
     transcript, so both say what the caller heard.
     """
 
-    def respond(self, text: str, *, source: InputSource = "speech") -> AsyncIterator[str]:
+    def respond(self, text: str, *, source: InputSource = "speech") -> ClosingStream[str]:
         """Run one turn; yield the reply's text as it is produced.
 
         A speech turn whose recogniser gave a confidence is also passed

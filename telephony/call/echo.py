@@ -271,7 +271,10 @@ class EchoSuppressor:
         c = np.fft.irfft(np.fft.rfft(far, n) * np.conj(np.fft.rfft(near, n)), n)[: lags + 1]
         power = np.concatenate(([0.0], np.cumsum(far * far)))
         far_energy = power[window : window + lags + 1] - power[: lags + 1]
-        return np.abs(c) / np.sqrt(np.maximum(far_energy, self._silence * window) * near_energy)
+        score: np.ndarray = np.abs(c) / np.sqrt(
+            np.maximum(far_energy, self._silence * window) * near_energy
+        )
+        return score
 
     def _vote(self, now: int, lag: int, r: float) -> None:
         """Learn the delay once strong matches at one delay span different syllables."""

@@ -63,7 +63,7 @@ def notify(
     text: str,
     timing: TurnTiming | None,
     *,
-    log: logging.Logger | logging.LoggerAdapter,
+    log: logging.Logger | logging.LoggerAdapter[logging.Logger],
 ) -> None:
     """Tell ``observer`` what was said; an observer's failure never hurts the call."""
     if observer is None:

@@ -48,8 +48,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from memory.callerid import normalise_caller
 from telephony.admission.limits import CallBudget, estimate_tokens
@@ -66,7 +67,12 @@ from telephony.call.transport import MediaTransport, TransportClosed
 from telephony.call.turns import TurnAction, TurnConfig, TurnTaking
 from telephony.call.writer import PACING_SLACK_S, PacedWriter
 from telephony.settings import Settings
-from telephony.speech.base import AudioFrame, CallInfo, ProviderError
+from telephony.speech.base import (
+    AudioFrame,
+    CallInfo,
+    ProviderError,
+    VoiceActivity,
+)
 from telephony.wire.calltoken import CallTokenError
 from telephony.wire.codec import ulaw_to_pcm
 from telephony.wire.mediaclock import CallerClock, ClockedFrame, InboundRate, JitterBuffer
@@ -133,10 +139,13 @@ def turn_config(settings: Settings) -> TurnConfig:
     )
 
 
-class CallLog(logging.LoggerAdapter):
+class CallLog(logging.LoggerAdapter[logging.Logger]):
     """Prefixes every line with the call (and its graph thread, to open in Studio)."""
 
-    def process(self, msg, kwargs):  # type: ignore[override]
+    def process(
+        self, msg: object, kwargs: MutableMapping[str, Any]
+    ) -> tuple[str, MutableMapping[str, Any]]:
+        assert self.extra is not None  # CallSession always passes one
         thread = self.extra.get("thread_id")
         where = f"{self.extra['call_sid']} thread={thread}" if thread else self.extra["call_sid"]
         return f"[{where}] {msg}", kwargs
@@ -189,11 +198,11 @@ class CallSession(CallActions):
         self._turn = 0
         self._own_turn = 0  # the turn of the session's own last phrase (a goodbye, an apology)
         self._agent: Agent | None = None
-        self._log: logging.LoggerAdapter = CallLog(logger, {"call_sid": "-"})
+        self._log: logging.LoggerAdapter[logging.Logger] = CallLog(logger, {"call_sid": "-"})
         self._unknown_seen: set[str] = set()
         self.info: CallInfo | None = None
         self._tts = services.tts
-        self._vad = None
+        self._vad: VoiceActivity | None = None
         self._closing = False
         self._budget: CallBudget | None = None
         self.report = CallReport()
@@ -227,7 +236,7 @@ class CallSession(CallActions):
 
     async def run(self) -> CallReport:
         """Serve the call until it ends; never raises for peer misbehaviour."""
-        tasks: list[asyncio.Task[None]] = []
+        tasks: list[asyncio.Task[object]] = []
         try:
             start = await self._await_start()
             if start is None:
@@ -251,7 +260,7 @@ class CallSession(CallActions):
             await self._teardown(tasks)
         return self.report
 
-    def _spawn(self, coro, name: str) -> asyncio.Task[None]:
+    def _spawn(self, coro: Awaitable[object], name: str) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
                 await coro
@@ -271,7 +280,7 @@ class CallSession(CallActions):
             self.report.close_code = code
             self._ended.set()
 
-    async def _teardown(self, tasks: list[asyncio.Task[None]]) -> None:
+    async def _teardown(self, tasks: list[asyncio.Task[object]]) -> None:
         if self._reply_task is not None:
             tasks.append(self._reply_task)
         if self._barge_task is not None:
@@ -318,9 +327,8 @@ class CallSession(CallActions):
                 reader.cancel()
         if reader in done:
             return reader.result()
-        return self._refuse(
-            f"no start message within {self._settings.start_timeout:.0f}s", "no_start"
-        )
+        self._refuse(f"no start message within {self._settings.start_timeout:.0f}s", "no_start")
+        return None
 
     async def _read_until_start(self) -> Start | None:
         while True:
@@ -361,9 +369,11 @@ class CallSession(CallActions):
                 )
             )
         except CallTokenError as exc:
-            return self._refuse(str(exc), "call_token")
+            self._refuse(str(exc), "call_token")
+            return None
         except DuplicateCallError as exc:
-            return self._refuse(str(exc), "duplicate_call")
+            self._refuse(str(exc), "duplicate_call")
+            return None
         self._open_call()
         self._rate.started(self._clock.now())
         if self.on_authenticated is not None:
@@ -642,6 +652,8 @@ class CallSession(CallActions):
         """Run the agent's turn, cutting its text into phrases for the speaker as it comes."""
         estimated = 0
         extra = {"confidence": item.confidence} if item.confidence is not None else {}
+        # Agent.respond says AsyncIterator, as GraphAgent's does; every agent's
+        # is an async generator, which the session closes when the turn ends.
         reply = agent.respond(item.text, source=item.source, **extra)
         async with contextlib.aclosing(reply) as run:
             async for token in run:
@@ -706,7 +718,7 @@ class CallSession(CallActions):
         running = task is not None and not task.done()
         if not running and not self._buffer.speaking:
             return self.report.heard.get(turn, "")
-        if running:
+        if running and task is not None:
             task.cancel()
             await asyncio.wait({task})
         cut = []

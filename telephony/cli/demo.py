@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from graphs.runtime.loader import Flow
 from telephony.call.report import TurnTiming
@@ -99,13 +99,13 @@ class _Transcript:
     """Prints what is said as the call goes (the server side's view)."""
 
     def __init__(self, redact: Callable[[str], str]) -> None:
-        self.lines: list[dict] = []
+        self.lines: list[dict[str, Any]] = []
         self.turns: list[TurnTiming] = []  # the server's timing of each answered caller input
         self._redact = redact
 
     def __call__(self, call_sid: str, who: str, text: str, timing: TurnTiming | None) -> None:
         text = self._redact(text)  # printed and written to report.json: never raw
-        entry: dict = {"who": who, "text": text}
+        entry: dict[str, Any] = {"who": who, "text": text}
         if timing is not None and who == "agent" and timing.source in {"speech", "dtmf"}:
             self.turns.append(timing)
         if timing is not None and who == "agent":
@@ -188,7 +188,7 @@ def latency_table(
     result: CallResult,
     server_turns: list[TurnTiming],
     redact: Callable[[str], str] | None = None,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Per caller turn: end of speech -> ASR final -> first token -> first audio.
 
     The softphone and the server share one clock in the demo, so the caller's
@@ -227,7 +227,7 @@ def latency_table(
     return rows
 
 
-def format_latency(rows: list[dict]) -> str:
+def format_latency(rows: list[dict[str, Any]]) -> str:
     """The latency table as the README shows it."""
     header = (
         "| turn | caller | end of speech -> turn ended (ASR final + silence) "
@@ -302,7 +302,7 @@ class DemoCall:
     """
 
     result: CallResult
-    report: dict
+    report: dict[str, Any]
     out: Path
     database_url: str
 

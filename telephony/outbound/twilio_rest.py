@@ -100,10 +100,11 @@ def transfer_twiml(target: str, caller_id: str = "") -> str:
         # Withheld or non-E.164 caller ("anonymous", "client:..."): Twilio then
         # shows the call's own caller ID, which it accepts for a <Dial>.
         response.dial(target)
-    return response.to_xml(xml_declaration=False)
+    xml: str = response.to_xml(xml_declaration=False)  # twilio is untyped
+    return xml
 
 
-class _SdkTransport(AsyncHttpClient):
+class _SdkTransport(AsyncHttpClient):  # type: ignore[misc]  # twilio ships no types
     """Wraps the SDK's async HTTP client: optional new origin, auth as a header.
 
     - With ``base_url``, scheme and host of the SDK's URL
@@ -349,7 +350,7 @@ class TwilioCallControl:
         """The SDK client, made on first use (aiohttp needs a running loop)."""
         if self._client is None:
             inner: AsyncHttpClient = self._given_http or AsyncTwilioHttpClient(
-                logger=_QuietLogger(logging.getLogger("dialgraph.twilio.http"))  # type: ignore[arg-type]
+                logger=_QuietLogger(logging.getLogger("dialgraph.twilio.http"))
             )
             rebase = self._base_url if self._base_url != TWILIO_API_URL else ""
             http = _SdkTransport(inner, rebase)
@@ -401,7 +402,7 @@ class TwilioCallControl:
                 ) from None
 
 
-class _QuietLogger(logging.LoggerAdapter):
+class _QuietLogger(logging.LoggerAdapter[logging.Logger]):
     """The SDK logs ~10 INFO lines per request (URL, headers; never the auth
     header or body): useful only when debugging, so they go to DEBUG."""
 

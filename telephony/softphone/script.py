@@ -287,6 +287,7 @@ def _non_negative_int(key: str, value: Any) -> int:
 
 
 def _positive_int(key: str, value: Any) -> int:
-    if _non_negative_int(key, value) == 0:
+    number = _non_negative_int(key, value)
+    if number == 0:
         raise ScriptError(f"{key} must be a whole number of milliseconds > 0, got {value!r}")
-    return value
+    return number

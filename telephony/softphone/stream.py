@@ -221,15 +221,17 @@ class MediaStream:
             result.max_lateness_ms = max(result.max_lateness_ms, lateness_ms)
             frame = self._next_caller_frame()
             tick = self.tick
-            await self._send(
-                lambda seq, frame=frame, tick=tick: wire.build_media(
+
+            def media(seq: int, frame: bytes = frame, tick: int = tick) -> str:
+                return wire.build_media(
                     frame,
                     stream_sid=result.stream_sid,
                     sequence_number=seq,
                     chunk=tick + 1,
                     timestamp_ms=tick * FRAME_MS,
                 )
-            )
+
+            await self._send(media)
             result.frames_sent += 1
             self._caller += frame
             await self._play_agent_frame()
@@ -432,11 +434,13 @@ class MediaStream:
         for i, digit in enumerate(step.digits):
             if i:
                 await self._wait_ticks(step.gap_ms)
-            await self._send(
-                lambda seq, digit=digit: wire.build_dtmf(
+
+            def dtmf(seq: int, digit: str = digit) -> str:
+                return wire.build_dtmf(
                     digit, stream_sid=self.result.stream_sid, sequence_number=seq
                 )
-            )
+
+            await self._send(dtmf)
             self.result.dtmf_sent += 1
         self._end_input(turn, self._now_ms(), self.tick)
 

@@ -60,7 +60,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -113,7 +113,7 @@ _ABNORMAL_CLOSE = 1006  # no close frame: the connection just dropped
 _closing: set[asyncio.Task[None]] = set()  # background closes, referenced until done
 
 
-class _NoDebugLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _NoDebugLogger(logging.LoggerAdapter[logging.Logger]):
     """Hands websockets a logger that never logs at DEBUG.
 
     At DEBUG websockets logs every handshake header, ``Authorization`` (the
@@ -355,7 +355,7 @@ class AssemblyAISTT:
 
     async def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
-    ) -> AsyncIterator[Transcript]:
+    ) -> AsyncGenerator[Transcript, None]:
         """Recognise the caller's audio until it ends.
 
         Yields partial transcripts while the caller speaks and one final
@@ -480,7 +480,7 @@ class AssemblyAISTT:
         session: _Session,
         reader: _TurnReader,
         sender: asyncio.Task[None],
-    ) -> AsyncIterator[Transcript]:
+    ) -> AsyncGenerator[Transcript, None]:
         loop = asyncio.get_running_loop()
         while True:
             try:

@@ -18,9 +18,9 @@ no provider has to guess:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AudioFrame",
     "CallInfo",
+    "ClosingStream",
     "ProviderError",
     "SpeechToText",
     "TextToSpeech",
@@ -107,6 +108,25 @@ class Transcript:
     confidence: float | None = None
 
 
+_T_co = TypeVar("_T_co", covariant=True)
+
+
+class ClosingStream(Protocol[_T_co]):
+    """An async iterator its consumer may close early, as ``contextlib.aclosing`` does.
+
+    The session stops reading a transcript stream, a phrase's audio or a
+    reply when the call moves on, and closes it then so the engine's
+    connection or the graph run ends at once. An async generator is one;
+    so is a class with ``__anext__`` and ``aclose``.
+    """
+
+    def __aiter__(self) -> AsyncIterator[_T_co]: ...
+
+    def __anext__(self) -> Awaitable[_T_co]: ...
+
+    def aclose(self) -> Awaitable[object]: ...
+
+
 @runtime_checkable
 class SpeechToText(Protocol):
     """A streaming recogniser: one ``transcribe`` call per call.
@@ -120,7 +140,7 @@ class SpeechToText(Protocol):
 
     def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
-    ) -> AsyncIterator[Transcript]: ...
+    ) -> ClosingStream[Transcript]: ...
 
 
 @runtime_checkable
@@ -134,7 +154,7 @@ class TextToSpeech(Protocol):
 
     name: str
 
-    def synthesize(self, text: str) -> AsyncIterator[bytes]: ...
+    def synthesize(self, text: str) -> ClosingStream[bytes]: ...
 
 
 @runtime_checkable

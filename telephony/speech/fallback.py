@@ -38,7 +38,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -107,7 +107,7 @@ class _AudioTap:
         self._max_bytes = replay_ms * _BYTES_PER_MS
         self.ended = False
 
-    async def frames(self) -> AsyncIterator[AudioFrame]:
+    async def frames(self) -> AsyncGenerator[AudioFrame, None]:
         """The audio for one engine: the replay first, then live frames."""
         while True:
             if self._replay:
@@ -202,7 +202,7 @@ class FallbackSTT:
 
     async def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
-    ) -> AsyncIterator[Transcript]:
+    ) -> AsyncGenerator[Transcript, None]:
         """Recognise the call's audio, switching engine when one fails.
 
         Raises:
@@ -314,7 +314,7 @@ class FallbackTTS:
             if warm is not None:
                 await warm()
 
-    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str) -> AsyncGenerator[bytes, None]:
         """Speak ``text`` on the primary, or on the fallback if the primary fails.
 
         Raises:
@@ -331,7 +331,7 @@ class FallbackTTS:
             async for chunk in audio:
                 yield chunk
 
-    async def _primary(self, text: str) -> AsyncIterator[bytes]:
+    async def _primary(self, text: str) -> AsyncGenerator[bytes, None]:
         async with contextlib.aclosing(self.primary.synthesize(text)) as audio:
             try:
                 async with asyncio.timeout(self.first_audio_timeout):

@@ -28,7 +28,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +149,8 @@ class PiperTTS:
 
     def _sentences(self, text: str) -> Iterator[Any]:
         """Piper's per-sentence generator (runs its steps in worker threads)."""
-        return self._get_voice().synthesize(text, syn_config=self._syn_config)
+        # Piper says Iterable; it is a generator, and iter() returns it as is.
+        return iter(self._get_voice().synthesize(text, syn_config=self._syn_config))
 
     def _next_sentence(self, sentences: Iterator[Any] | None, text: str) -> tuple[Any, Any]:
         """One blocking step: start the generator if needed and take one sentence.
@@ -168,7 +169,7 @@ class PiperTTS:
                 raise ProviderError("piper", f"synthesis failed: {exc}") from exc
         return sentences, None if chunk is None else (chunk.audio_float_array, chunk.sample_rate)
 
-    async def synthesize(self, text: str) -> AsyncIterator[bytes]:
+    async def synthesize(self, text: str) -> AsyncGenerator[bytes, None]:
         """Yield 8 kHz mu-law audio for ``text``, one sentence at a time.
 
         Raises:

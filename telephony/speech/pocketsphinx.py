@@ -59,7 +59,13 @@ import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -517,7 +523,7 @@ class PocketsphinxSTT:
 
     async def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
-    ) -> AsyncIterator[Transcript]:
+    ) -> AsyncGenerator[Transcript, None]:
         """Recognise the caller's audio until it ends.
 
         Yields a partial transcript at most every ``partial_interval_ms`` of

@@ -81,7 +81,7 @@ def _with_header_timeout(base: type[asyncio.Protocol], timeout_s: float) -> type
 
     class HeaderTimeoutProtocol(base):  # type: ignore[misc, valid-type]
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)  # type: ignore[arg-type]
+            super().connection_made(transport)
             self._arm_header_timer()
 
         def _arm_header_timer(self) -> None:
@@ -121,7 +121,7 @@ def _strict_utf8(base: type[asyncio.Protocol]) -> type[asyncio.Protocol]:
                     try:
                         data.decode()
                     except UnicodeDecodeError:
-                        self.frames = []
+                        self.frames: list[bytes] = []
                         logger.warning("media stream closed: a text frame is not valid UTF-8")
                         self.conn.send_close(1007, "invalid UTF-8")
                         self.handle_parser_exception()

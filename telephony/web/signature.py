@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from twilio.request_validator import SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, RequestValidator
 
 from telephony.settings import Settings
@@ -64,7 +65,7 @@ def _first(value: str | None) -> str:
 
 
 def _is_websocket(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    return connection.scope["type"] == "websocket"
+    return connection.scope["type"] == ScopeType.WEBSOCKET
 
 
 def _app_path(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

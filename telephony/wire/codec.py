@@ -98,7 +98,7 @@ def _build_pcm_to_ulaw() -> np.ndarray:
     magnitude = np.minimum(np.abs(truncated), _ULAW_CLIP) + _ULAW_BIAS
     segment = np.searchsorted(_ULAW_SEG_END, magnitude).astype(np.int32)
     mantissa = (magnitude >> (segment + 3)) & 0x0F
-    table = (~(sign | (segment << 4) | mantissa) & 0xFF).astype(np.uint8)
+    table: np.ndarray = (~(sign | (segment << 4) | mantissa) & 0xFF).astype(np.uint8)
     table.setflags(write=False)
     return table
 

@@ -32,7 +32,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Annotated, Final, NamedTuple, Union
+from typing import Annotated, Final, NamedTuple, Union, cast
 
 import msgspec
 
@@ -207,7 +207,7 @@ class _StartBody(msgspec.Struct, rename="camel", frozen=True):
     stream_sid: str | None = None
 
 
-class _InStart(_InMessage, tag="start"):
+class _InStart(_InMessage, tag="start", frozen=True):
     sequence_number: _Count
     start: _StartBody
 
@@ -219,15 +219,15 @@ class _MediaBody(msgspec.Struct, frozen=True):
     payload: bytes  # msgspec decodes the base64 string
 
 
-class _InMedia(_InMessage, tag="media"):
+class _InMedia(_InMessage, tag="media", frozen=True):
     media: _MediaBody
 
 
-class _InDtmf(_InMessage, tag="dtmf"):
+class _InDtmf(_InMessage, tag="dtmf", frozen=True):
     dtmf: Dtmf  # the wire object has the event's fields: decoded straight into it
 
 
-class _InMark(_InMessage, tag="mark"):
+class _InMark(_InMessage, tag="mark", frozen=True):
     mark: Mark
 
 
@@ -236,7 +236,7 @@ class _StopBody(msgspec.Struct, rename="camel", frozen=True):
     call_sid: str
 
 
-class _InStop(_InMessage, tag="stop"):
+class _InStop(_InMessage, tag="stop", frozen=True):
     stop: _StopBody
 
 
@@ -245,9 +245,12 @@ class _Envelope(msgspec.Struct):  # second look at a message the union rejected
 
 
 _IN_TYPES: Final = (_InMedia, _InConnected, _InStart, _InDtmf, _InMark, _InStop)
-_KIND: Final[dict[type, str]] = {t: t.__struct_config__.tag for t in _IN_TYPES}
+_KIND: Final[dict[type, str]] = {t: cast(str, t.__struct_config__.tag) for t in _IN_TYPES}
 _KIND[UnknownEvent] = "unknown"
-_INBOUND_DECODER: Final = msgspec.json.Decoder(Union[_IN_TYPES], strict=False)  # noqa: UP007
+_INBOUND_DECODER: Final[msgspec.json.Decoder[_InMessage | _InConnected]] = msgspec.json.Decoder(
+    Union[_IN_TYPES],  # noqa: UP007
+    strict=False,
+)
 _ENVELOPE_DECODER: Final = msgspec.json.Decoder(_Envelope)
 
 
@@ -261,26 +264,28 @@ class OutboundMediaBody(msgspec.Struct, frozen=True):
     payload: bytes
 
 
-class OutboundMedia(_OutMessage, tag="media"):
+class OutboundMedia(_OutMessage, tag="media", frozen=True):
     """``{"event":"media","streamSid":..,"media":{"payload":"<base64>"}}``."""
 
     media: OutboundMediaBody
 
 
-class OutboundMark(_OutMessage, tag="mark"):
+class OutboundMark(_OutMessage, tag="mark", frozen=True):
     """``{"event":"mark","streamSid":..,"mark":{"name":..}}``."""
 
     mark: Mark
 
 
-class OutboundClear(_OutMessage, tag="clear"):
+class OutboundClear(_OutMessage, tag="clear", frozen=True):
     """``{"event":"clear","streamSid":..}``: Twilio drops its buffered audio."""
 
 
 OutboundMessage = OutboundMedia | OutboundMark | OutboundClear
 
 _ENCODER: Final = msgspec.json.Encoder()
-_OUTBOUND_DECODER: Final = msgspec.json.Decoder(OutboundMessage)
+_OUTBOUND_DECODER: Final[msgspec.json.Decoder[OutboundMessage]] = msgspec.json.Decoder(
+    OutboundMessage
+)
 
 
 class _Rule(NamedTuple):
@@ -434,6 +439,7 @@ class MediaStreamProtocol:
             return msg
         if type(msg) is _InConnected:
             return Connected(msg.protocol, msg.version)
+        assert isinstance(msg, _InMessage)  # for mypy: `type(msg) is` does not narrow the rest
         # No SID yet: this is start, or a stop before start.
         if self._stream_sid is not None and msg.stream_sid != self._stream_sid:
             raise RemoteProtocolError(f"streamSid mismatch: {msg.stream_sid} != {self._stream_sid}")
@@ -449,6 +455,7 @@ class MediaStreamProtocol:
             return msg.dtmf
         if type(msg) is _InMark:
             return msg.mark
+        assert type(msg) is _InStop  # the last of _IN_TYPES
         return Stop(msg.stop.call_sid, msg.stop.account_sid)
 
     def _on_start(self, msg: _InStart) -> Start:

@@ -34,7 +34,8 @@ def connect_stream_twiml(url: str, params: Mapping[str, str], token: str) -> str
     stream.parameter(name=TOKEN_PARAMETER, value=token)
     connect.append(stream)
     response.append(connect)
-    return response.to_xml()
+    xml: str = response.to_xml()  # twilio is untyped
+    return xml
 
 
 def hang_up_twiml(message: str = "") -> str:
@@ -47,4 +48,5 @@ def hang_up_twiml(message: str = "") -> str:
     if message:
         response.say(message)
     response.hangup()
-    return response.to_xml()
+    xml: str = response.to_xml()  # twilio is untyped
+    return xml
