@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.process
 
 from websockets.asyncio.client import ClientConnection, connect
 
-from telephony.softphone import wire
+from telephony.softphone import twilio_side
 from tests.processes import free_port, server_env, spawn, stop, tail
 
 AUTH_TOKEN = "bench-preauth-auth-token"
@@ -40,7 +40,7 @@ def _rss_kb(pid: int) -> int:
 
 
 async def _open(url: str, n: int) -> list[ClientConnection]:
-    headers = {"X-Twilio-Signature": wire.sign(AUTH_TOKEN, url)}
+    headers = {"X-Twilio-Signature": twilio_side.sign(AUTH_TOKEN, url)}
     return await asyncio.gather(
         *(connect(url, additional_headers=headers, compression=None) for _ in range(n))
     )

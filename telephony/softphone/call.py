@@ -24,7 +24,7 @@ from websockets.exceptions import InvalidHandshake, InvalidStatus
 from telephony.clock import Clock, MonotonicClock
 from telephony.speech.base import ProviderError, TextToSpeech
 
-from . import wire
+from . import twilio_side
 from .audio import prepare_audio
 from .result import CallResult, write_stereo_wav
 from .script import Script, ScriptError, load_script
@@ -102,13 +102,15 @@ async def place_call(
         tts = default_caller_voice()
     utterances = await prepare_audio(script, tts)
 
-    result = CallResult(call_sid=wire.new_sid("CA"))
-    account_sid = wire.new_sid("AC")
+    result = CallResult(call_sid=twilio_side.new_sid("CA"))
+    account_sid = twilio_side.new_sid("AC")
     webhook = f"{base_url.rstrip('/')}/twilio/voice"
-    params = wire.webhook_params(
+    params = twilio_side.webhook_params(
         call_sid=result.call_sid, account_sid=account_sid, caller=caller, called=called
     )
-    headers = {"X-Twilio-Signature": wire.sign(auth_token, webhook, params)} if auth_token else {}
+    headers = (
+        {"X-Twilio-Signature": twilio_side.sign(auth_token, webhook, params)} if auth_token else {}
+    )
     progress(f"calling {called} from {caller}: POST {webhook}")
     try:
         async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_S, verify=_tls_context()) as http:
@@ -122,8 +124,8 @@ async def place_call(
         result.detail = f"webhook answered HTTP {response.status_code}"
         return result
     try:
-        answer = wire.parse_twiml(response.text)
-    except wire.WireError as exc:
+        answer = twilio_side.parse_twiml(response.text)
+    except twilio_side.WireError as exc:
         result.detail = str(exc)
         return result
     if not answer.connects:
@@ -131,7 +133,11 @@ async def place_call(
         result.detail = f"TwiML did not connect a stream: {answer.describe()}"
         return result
 
-    headers = {"X-Twilio-Signature": wire.sign(auth_token, answer.stream_url)} if auth_token else {}
+    headers = (
+        {"X-Twilio-Signature": twilio_side.sign(auth_token, answer.stream_url)}
+        if auth_token
+        else {}
+    )
     progress(f"TwiML connects the call: opening {answer.stream_url}")
     try:
         ws = await connect(
@@ -151,7 +157,7 @@ async def place_call(
         result.outcome = "failed"
         result.detail = f"cannot open {answer.stream_url}: {exc!r}"
         return result
-    result.stream_sid = wire.new_sid("MZ")
+    result.stream_sid = twilio_side.new_sid("MZ")
     stream = MediaStream(
         ws,
         result,

@@ -32,7 +32,7 @@ from websockets.protocol import State
 from telephony.clock import Clock
 from telephony.wire.codec import FRAME_BYTES, FRAME_MS, ulaw_silence
 
-from . import wire
+from . import twilio_side
 from .audio import Utterance
 from .playback import PlaybackBuffer
 from .result import CallResult, TurnTiming
@@ -138,9 +138,9 @@ class MediaStream:
         """Send ``connected`` and ``start``, run the script, end the stream."""
         sid = self.result.stream_sid
         try:
-            await self.ws.send(wire.build_connected())
+            await self.ws.send(twilio_side.build_connected())
             await self._send(
-                lambda seq: wire.build_start(
+                lambda seq: twilio_side.build_start(
                     stream_sid=sid,
                     call_sid=self.result.call_sid,
                     account_sid=self._account_sid,
@@ -191,7 +191,7 @@ class MediaStream:
         self._say("caller hangs up")
         try:
             await self._send(
-                lambda seq: wire.build_stop(
+                lambda seq: twilio_side.build_stop(
                     stream_sid=self.result.stream_sid,
                     call_sid=self.result.call_sid,
                     account_sid=self._account_sid,
@@ -223,7 +223,7 @@ class MediaStream:
             tick = self.tick
 
             def media(seq: int, frame: bytes = frame, tick: int = tick) -> str:
-                return wire.build_media(
+                return twilio_side.build_media(
                     frame,
                     stream_sid=result.stream_sid,
                     sequence_number=seq,
@@ -285,7 +285,7 @@ class MediaStream:
 
     async def _echo_mark(self, name: str) -> None:
         await self._send(
-            lambda seq: wire.build_mark(
+            lambda seq: twilio_side.build_mark(
                 name, stream_sid=self.result.stream_sid, sequence_number=seq
             )
         )
@@ -320,17 +320,17 @@ class MediaStream:
         if self._debug:
             logger.debug("softphone received %.120s", data)
         try:
-            message = wire.parse_app_message(data)
-        except wire.WireError as exc:
+            message = twilio_side.parse_app_message(data)
+        except twilio_side.WireError as exc:
             self._warn(f"app sent an invalid message: {exc}")
             return
         if message.stream_sid != self.result.stream_sid:
             kind = type(message).__name__
             self._warn(f"app sent {kind} for unknown stream {message.stream_sid!r}")
             return
-        if isinstance(message, wire.OutboundMedia):
+        if isinstance(message, twilio_side.OutboundMedia):
             self._on_media(message.media.payload)
-        elif isinstance(message, wire.OutboundMark):
+        elif isinstance(message, twilio_side.OutboundMark):
             self.result.marks_received += 1
             self.playback.add_mark(message.mark.name)
         else:
@@ -436,7 +436,7 @@ class MediaStream:
                 await self._wait_ticks(step.gap_ms)
 
             def dtmf(seq: int, digit: str = digit) -> str:
-                return wire.build_dtmf(
+                return twilio_side.build_dtmf(
                     digit, stream_sid=self.result.stream_sid, sequence_number=seq
                 )
 

@@ -38,7 +38,7 @@ from websockets.asyncio.client import ClientConnection
 from memory.store import CALLERS_NAMESPACE, PROFILE_KEY, CallerMemory, open_store
 from memory.transcripts import load_transcript
 from telephony.softphone import parse_script, place_call
-from telephony.softphone.wire import parse_twiml
+from telephony.softphone.twilio_side import parse_twiml
 from tests.fakes import TwilioScript
 from tests.processes import Server, dialgraph_servers
 

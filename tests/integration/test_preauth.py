@@ -17,7 +17,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from telephony.softphone import parse_script, place_call, wire
+from telephony.softphone import parse_script, place_call, twilio_side
 from tests.processes import Server, dialgraph_servers
 
 AUTH_TOKEN = "preauth-test-auth-token"
@@ -40,7 +40,7 @@ quiet_ms = 500
 
 async def _silent_socket(server: Server) -> ClientConnection:
     url = server.base.replace("http://", "ws://") + "/twilio/media"
-    headers = {"X-Twilio-Signature": wire.sign(AUTH_TOKEN, url)}
+    headers = {"X-Twilio-Signature": twilio_side.sign(AUTH_TOKEN, url)}
     return await connect(url, additional_headers=headers, compression=None, open_timeout=10)
 
 

@@ -27,7 +27,7 @@ from telephony.softphone.script import (
     DEFAULT_QUIET_MS,
     DEFAULT_WAIT_TIMEOUT_MS,
 )
-from telephony.softphone.wire import parse_twiml
+from telephony.softphone.twilio_side import parse_twiml
 from telephony.wire.codec import FRAME_BYTES, ULAW_SILENCE, pcm_to_ulaw, ulaw_to_pcm
 
 REPO = Path(__file__).parents[4]
