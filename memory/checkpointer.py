@@ -200,7 +200,7 @@ class SealedPostgresSaver(AsyncPostgresSaver):
     ``caller_name: str`` or ``zip_code: str`` would sit there in plain text
     with encryption on. Here they are written as blobs, through the
     encrypting serializer, like every other value. Rows the stock saver
-    wrote still load; :func:`rotate` moves their values. With encryption
+    wrote still load; :func:`memory.rekey.rotate` moves their values. With encryption
     off it is the stock saver.
     """
 
@@ -364,7 +364,7 @@ def checkpoint_serde(
     key, plain SQL inspection of checkpoints no longer works, and a lost key
     means lost conversation state (bookings live in the calendar, unaffected).
     Checkpoints written in plain text, or under any key still listed, load;
-    :func:`memory.encryption.rotate` re-encrypts them under the newest key.
+    :func:`memory.rekey.rotate` re-encrypts them under the newest key.
 
     Args:
         setting: The ``DIALGRAPH_CHECKPOINT_KEY`` value; ``None`` reads the

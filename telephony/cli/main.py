@@ -313,7 +313,7 @@ def _transcript(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _rekey(args: argparse.Namespace, settings: Settings) -> int:
-    from memory.encryption import rotate
+    from memory.rekey import rotate
 
     try:
         report = asyncio.run(

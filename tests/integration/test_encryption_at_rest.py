@@ -24,7 +24,8 @@ from langgraph.graph import START, StateGraph
 from dialgraph import load_flow
 from graphs.runtime.service import open_flow_agents
 from memory.checkpointer import open_checkpointer
-from memory.encryption import CHECKPOINT_KEY_ENV, KEY_FILE_NAME, KeyRing, rotate
+from memory.encryption import CHECKPOINT_KEY_ENV, KEY_FILE_NAME, KeyRing
+from memory.rekey import rotate
 from memory.store import CallerMemory
 from tests.postgres import fresh_schema
 

@@ -12,7 +12,8 @@ from langgraph.store.base import BaseStore
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
 from memory.checkpointer import DATABASE_URL_ENV, open_checkpointer
-from memory.encryption import CHECKPOINT_KEY_ENV, VAR_DIR_ENV, WrongKeyError, rotate
+from memory.encryption import CHECKPOINT_KEY_ENV, VAR_DIR_ENV, WrongKeyError
+from memory.rekey import rotate
 from memory.store import CALLERS_NAMESPACE, CallerMemory, EncryptedStore, make_store, open_store
 
 NOW = datetime(2025, 3, 4, 10, 30, tzinfo=UTC)
