@@ -21,8 +21,8 @@ from memory.encryption import (
     key_ring,
     load_or_create_key_file,
     parse_keys,
-    rotate,
 )
+from memory.rekey import rotate
 
 SECRET_WORDS = "my card is four one one one"
 OLD = "old-key-0123456789abcdef"
