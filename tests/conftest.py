@@ -11,12 +11,22 @@ Encryption at rest is on by default with a key generated into ``var/`` on
 first start. The test database on Postgres outlives a checkout (and a fresh
 clone would generate another key), so the whole run shares one fixed test
 key instead; a test of the generated default removes the variable itself.
+
+Every test gets the environment back as it found it. The CLI loads ``.env``
+into ``os.environ`` (as it must), and ``monkeypatch.delenv`` of a variable
+that code under test set restores that value afterwards; either way a
+``DIALGRAPH_MODEL=openai:...`` written by one test reached the next test that
+ran in the same process, and which test that is depends on the order and on
+how the run is split between workers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
+
+import pytest
 
 os.environ.setdefault("DIALGRAPH_CHECKPOINT_KEY", "dialgraph-tests-only-not-a-secret")
 
@@ -24,3 +34,12 @@ with contextlib.suppress(ImportError):  # the speech extras may not be installed
     import onnxruntime
 
     onnxruntime.set_seed(20261124)
+
+
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)

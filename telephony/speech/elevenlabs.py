@@ -87,14 +87,27 @@ _HTTP_PERMANENT = {400, 401, 402, 403, 404, 422}  # retrying the same handshake 
 # Words in an error or close reason that mean "this request cannot succeed":
 _PERMANENT_MARKERS = ("api key", "api_key", "unauthorized", "quota", "not_found", "not found")
 _MASK = "***"
+_KEY_HEADER = "xi-api-key"
+_MIN_SECRET_CHARS = 8  # shorter is no vendor key; masking it everywhere would garble the log
 
 
 class _RedactSecrets(logging.Filter):
-    """Mask API keys in the wire log, where ``websockets`` prints every header."""
+    """Mask API keys in the wire log, where ``websockets`` prints every header.
+
+    The ``xi-api-key`` header's value is masked whatever it is; known keys
+    are also masked wherever else they appear. A "key" shorter than
+    :data:`_MIN_SECRET_CHARS` is not searched for in other text: one letter
+    would mask that letter in every line of the log (a test's key ``"k"``
+    once turned ``websocket`` into ``websoc***et``).
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.secrets: set[str] = set()
+
+    def remember(self, secret: str) -> None:
+        if len(secret) >= _MIN_SECRET_CHARS:
+            self.secrets.add(secret)
 
     def _mask(self, value: object) -> object:
         if isinstance(value, str) and any(secret in value for secret in self.secrets):
@@ -103,6 +116,9 @@ class _RedactSecrets(logging.Filter):
         return value
 
     def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 2 and str(args[0]).lower() == _KEY_HEADER:
+            record.args = (args[0], _MASK)  # websockets: "> %s: %s", name, value
         if self.secrets:
             record.msg = self._mask(record.msg)
             if isinstance(record.args, tuple):
@@ -276,7 +292,7 @@ class ElevenLabsTTS:
         if prewarm < 0:
             raise ValueError(f"ElevenLabsTTS prewarm must be >= 0, got {prewarm}")
         self._api_key = api_key
-        _redactor.secrets.add(api_key)
+        _redactor.remember(api_key)
         self.voice_id = voice_id
         self.model_id = model_id
         self.first_audio_timeout = first_audio_timeout

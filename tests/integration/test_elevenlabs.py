@@ -215,6 +215,19 @@ async def test_wrong_key_is_not_retryable_and_never_shown(
         assert wrong_key not in shown  # ...but never the key
 
 
+async def test_a_short_key_is_masked_in_its_header_and_garbles_nothing_else(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="telephony.speech.elevenlabs")
+    async with FakeElevenLabs() as fake:
+        tts = ElevenLabsTTS("k", VOICE, url=fake.url, prewarm=0)
+        with pytest.raises(ProviderError, match="HTTP 401"):
+            await anext(tts.synthesize(GREETING))
+    headers = [r.getMessage() for r in caplog.records if r.getMessage().startswith("> ")]
+    assert "> xi-api-key: ***" in headers
+    assert any(h.startswith("> Sec-WebSocket-Key: ") for h in headers)  # not "websoc***et"
+
+
 async def test_a_prewarmed_socket_hides_the_handshake() -> None:
     handshake_s = 0.25
     async with FakeElevenLabs(handshake_delay=handshake_s) as fake:
