@@ -2,7 +2,8 @@
 
 ``DIALGRAPH_TEST_POSTGRES_URL`` (default
 ``postgresql://postgres@127.0.0.1:5432/test``) names the server; tests skip,
-with the reason, only when it cannot be reached.
+with the reason, only when it cannot be reached, and never in CI (``CI`` set):
+there a missing server is a failure, so a green run has used it.
 """
 
 from __future__ import annotations
@@ -11,16 +12,24 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
 
-__all__ = ["SERVER_URL", "fresh_schema", "server_address", "via_port"]
+__all__ = ["SERVER_URL", "fresh_schema", "server_address", "unavailable", "via_port"]
 
 SERVER_URL = os.environ.get(
     "DIALGRAPH_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the test for a missing server, or fail it in CI, where the servers must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run it)")
+    pytest.skip(reason)
 
 
 @asynccontextmanager
@@ -34,7 +43,7 @@ async def fresh_schema() -> AsyncIterator[tuple[str, str]]:
             SERVER_URL, autocommit=True, connect_timeout=3
         )
     except psycopg.OperationalError as exc:
-        pytest.skip(f"Postgres is not reachable at {SERVER_URL}: {exc}")
+        unavailable(f"Postgres is not reachable at {SERVER_URL}: {exc}")
     schema = f"dialgraph_test_{uuid.uuid4().hex[:12]}"
     async with admin:
         await admin.execute(f'CREATE SCHEMA "{schema}"')

@@ -39,7 +39,7 @@ from graphs.voice_agent.models import get_chat_model
 from memory.checkpointer import open_checkpointer
 from tests.langgraph_server import HAS_DEV_SERVER, OFFLINE_ENV, langgraph_dev
 from tests.openai_fake import FakeOpenAI, Text, ToolCalls
-from tests.postgres import fresh_schema
+from tests.postgres import fresh_schema, unavailable
 from tests.processes import tail
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,7 +166,7 @@ def _postgres_url() -> str | None:
 async def test_sync_registers_calls_on_postgres() -> None:
     url = _postgres_url()
     if url is None:
-        pytest.skip("Postgres unreachable (DIALGRAPH_TEST_POSTGRES_URL)")
+        unavailable("Postgres unreachable (DIALGRAPH_TEST_POSTGRES_URL)")
     # Its own schema: the shared one holds other runs' checkpoints, under other keys.
     async with fresh_schema() as (schema_url, _), open_checkpointer(schema_url) as saver:
         await _check_sync(saver)
