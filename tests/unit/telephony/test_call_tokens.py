@@ -1,114 +1,18 @@
-"""Settings from the environment, and call tokens."""
+"""Call tokens, and the settings `dialgraph serve` refuses to start with.
+
+The settings themselves (parsing, the environment, ``.env``) are tested in
+``test_settings.py``.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from telephony.cli.preflight import check_for_serving
-from telephony.settings import (
-    SETTINGS,
-    ConfigError,
-    Settings,
-    load_settings,
-    settings_help,
-)
+from telephony.settings import load_settings
 from telephony.wire.calltoken import CallTokenError, CallTokens
 
 CALL = "CA" + "a" * 32
-
-
-@pytest.mark.parametrize(
-    ("public_url", "stream_url"),
-    [
-        ("https://abc.example.com", "wss://abc.example.com/twilio/media"),
-        ("http://127.0.0.1:8080", "ws://127.0.0.1:8080/twilio/media"),
-        ("https://example.com/prefix/", "wss://example.com/prefix/twilio/media"),
-        ("", ""),
-    ],
-)
-def test_stream_url_follows_public_url_scheme(public_url: str, stream_url: str) -> None:
-    settings = load_settings({"DIALGRAPH_PUBLIC_URL": public_url}, env_file=None)
-    assert settings.stream_url == stream_url
-
-
-@pytest.mark.parametrize(
-    ("env", "message"),
-    [
-        ({"DIALGRAPH_PORT": "eighty"}, "DIALGRAPH_PORT"),
-        ({"DIALGRAPH_PUBLIC_URL": "ftp://x"}, "DIALGRAPH_PUBLIC_URL"),
-        ({"DIALGRAPH_PUBLIC_URL": "https://x/?a=1"}, "no query"),
-        ({"DIALGRAPH_TRUST_FORWARDED": "maybe"}, "DIALGRAPH_TRUST_FORWARDED"),
-        ({"DIALGRAPH_PLAYOUT_LEAD_MS": "5"}, "at least 20"),
-        ({"DIALGRAPH_VOICEMAIL": "sometimes"}, "DIALGRAPH_VOICEMAIL: expected one of hangup"),
-        ({"DIALGRAPH_VOICEMAIL_TIMEOUT": "half a minute"}, "DIALGRAPH_VOICEMAIL_TIMEOUT"),
-        # retired variables say what replaced them, so an old .env never runs another graph
-        ({"DIALGRAPH_AGENT": "echo"}, "DIALGRAPH_AGENT is retired: use DIALGRAPH_GRAPH=echo"),
-        (
-            {"DIALGRAPH_AGENT": "clinic", "DIALGRAPH_GRAPH": "helpdesk"},
-            "DIALGRAPH_AGENT is retired",
-        ),
-    ],
-)
-def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        load_settings(env, env_file=None)
-
-
-def test_voicemail_settings() -> None:
-    defaults = load_settings({}, env_file=None)
-    assert defaults.voicemail == "hangup"  # detection on, machines hung up on
-    # empty: the flow's own words (PhoneSettings.voicemail())
-    assert defaults.voicemail_message == "" and defaults.voicemail_timeout == 30
-    env = {
-        "DIALGRAPH_VOICEMAIL": " Message ",
-        "DIALGRAPH_VOICEMAIL_MESSAGE": "Please call the clinic back.",
-        "DIALGRAPH_VOICEMAIL_TIMEOUT": "45",
-    }
-    settings = load_settings(env, env_file=None)
-    assert settings.voicemail == "message"
-    assert settings.voicemail_message == "Please call the clinic back."
-    assert settings.voicemail_timeout == 45
-    assert load_settings({"DIALGRAPH_VOICEMAIL": "OFF"}, env_file=None).voicemail == "off"
-
-
-def test_the_graph_setting() -> None:
-    assert load_settings({}, env_file=None).graph == ""  # the first graph in langgraph.json
-    settings = load_settings({"DIALGRAPH_GRAPH": " flows/desk.py:graph "}, env_file=None)
-    assert settings.graph == "flows/desk.py:graph"
-    # the chat model is the flow's setting, read by the bundled flows, not the runtime's
-    assert "DIALGRAPH_MODEL" not in {s.env for s in SETTINGS}
-    assert load_settings({"DIALGRAPH_MODEL": "openai:gpt-4o-mini"}, env_file=None) == Settings()
-
-
-def test_a_retired_variable_in_the_env_file_is_refused_too(tmp_path: Path) -> None:
-    env_file = tmp_path / ".env"
-    env_file.write_text("DIALGRAPH_AGENT=echo\n")
-    with pytest.raises(ConfigError, match="use DIALGRAPH_GRAPH=echo"):
-        load_settings({}, env_file=env_file)
-
-
-def test_env_file_is_read_and_environment_wins(tmp_path: Path) -> None:
-    env_file = tmp_path / ".env"
-    env_file.write_text("DIALGRAPH_PORT=9000\nTWILIO_AUTH_TOKEN=from-file\n")
-    settings = load_settings({"DIALGRAPH_PORT": "9100"}, env_file=env_file)
-    assert settings.port == 9100
-    assert settings.twilio_auth_token == "from-file"
-    assert "from-file" not in repr(settings), "secrets never appear in repr/logs"
-
-
-def test_every_setting_is_documented_and_declared() -> None:
-    text = settings_help()
-    fields = set(Settings.__dataclass_fields__)
-    for setting in SETTINGS:
-        assert setting.env in text
-        assert setting.field in fields
-        assert setting.help
-    assert fields == {s.field for s in SETTINGS}
-    defaults = Settings()
-    for setting in SETTINGS:  # --help and the README show the real defaults
-        assert getattr(defaults, setting.field) == setting.parse(str(setting.default)), setting.env
 
 
 PARAMS = {"caller": "+15551230000", "called": "+15550001111", "direction": "inbound"}
