@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.fakes, 
 
 from _probes import GcPauses, LagClock
 
+from telephony.admission.limits import CallLimits, MemoryLimitStore
 from telephony.admission.registry import CallRegistry
 from telephony.call.services import CallServices
 from telephony.settings import Settings
@@ -108,6 +109,11 @@ async def serve(port: int, greeting_s: float, reply_s: float, stt: bool, ws: str
         tts=tts,
         stt=FakeSTT([]) if stt else None,  # decodes every caller frame, never hears speech
         clock=clock,
+        # Every bench call comes from the script's one caller number: the per-caller
+        # limits (2 at once by default) would refuse all but two. Capacity, not admission.
+        limit_store=MemoryLimitStore(
+            CallLimits(calls_per_hour_per_caller=0, concurrent_per_caller=0, concurrent_total=0)
+        ),
     )
     settings = Settings(twilio_auth_token="")
     app = _with_stats(create_app(settings, services=services), clock, registry, GcPauses())
