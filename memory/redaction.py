@@ -2,7 +2,7 @@
 
 How it works:
 
-1. :func:`memory._spoken.normalise` rewrites what a speech recogniser writes
+1. :func:`spoken.digits.normalise` rewrites what a speech recogniser writes
    (``"four one one one ..."``, ``"double one"``, ``"priya dot sharma at
    example dot com"``) into digits and ``@`` and keeps an offset map.
 2. A Presidio :class:`~presidio_analyzer.AnalyzerEngine`, built explicitly,
@@ -62,7 +62,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from memory._spoken import OffsetMap, normalise
+from spoken.digits import OffsetMap, normalise
+from spoken.names import WEEKDAYS
+from spoken.numbers import CARDINALS
 
 if TYPE_CHECKING:  # Presidio itself is imported lazily (it is heavy)
     from presidio_analyzer import EntityRecognizer
@@ -296,7 +298,8 @@ _NAME_PHRASE = re.compile(
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _MAX_NAME_WORDS = 3
-# Words that follow those phrases but are not names ("this is about", "I'm calling").
+# Words that follow those phrases but are not names ("this is about", "I'm calling",
+# "I'm twenty", "this is Tuesday"); number words and weekdays are spoken's.
 _NOT_NAMES = frozenset(
     """
     a an the about regarding calling looking trying wondering just just not so very really
@@ -305,14 +308,13 @@ _NOT_NAMES = frozenset(
     urgent important correct right wrong me my your our his her their it this that yes no
     doctor dr nurse appointment booking order ticket account reception front office
     desk customer patient caller speaking please thanks thank you today tomorrow tonight morning
-    afternoon evening monday tuesday wednesday thursday friday saturday sunday week next
-    am pm one two three four five six seven eight nine ten eleven twelve noon
+    afternoon evening week next am pm noon
     sick ill unwell worried confused pregnant allergic tired waiting home away currently
     actually already over outside inside on at in calling phoning ringing interested
     scheduled booked concerned married retired covered insured registered email mail
     card aadhaar ssn hi hello hey bye goodbye
     """.split()
-)
+).union(CARDINALS, WEEKDAYS)
 
 
 # The names of engines and services that log lines carry: the small NER model

@@ -2,7 +2,10 @@
 
 Pure functions of an artifact, so a replayed side effect (same stored
 artifact) is described the same way, and a runner can rebuild the answer of
-a call whose run was cancelled.
+a call whose run was cancelled. Days and times are said in words
+(:mod:`spoken.saying`: "Wednesday, March fifth at ten a.m."), the way the
+clinic's dialogue says them, so a model that reads a tool's sentence out as
+it is gives the TTS nothing to misread.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 from datetime import date, time
 from typing import Any
 
-from tools.clinic import opening_hours, spoken_day, spoken_time
+from spoken.names import weekday_name
+from spoken.saying import say_day, say_time, say_times, sentence
+from tools.clinic import opening_hours
 
 __all__ = [
     "describe_appointments",
@@ -30,38 +35,31 @@ _TROUBLE = (
 
 
 def _day(iso: str, today: date | None) -> str:
-    return spoken_day(date.fromisoformat(iso), today)
+    return say_day(date.fromisoformat(iso), today)
 
 
 def _on(iso: str, today: date | None) -> str:
-    """Say "on Wednesday, March 5th", but plain "today" / "tomorrow"."""
+    """Say "on Wednesday, March fifth", but plain "today" / "tomorrow"."""
     said = _day(iso, today)
     return said if said in {"today", "tomorrow"} else f"on {said}"
 
 
-def _time(hhmm: str) -> str:
-    return spoken_time(time.fromisoformat(hhmm))
-
-
 def list_times(times: list[str]) -> str:
-    """["09:00", "09:30", "10:00"] -> "9 AM, 9:30 AM or 10 AM"."""
-    words = [_time(t) for t in times]
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " or " + words[-1]
+    """["09:00", "09:30", "10:00"] -> "nine, nine thirty or ten a.m."."""
+    return say_times(times, "or")
 
 
 def _what(appointment: dict[str, Any], today: date | None) -> str:
     kind = _ARTICLE.get(appointment["appointment_type"], appointment["appointment_type"])
     return (
         f"{kind} with {appointment['doctor']} {_on(appointment['day'], today)}"
-        f" at {_time(appointment['time'])}"
+        f" at {say_time(appointment['time'])}"
     )
 
 
 def _closed(artifact: dict[str, Any], today: date | None) -> str:
     day = date.fromisoformat(artifact["day"])
-    text = f"We're closed on {day:%A}s."
+    text = f"We're closed on {weekday_name(day)}s."
     if following := artifact.get("next_open_day"):
         text += f" The next day we're open is {_day(following, today)}."
     return text
@@ -89,10 +87,10 @@ def describe_availability(artifact: dict[str, Any], today: date | None = None) -
         when += f" in the {part}"
     times = [slot["time"] for slot in artifact["slots"]]
     if times:
-        return f"For {kind} {when}, I have {list_times(times)}."
+        return sentence(f"For {kind} {when}, I have {list_times(times)}")
     hours = opening_hours(date.fromisoformat(artifact["day"]))
     if part == "afternoon" and hours is not None and hours[1] <= time(12):
-        weekday = f"{date.fromisoformat(artifact['day']):%A}"
+        weekday = weekday_name(date.fromisoformat(artifact["day"]))
         return f"We close at noon on {weekday}s, so there's nothing in the afternoon."
     return f"I'm sorry, nothing is free for {kind} {when}."
 
@@ -127,16 +125,15 @@ def _describe_failure(artifact: dict[str, Any], today: date | None) -> str:
             else "I couldn't find that appointment for this phone number."
         )
     alternatives = artifact.get("alternatives") or []
-    when = f"{_day(artifact['day'], today)} at {_time(artifact['time'])}"
+    when = f"{_day(artifact['day'], today)} at {say_time(artifact['time'])}"
     if error == "slot_taken":
         return f"I'm sorry, {when} is already taken." + _offer(alternatives)
     if error == "bad_time":
         hours = opening_hours(date.fromisoformat(artifact["day"]))
-        closes = spoken_time(hours[1]) if hours else "closing time"
-        return (
-            f"I can't book {when}: appointments start on the quarter hour"
-            f" and must end by {closes}." + _offer(alternatives)
-        )
+        closes = say_time(hours[1]) if hours else "closing time"
+        return sentence(
+            f"I can't book {when}: appointments start on the quarter hour and must end by {closes}"
+        ) + _offer(alternatives)
     return _TROUBLE
 
 
@@ -160,13 +157,13 @@ def describe_effect(tool: str, artifact: dict[str, Any], today: date | None = No
     if tool == "cancel_appointment":
         return (
             f"Done: your {kind} {_on(appointment['day'], today)}"
-            f" at {_time(appointment['time'])} is cancelled."
+            f" at {say_time(appointment['time'])} is cancelled."
         )
     if tool == "reschedule_appointment":
         before = artifact["previous"]
         return (
             f"Done: your {kind} has moved from {_day(before['day'], today)}"
-            f" at {_time(before['time'])} to {_day(appointment['day'], today)}"
-            f" at {_time(appointment['time'])} with {appointment['doctor']}."
+            f" at {say_time(before['time'])} to {_day(appointment['day'], today)}"
+            f" at {say_time(appointment['time'])} with {appointment['doctor']}."
         )
     return "Done."

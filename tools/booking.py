@@ -22,10 +22,13 @@ from typing import Any
 from langchain_core.tools import tool
 
 from dialgraph import side_effect
-from tools._parse import clean_name, parse_day, parse_part_of_day, parse_time
+from spoken.days import parse_day
+from spoken.saying import say_time
+from spoken.times import parse_part_of_day, parse_time
+from tools._parse import clean_name
 from tools._runtime import CallRuntime, call_facts, guarded
 from tools._spoken import describe_availability, describe_effect
-from tools.clinic import APPOINTMENT_TYPES, doctor_name
+from tools.clinic import APPOINTMENT_TYPES, OPENS_AT_HOUR, doctor_name
 from tools.clinic import appointment_type as canonical_type
 
 __all__ = [
@@ -41,7 +44,9 @@ __all__ = [
 MAX_SLOTS = 6  # more start times than this is too much to listen to
 
 _ASK_DAY = "Sorry, I didn't catch the day. Which day would you like?"
-_ASK_TIME = "Sorry, I didn't catch the time. What time would suit you, for example 10:30 AM?"
+_ASK_TIME = (
+    f"Sorry, I didn't catch the time. What time would suit you, for example {say_time('10:30')}?"
+)
 _ASK_TYPE = "We book checkups, consultations and vaccinations. Which one would you like?"
 _ASK_NAME = "May I have the patient's full name for the booking?"
 _ASK_DOCTOR = (
@@ -123,7 +128,7 @@ async def _book(
     canonical = canonical_type(kind)
     if canonical is None:
         return _ASK_TYPE, {"ok": False, "error": "unknown_type", **request}
-    wanted_day, wanted_time = parse_day(day, facts.today), parse_time(at)
+    wanted_day, wanted_time = parse_day(day, facts.today), parse_time(at, opens_at=OPENS_AT_HOUR)
     if wanted_day is None:
         return _ASK_DAY, {"ok": False, "error": "bad_day", **request}
     if wanted_time is None:
@@ -209,7 +214,7 @@ async def _reschedule(runtime: CallRuntime, appointment_id: int, day: str, at: s
     request = {"appointment_id": appointment_id, "day": day, "time": at, "alternatives": []}
     if not facts.caller:
         return _NO_CALLER_ID, {"ok": False, "error": "no_caller_id", **request}
-    wanted_day, wanted_time = parse_day(day, facts.today), parse_time(at)
+    wanted_day, wanted_time = parse_day(day, facts.today), parse_time(at, opens_at=OPENS_AT_HOUR)
     if wanted_day is None:
         return _ASK_DAY, {"ok": False, "error": "bad_day", **request}
     if wanted_time is None:

@@ -1,8 +1,8 @@
 """Riverside Family Clinic: the facts the demo receptionist knows.
 
 Everything here is plain data plus small pure helpers that turn what a caller
-(or a model) says into the clinic's canonical names, and dates and times into
-words that read well aloud. Nothing here does I/O.
+(or a model) says into the clinic's canonical names. Saying its dates and
+times aloud is :mod:`spoken.saying`'s. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ __all__ = [
     "FACT_TOPICS",
     "FRONT_DESK",
     "OPENING_HOURS",
+    "OPENS_AT_HOUR",
     "SLOT_MINUTES",
     "AppointmentType",
     "appointment_type",
@@ -26,8 +27,6 @@ __all__ = [
     "doctor_name",
     "fact_topic",
     "opening_hours",
-    "spoken_day",
-    "spoken_time",
 ]
 
 CLINIC_NAME = "Riverside Family Clinic"
@@ -72,6 +71,8 @@ OPENING_HOURS: dict[int, tuple[time, time]] = {
     4: (time(9), time(17)),
     5: (time(9), time(12)),
 }
+OPENS_AT_HOUR = min(opens.hour for opens, _ in OPENING_HOURS.values())
+"""The clinic opens at 9: an hour said without a.m./p.m. below it is the afternoon ("at 3")."""
 
 _FACTS: dict[str, str] = {
     "hours": (
@@ -174,34 +175,3 @@ def doctor_name(text: str) -> str | None:
 def opening_hours(day: date) -> tuple[time, time] | None:
     """(opens, closes) on that day, or None when the clinic is closed."""
     return OPENING_HOURS.get(day.weekday())
-
-
-def spoken_time(at: time) -> str:
-    """A time as it is said aloud: 09:00 -> "9 AM", 15:30 -> "3:30 PM", 12:00 -> "noon"."""
-    if at == NOON:
-        return "noon"
-    hour = at.hour % 12 or 12
-    suffix = "AM" if at.hour < 12 else "PM"
-    if at.minute == 0:
-        return f"{hour} {suffix}"
-    return f"{hour}:{at.minute:02d} {suffix}"
-
-
-def _ordinal(n: int) -> str:
-    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
-def spoken_day(day: date, today: date | None = None) -> str:
-    """A date as it is said aloud: "today", "tomorrow", or "Tuesday, March 4th".
-
-    Args:
-        day: The date to say.
-        today: When given, "today" and "tomorrow" are used for those two days.
-    """
-    if today is not None:
-        if day == today:
-            return "today"
-        if (day - today).days == 1:
-            return "tomorrow"
-    return f"{day:%A}, {day:%B} {_ordinal(day.day)}"

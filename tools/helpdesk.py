@@ -32,8 +32,8 @@ from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt import ToolRuntime
 
 from dialgraph import call_facts, side_effect
-from memory._spoken import normalise
 from memory.checkpointer import DATABASE_URL_ENV, DEFAULT_SQLITE_NAME
+from spoken.digits import normalise
 from tools._helpdesk_db import Helpdesk, Outage, Ticket, get_helpdesk
 
 __all__ = [
@@ -78,7 +78,7 @@ def default_database_url() -> str:
 
 def with_digits(text: str) -> str:
     """``text`` with spoken digit runs written as digits ("is it five five one oh three"
-    -> "is it 55103"), by the same rules as redaction (:mod:`memory._spoken`)."""
+    -> "is it 55103"), by the same rules as redaction (:mod:`spoken.digits`)."""
     return normalise(text).normalised
 
 

@@ -18,6 +18,7 @@ rather than at the first call.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from dialgraph import CallFacts, StartupInfo, call_facts, collect_digits, hang_u
 from graphs.helpdesk.context import HelpdeskContext
 from graphs.helpdesk.settings import phone as _phone
 from graphs.helpdesk.settings import prepare
+from spoken.names import month_name, weekday_name
 from tools.helpdesk import HELPDESK_TOOLS
 
 __all__ = ["DEFAULT_MODEL", "MODEL_ENV", "SYSTEM_PROMPT", "graph", "make_model", "phone"]
@@ -62,6 +64,11 @@ and the caller is still on the line.
 Today is {today}."""
 
 
+def _written_date(day: dt.date) -> str:
+    """ "Tuesday, March 04, 2025": English names whatever the server's locale."""
+    return f"{weekday_name(day)}, {month_name(day)} {day.day:02d}, {day.year}"
+
+
 def make_model() -> BaseChatModel:
     """The chat model named by ``DIALGRAPH_HELPDESK_MODEL`` (default: :data:`DEFAULT_MODEL`)."""
     return init_chat_model(os.environ.get(MODEL_ENV) or DEFAULT_MODEL, temperature=0.2)
@@ -78,7 +85,7 @@ def graph(call: CallFacts | Mapping[str, Any] | None = None) -> Any:
     return create_agent(
         make_model(),
         tools=[*HELPDESK_TOOLS, transfer_call, hang_up, collect_digits],
-        system_prompt=SYSTEM_PROMPT.format(today=f"{facts.local_date():%A, %B %d, %Y}"),
+        system_prompt=SYSTEM_PROMPT.format(today=_written_date(facts.local_date())),
         context_schema=HelpdeskContext,
         name="helpdesk_agent",
     )

@@ -10,13 +10,15 @@ from dialgraph import PhoneSettings, Redaction, SpeechHints, StartupInfo
 from graphs.helpdesk.context import helpdesk_context
 from graphs.helpdesk.replies import GREETING
 from graphs.helpdesk.vocabulary import KEYTERMS, PHRASES, PRONUNCIATIONS, WORDS
+from spoken.numbers import DIGIT_WORDS
 from tools.helpdesk import prepare_helpdesk
 
 __all__ = ["SUPPORT_NUMBER", "TICKET_NUMBER_PATTERN", "phone", "prepare"]
 
 SUPPORT_NUMBER = "+15550100300"  # a fictional number (555-01xx is reserved for fiction)
 
-_DIGIT = r"(?:\d|zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+# A digit, or a word for one ("oh", "nought"): the words redaction reads as digits too.
+_DIGIT = rf"(?:\d|{'|'.join(sorted(DIGIT_WORDS, key=len, reverse=True))})"
 TICKET_NUMBER_PATTERN = (
     rf"(?i)\bticket(?:\s+number)?(?:\s+is)?\s+{_DIGIT}(?:[\s,-]*{_DIGIT}){{5}}\b"
 )

@@ -126,7 +126,7 @@ def digits_of(turn: CallerTurn | None) -> str:
         return ""
     if turn.get("digits"):
         return str(turn["digits"])
-    from memory._spoken import normalise
+    from spoken.digits import normalise
 
     return "".join(ch for ch in normalise(turn.get("text", "")).normalised if ch.isdigit())
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from spoken.numbers import DIGIT_WORDS, UNITS
+
 __all__ = [
     "KEYS",
     "correction_marked",
@@ -43,7 +45,9 @@ _ORDINAL_CHOICE = re.compile(
     r"\b(?:the )?(first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th|last|earliest|earlier"
     r"|latest|later)(?= (one|ones|option|appointment|time|slot|choice)\b|$)"
 )
-_NUMBERED_CHOICE = re.compile(r"\b(?:number|option|choice) (one|two|three|four|five|[1-5])\b")
+_NUMBERED_CHOICE = re.compile(
+    rf"\b(?:number|option|choice) ({'|'.join(UNITS[1:6])}|[1-5])\b"
+)  # "option two": one of the (at most five) things read out
 _ANY_CHOICE = re.compile(
     r"\b(any|anything|whatever|whichever|any of them|any time|anytime|doesnt matter"
     r"|dont mind|first available|soonest|earliest)\b"
@@ -53,10 +57,8 @@ _CHOICE_INDEX = {
     "third": 2, "3rd": 2, "fourth": 3, "4th": 3, "fifth": 4, "5th": 4,
     "last": -1, "latest": -1, "later": -1,
 }  # fmt: skip
-KEYS = {
-    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-    "six": "6", "seven": "7", "eight": "8", "nine": "9", "star": "*", "pound": "#", "hash": "#",
-}  # fmt: skip
+KEYS = {word: str(n) for word, n in DIGIT_WORDS.items()} | {"star": "*", "pound": "#", "hash": "#"}
+"""Keypad keys said as words ("press oh", "hit pound")."""
 _DTMF = re.compile(
     r"^(?:(?:i |caller )?(?:pressed|press|pushed|push|hit|typed|dialed)|dtmf|key|keypad)"
     r"(?: the)?(?: key| button| number)? ?([0-9*#]|" + "|".join(KEYS) + r")(?: key| button)?$"
@@ -85,7 +87,7 @@ def selection(t: str, *, choosing: bool) -> int | None:
         return _CHOICE_INDEX[m.group(1)]
     if choosing:
         words = t.split()
-        if len(words) == 1 and words[0] in KEYS and words[0] not in {"zero", "oh"}:
+        if len(words) == 1 and words[0] in KEYS and KEYS[words[0]] != "0":
             return int(KEYS[words[0]]) - 1 if KEYS[words[0]].isdigit() else None
         if _ANY_CHOICE.search(t):
             return 0

@@ -1,8 +1,9 @@
 """What the clinic receptionist says: fixed lines and read-backs built from tool artifacts.
 
-Short, speakable sentences: no digits, no markdown, times in words (see
-``_speech``). Read-backs name the type, doctor, day and time so a caller who
-was misrecognised hears what was understood before anything is changed.
+Short, speakable sentences: no digits, no markdown, days and times in words
+(:mod:`spoken.saying`; the read-back shape is ``_speech``'s). Read-backs name
+the type, doctor, day and time so a caller who was misrecognised hears what
+was understood before anything is changed.
 """
 
 from __future__ import annotations
@@ -12,16 +13,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._numbers import cardinal_words
-from ._speech import (
-    appointment_phrase,
-    day_phrase,
-    sentence,
-    speakable,
-    time_phrase,
-    times_phrase,
-    when_phrase,
-)
+from spoken.numbers import say_number
+from spoken.saying import say_day, say_time, say_times, sentence
+
+from ._speech import appointment_phrase, when_phrase
 
 __all__ = [
     "ANYTHING_ELSE",
@@ -52,10 +47,7 @@ __all__ = [
     "list_appointments",
     "open_at",
     "parse_iso",
-    "sentence",
-    "speakable",
     "taken_with_alternatives",
-    "times_phrase",
     "your_appointment",
 ]
 
@@ -108,7 +100,7 @@ def parse_iso(value: Any) -> dt.date | None:
 
 def day_and_part(day: dt.date | None, part: str | None) -> str:
     """ "on Friday, November twenty seventh, in the morning"."""
-    text = f"on {day_phrase(day)}" if day else "that day"
+    text = f"on {say_day(day)}" if day else "that day"
     return f"{text}, in the {part}" if part else text
 
 
@@ -148,7 +140,7 @@ def your_appointment(appt: Mapping[str, Any], *, now: bool = False) -> str:
     day = parse_iso(appt.get("day"))
     if day is None:
         return f"Your {kind}{doctor}."
-    when = when_phrase(day, appt["time"]) if appt.get("time") else f"on {day_phrase(day)}"
+    when = when_phrase(day, appt["time"]) if appt.get("time") else f"on {say_day(day)}"
     return sentence(f"Your {kind}{doctor} is {'now ' if now else ''}{when}")
 
 
@@ -169,10 +161,8 @@ def confirm_reschedule(target: Mapping[str, Any], slots: Any) -> str:
     """The read-back before ``reschedule_appointment``."""
     kind = target.get("appointment_type") or "appointment"
     old_day, old_time = parse_iso(target.get("day")), target.get("time")
-    old = (
-        f" from {day_phrase(old_day)}, at {time_phrase(old_time)}," if old_day and old_time else ""
-    )
-    new = f"{day_phrase(slots.day)}, at {time_phrase(slots.time)}"
+    old = f" from {say_day(old_day)}, at {say_time(old_time)}," if old_day and old_time else ""
+    new = f"{say_day(slots.day)}, at {say_time(slots.time)}"
     return sentence(f"Just to confirm: move your {kind}{old} to {new}") + " Shall I go ahead?"
 
 
@@ -208,10 +198,10 @@ def choose_appointment(appointments: Sequence[Mapping[str, Any]], verb: str) -> 
 
 def taken_with_alternatives(day: dt.date | None, times: Sequence[str]) -> str:
     """Refused because taken: read the alternatives on that day."""
-    on = f"On {day_phrase(day)}, " if day else ""
-    offer = sentence(f"{on}I could do {times_phrase(times)}")
+    on = f"On {say_day(day)}, " if day else ""
+    offer = sentence(f"{on}I could do {say_times(times)}")
     return f"Sorry, that time is already taken. {offer} Which would you prefer?"
 
 
 def _count(n: int) -> str:
-    return cardinal_words(n) if 0 <= n < 60 else "many"
+    return say_number(n) if 0 <= n < 60 else "many"

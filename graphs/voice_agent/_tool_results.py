@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from spoken.saying import say_times, sentence, speakable
+
 from . import _replies as replies
 from ._dialogue_state import MENU, Action, DialogueState, Say, matching, upper_first
 
@@ -49,7 +51,7 @@ class ToolResults(DialogueState):
         art = artifact if isinstance(artifact, Mapping) else {}
         handler = getattr(self, f"_after_{name}", None)
         if handler is None:
-            text = replies.speakable(content) if content.strip() else "Done."
+            text = speakable(content) if content.strip() else "Done."
             return self._anything_else(text)
         return handler(args, art, content)
 
@@ -76,10 +78,10 @@ class ToolResults(DialogueState):
             s.day = None
             return self._ask(f"Sorry, nothing is free {when}. {replies.OTHER_DAY}", "day")
         if self.task == "availability":
-            listing = replies.times_phrase(times, "and")
-            offer = replies.sentence(f"{upper_first(when)}, I have openings at {listing}")
+            listing = say_times(times, "and")
+            offer = sentence(f"{upper_first(when)}, I have openings at {listing}")
             return self._ask(f"{offer} Would you like to book one of those?", "offer_times")
-        offer = replies.sentence(f"{upper_first(when)}, I have {replies.times_phrase(times)}")
+        offer = sentence(f"{upper_first(when)}, I have {say_times(times)}")
         return self._ask(f"{offer} Which time would you like?", "pick_time")
 
     def _after_book_appointment(
@@ -179,7 +181,7 @@ class ToolResults(DialogueState):
 
     def _after_clinic_info(self, args: Mapping[str, Any], art: Mapping, content: str) -> Action:
         fact = str(art.get("text") or content or "").strip()
-        text = replies.speakable(fact) if fact else "Sorry, I don't have that information."
+        text = speakable(fact) if fact else "Sorry, I don't have that information."
         if self.task and self.stage and self.question:
             return self._ask(f"{text} {self.question}", self.stage, question=self.question)
         return self._anything_else(text)

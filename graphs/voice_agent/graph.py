@@ -44,6 +44,7 @@ from graphs.voice_agent.models import get_chat_model
 from graphs.voice_agent.prompts import SYSTEM_PROMPT, greeting
 from graphs.voice_agent.state import InputState, State
 from memory.store import CallerMemory
+from spoken.names import weekday_name
 from tools import CLINIC_TOOLS
 from tools._runtime import DEFAULT_TIMEZONE, clinic_now
 from tools.calendar import get_calendar
@@ -103,7 +104,7 @@ def make_agent_node(model_for: Callable[[str], BaseChatModel]) -> Callable[..., 
         system = SystemMessage(
             SYSTEM_PROMPT.format(
                 today=today.isoformat(),
-                weekday=today.strftime("%A"),
+                weekday=weekday_name(today),  # English whatever the server's locale
                 caller_name=state.caller_name or "unknown",
                 caller=ctx.caller or "withheld",
             )

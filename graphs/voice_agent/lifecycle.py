@@ -6,9 +6,10 @@ of the clinic:
 
 - :func:`call_context` builds the graph's :class:`Context` for a call from
   the call's facts and where the service keeps its data;
-- :func:`open_clinic` checks the chat model setting and seeds the calendar
-  once, when the service starts (so a wrong ``DIALGRAPH_MODEL`` stops the
-  start, not the first caller's turn);
+- :func:`open_clinic` checks the chat model setting, seeds the calendar and
+  loads the spoken-language libraries' data once, when the service starts
+  (so a wrong ``DIALGRAPH_MODEL`` stops the start, not the first caller's
+  turn, and the first booking does not wait for dateparser);
 - :func:`remember_visit` notes a known caller's visit in long-term memory
   when the call ends.
 """
@@ -23,6 +24,7 @@ from dialgraph import CallFacts, StartupInfo
 from graphs.voice_agent.context import Context
 from graphs.voice_agent.models import get_chat_model
 from memory.store import CallerMemory
+from spoken import warm as warm_spoken
 from tools.calendar import get_calendar
 
 __all__ = ["MODEL_ENV", "call_context", "model_spec", "open_clinic", "remember_visit"]
@@ -48,12 +50,13 @@ def call_context(facts: CallFacts, startup: StartupInfo) -> Context:
 
 
 async def open_clinic(startup: StartupInfo) -> None:
-    """Check the model setting and seed the calendar relative to today (idempotent).
+    """Check the model setting, seed the calendar relative to today (idempotent), warm up.
 
     Raises:
         ModelSpecError: ``DIALGRAPH_MODEL`` is not one of the documented forms.
     """
     get_chat_model(model_spec())
+    warm_spoken()  # the tools read model-written days with dateparser: ~0.5 s on first use
     today = Context(db_url=startup.database_url, today=startup.today, timezone=startup.timezone)
     await get_calendar(startup.database_url).seed(today.today_date())
 

@@ -1,6 +1,6 @@
 """Understand one caller turn for the Riverside Family Clinic receptionist.
 
-How it works: ``normalise`` turns recognised speech or typed text into
+How it works: ``spoken.words.fold`` turns recognised speech or typed text into
 lower-case words (pocketsphinx already writes that way; typed text, "3pm",
 "p.m." and "Dr." are folded into the same shape). ``parse`` then reads, in
 this order, the day (relative to an injected ``today``), the time, the part of
@@ -14,7 +14,10 @@ are read by ``parse_keys``.
 
 Bare numbers are times only when the dialogue asked for a time, after a
 correction word ("no, make it four"), or after "at"; "three" then means 15:00
-and "nine" 09:00 because the clinic is open 09:00-17:00.
+and "nine" 09:00 because the clinic is open 09:00-17:00. Days, times, parts
+of the day and number words are read by :mod:`spoken` (one meaning for the
+tools and this dialogue); what is the clinic's here is when it opens and
+what its callers ask for.
 
 Everything here is pure and deterministic: same text, same ``today``, same
 result.
@@ -28,18 +31,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, TypedDict
 
+from spoken.days import find_days, ordinal_only
+from spoken.names import MONTHS, WEEKDAYS
+from spoken.numbers import CARDINALS, ORDINALS
+from spoken.times import PartOfDay, find_times, parse_part_of_day
+from spoken.words import fold
+from tools.clinic import OPENING_HOURS, OPENS_AT_HOUR
+
 from ._answers import correction_marked, dtmf_key, no_answer, selection, yes_answer
-from ._numbers import CARDINALS, ORDINALS
-from ._numbers import words_of as _words
-from ._when import (
-    CLINIC_CLOSE_HOUR,
-    CLINIC_OPEN_HOUR,
-    MONTHS,
-    WEEKDAYS,
-    find_days,
-    find_times,
-    ordinal_only,
-)
 
 __all__ = [
     "APPOINTMENT_TYPES",
@@ -50,16 +49,16 @@ __all__ = [
     "Expect",
     "Intent",
     "Utterance",
-    "normalise",
     "parse",
     "parse_appointment_type",
-    "parse_day",
     "parse_doctor",
     "parse_keys",
     "parse_name",
-    "parse_part_of_day",
-    "parse_time",
 ]
+
+CLINIC_OPEN_HOUR = OPENS_AT_HOUR
+"""An hour said without a.m./p.m. below it is the afternoon ("three" is 15:00)."""
+CLINIC_CLOSE_HOUR = max(closes.hour for _, closes in OPENING_HOURS.values())
 
 APPOINTMENT_TYPES = ("checkup", "consultation", "vaccination")
 DOCTORS = ("Dr. Patel", "Dr. Nguyen")
@@ -107,7 +106,7 @@ class _Slots(TypedDict):
 
     day: dt.date | None
     time: str | None
-    part_of_day: Literal["morning", "afternoon"] | None
+    part_of_day: PartOfDay | None
     appointment_type: str | None
     doctor: str | None
 
@@ -139,7 +138,7 @@ class Utterance:
     correction: bool = False
     day: dt.date | None = None
     time: str | None = None
-    part_of_day: Literal["morning", "afternoon"] | None = None
+    part_of_day: PartOfDay | None = None
     appointment_type: str | None = None
     doctor: str | None = None
     name: str | None = None
@@ -169,62 +168,7 @@ class Utterance:
         )
 
 
-# --- normalisation -----------------------------------------------------------------
-
-_APOSTROPHE = re.compile(r"['\u2019`]")
-_MERIDIEM_DOTS = re.compile(r"\b([ap])\s*\.\s*m\b\.?")
-_DIGIT_MERIDIEM = re.compile(r"(?<=\d)\s*([ap])m\b")
-_CLOCK_COLON = re.compile(r"(?<=\d):(?=\d\d)")
-_NOT_WORD = re.compile(r"[^a-z0-9\x00#*]+")
-
-
-def normalise(text: str) -> str:
-    """Fold ASR or typed text into lower-case words, digits, ``h:mm``, ``#`` and ``*``.
-
-    >>> normalise("It's 3pm, Dr. Nguyen's check-up!")
-    'its 3 pm dr nguyens check up'
-    """
-    t = _APOSTROPHE.sub("", text.lower())
-    t = _MERIDIEM_DOTS.sub(r"\1m", t)
-    t = _DIGIT_MERIDIEM.sub(r" \1m", t)
-    t = _CLOCK_COLON.sub("\x00", t)  # keep "15:30" whole through the next step
-    t = _NOT_WORD.sub(" ", t).replace("\x00", ":")
-    t = re.sub(r"\b([ap]) m\b", r"\1m", t)  # "three p m" as the recogniser spells it
-    t = re.sub(r"\bo clock\b", "oclock", t)
-    return " ".join(t.split())
-
-
-def parse_day(text: str, today: dt.date, *, bare_ordinals: bool = False) -> dt.date | None:
-    """The day named in ``text``, relative to ``today``; the last one when several.
-
-    ``bare_ordinals`` lets a lone "third" mean the 3rd (when the dialogue asked for a day).
-    """
-    found = find_days(normalise(text).split(), today, bare_ordinals=bare_ordinals)
-    return found[-1][1] if found else None
-
-
-def parse_time(text: str, *, loose: bool = False) -> str | None:
-    """The time named in ``text`` as ``"HH:MM"``; the last one when several.
-
-    Bare numbers count only with ``loose`` (the dialogue asked for a time) or
-    after "at"/"around"; hours without am/pm are read in clinic hours.
-    """
-    found = find_times(normalise(text).split(), set(), loose=loose)
-    return found[-1][1] if found else None
-
-
-# --- other slots -------------------------------------------------------------------
-
-
-def parse_part_of_day(text: str) -> Literal["morning", "afternoon"] | None:
-    """ "morning" or "afternoon" (evening and after lunch count as afternoon)."""
-    t = normalise(text)
-    if re.search(r"\bmornings?\b|\bearly\b", t):
-        return "morning"
-    if re.search(r"\bafternoons?\b|\bevenings?\b|\bafter lunch\b|\blate in the day\b", t):
-        return "afternoon"
-    return None
-
+# --- slots ------------------------------------------------------------------------
 
 _TYPE_PATTERNS = (
     (
@@ -252,7 +196,7 @@ _TYPE_PATTERNS = (
 
 def parse_appointment_type(text: str) -> str | None:
     """ "checkup", "consultation" or "vaccination" from their everyday names."""
-    t = normalise(text)
+    t = fold(text)
     hits = [(m.start(), kind) for kind, rx in _TYPE_PATTERNS if (m := rx.search(t))]
     return min(hits)[1] if hits else None
 
@@ -266,7 +210,7 @@ _NGUYEN = re.compile(
 
 def parse_doctor(text: str) -> str | None:
     """ "Dr. Patel" or "Dr. Nguyen", including how the recogniser may spell Nguyen."""
-    t = normalise(text)
+    t = fold(text)
     hits = [
         (m.start(), doc)
         for doc, rx in zip(DOCTORS, (_PATEL, _NGUYEN), strict=True)
@@ -280,13 +224,11 @@ _NAME_LEAD = re.compile(
     r"|under the name of|under the name|under name|under)\s+"
 )
 _FILLERS = frozenset(
-    _words(
-        "yes yeah yep sure ok okay um uh er its it is the name names my im i am this "
-        "oh well so please thanks thank you"
-    )
+    "yes yeah yep sure ok okay um uh er its it is the name names my im i am this "
+    "oh well so please thanks thank you".split()
 )
 _NON_NAME = frozenset(
-    _words(
+    (
         "a an the and or but to for with at on in of from by my me i im id ive ill you your "
         "it its is are was be this that these there here what when where who why how which "
         "please thanks thank yes yeah yep no nope not ok okay sure fine good great right "
@@ -298,9 +240,9 @@ _NON_NAME = frozenset(
         "someone somebody person human receptionist operator representative front desk bye "
         "goodbye speak talk help again sorry actually meant mean instead also still "
         "whatever anything something nothing all done back later soon now"
-    )
+    ).split()
     + list(WEEKDAYS)
-    + MONTHS
+    + list(MONTHS)
     + list(CARDINALS)
     + list(ORDINALS)
 )
@@ -323,7 +265,7 @@ def parse_name(text: str, *, bare: bool = False) -> str | None:
     With ``bare`` (the dialogue just asked for a name) a turn that is only a
     name ("maria lopez", "yes it's maria") counts too.
     """
-    t = normalise(text)
+    t = fold(text)
     for m in _NAME_LEAD.finditer(t):
         if words := _name_words(t[m.end() :].split()):
             return " ".join(words).title()
@@ -456,7 +398,7 @@ def parse(text: str, today: dt.date, *, expect: Expect | None = None) -> Utteran
     Returns:
         The ``Utterance``; ``understood`` is False for silence and gibberish.
     """
-    t = normalise(text)
+    t = fold(text)
     if not t:
         return Utterance(text="")
     choosing = expect == "choice"
@@ -486,10 +428,10 @@ def parse(text: str, today: dt.date, *, expect: Expect | None = None) -> Utteran
             if not (len(d[2]) <= 2 and d[1].day <= 5 and ordinal_only(new_words, d[2]))
         ]
     used = set().union(*(d[2] for d in days)) if days else set()
-    times = find_times(new_words, used, loose=loose)
+    times = find_times(new_words, used, loose=loose, opens_at=CLINIC_OPEN_HOUR)
     ref_days = find_days(ref_words, today, bare_ordinals=False)
     ref_used = set().union(*(d[2] for d in ref_days)) if ref_days else set()
-    ref_times = find_times(ref_words, ref_used, loose=False)
+    ref_times = find_times(ref_words, ref_used, loose=False, opens_at=CLINIC_OPEN_HOUR)
 
     slots: _Slots = {
         "day": days[-1][1] if days else None,
@@ -547,7 +489,8 @@ def _key_press(t: str, key: str, *, expect: Expect | None) -> Utterance:
     if expect == "choice" and key.isdigit() and key != "0":
         return Utterance(text=t, dtmf=key, selection=int(key) - 1)
     if expect == "time" and key.isdigit() and key != "0":
-        return Utterance(text=t, dtmf=key, time=parse_time(key, loose=True))
+        hours = find_times([key], set(), loose=True, opens_at=CLINIC_OPEN_HOUR)
+        return Utterance(text=t, dtmf=key, time=hours[0][1] if hours else None)
     answers: dict[str, Literal["yes", "no"]] = {"1": "yes", "2": "no"}
     answer = answers.get(key)
     return Utterance(text=t, dtmf=key, answer=answer, intent=_DTMF_INTENTS.get(key))

@@ -32,20 +32,20 @@ import random
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from ._numbers import cardinal_words, ordinal_words, words_of
-from ._when import MONTHS, WEEKDAYS
+from spoken.names import MONTHS, WEEKDAYS
+from spoken.numbers import say_number, say_ordinal
 
 __all__ = ["DIGIT_STRINGS", "TEMPLATES", "corpus", "slot_values", "words"]
 
 _SEED = 20261124  # any fixed value: the corpus must not change between starts
 _PER_FORM = 12  # slot combinations drawn per expanded template (more adds counts, not words)
 
-_HOURS = [cardinal_words(h) for h in (9, 10, 11, 12, 1, 2, 3, 4, 5)]
-_MORNING_HOURS = [cardinal_words(h) for h in (8, 9, 10, 11)]
-_AFTERNOON_HOURS = [cardinal_words(h) for h in (12, 1, 2, 3, 4, 5)]
+_HOURS = [say_number(h) for h in (9, 10, 11, 12, 1, 2, 3, 4, 5)]
+_MORNING_HOURS = [say_number(h) for h in (8, 9, 10, 11)]
+_AFTERNOON_HOURS = [say_number(h) for h in (12, 1, 2, 3, 4, 5)]
 _MINUTES = ["fifteen", "thirty", "forty five", "oh five", "ten", "twenty", "forty", "fifty"]
 
-_FIRST_NAMES = words_of(
+_FIRST_NAMES = (
     "john mary james patricia robert jennifer michael linda william elizabeth david barbara "
     "richard susan joseph jessica thomas sarah charles karen daniel nancy matthew lisa "
     "anthony betty mark sandra paul ashley steven emily andrew donna joshua michelle kevin "
@@ -53,8 +53,8 @@ _FIRST_NAMES = words_of(
     "jason laura jeffrey sharon ryan cynthia jacob kathleen gary amy nicholas anna eric "
     "angela jonathan maria peter emma samuel olivia jose sophia carlos grace luis ann "
     "ahmed aisha wei mohammed raj anita kim"
-)
-_LAST_NAMES = words_of(
+).split()
+_LAST_NAMES = (
     "smith johnson williams brown jones garcia miller davis rodriguez martinez hernandez "
     "lopez gonzalez wilson anderson thomas taylor moore jackson martin lee perez thompson "
     "white harris sanchez clark ramirez lewis robinson walker young allen king wright scott "
@@ -63,7 +63,7 @@ _LAST_NAMES = words_of(
     "rogers morgan cooper peterson reed bailey bell kelly howard ward cox richardson wood "
     "watson brooks bennett gray james hughes price sanders patel kumar shah sharma chen "
     "wang zhang khan ali kim park"
-)
+).split()
 
 _TIMES = (
     _HOURS
@@ -79,9 +79,9 @@ _TIMES = (
     + ["noon", "midday", "lunchtime"]
 )
 _DATES = (
-    [f"{month} {ordinal_words(n)}" for month in MONTHS for n in range(1, 32)]
-    + [f"the {ordinal_words(n)}" for n in range(1, 32)]
-    + [f"the {ordinal_words(n)} of {month}" for month in MONTHS for n in range(1, 32)]
+    [f"{month} {say_ordinal(n)}" for month in MONTHS for n in range(1, 32)]
+    + [f"the {say_ordinal(n)}" for n in range(1, 32)]
+    + [f"the {say_ordinal(n)} of {month}" for month in MONTHS for n in range(1, 32)]
 )
 _WEEKDAYS = list(WEEKDAYS)
 _RELATIVE_DAYS = ["today", "tomorrow", "the day after tomorrow", "this week", "next week"]
@@ -96,7 +96,7 @@ _SLOTS: dict[str, list[str]] = {
         + [f"{d} {p}" for d in _WEEKDAYS for p in _PARTS]
         + _RELATIVE_DAYS * 2
         + ["tomorrow morning", "tomorrow afternoon", "this afternoon", "this morning"]
-        + [f"{d} the {ordinal_words(n)}" for d in _WEEKDAYS for n in (1, 2, 3, 10, 15, 21, 30)]
+        + [f"{d} the {say_ordinal(n)}" for d in _WEEKDAYS for n in (1, 2, 3, 10, 15, 21, 30)]
         + _DATES[::9]
     ),
     "on_day": (
@@ -144,9 +144,9 @@ _SLOTS: dict[str, list[str]] = {
         "allergies",
     ],
     "relation": ["son", "daughter", "wife", "husband", "mother", "father", "child", "kids"],
-    "digit": [cardinal_words(n) for n in range(10)],
+    "digit": [say_number(n) for n in range(10)],
     "choice": ["first", "second", "third", "last", "earliest", "later"],
-    "count": [cardinal_words(n) for n in range(2, 8)],
+    "count": [say_number(n) for n in range(2, 8)],
 }
 
 TEMPLATES: tuple[str, ...] = (
@@ -423,7 +423,7 @@ def _spoken_digits(digits: Sequence[int], rng: random.Random) -> str:
         run = 1
         while run < 3 and i + run < len(digits) and digits[i + run] == digits[i]:
             run += 1
-        word = "oh" if digits[i] == 0 and rng.random() < _SAY_OH else cardinal_words(digits[i])
+        word = "oh" if digits[i] == 0 and rng.random() < _SAY_OH else say_number(digits[i])
         if run > 1 and rng.random() < _SAY_DOUBLE:
             words += ["triple" if run == 3 else "double", word]
         else:

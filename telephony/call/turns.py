@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from spoken.numbers import NUMBER_WORDS
 from telephony.call.echo import EchoSuppressor
 from telephony.speech.base import Transcript
 
@@ -75,11 +76,13 @@ BACKCHANNELS = _wordset(
 
 _JOINED = {("uh", "huh"): "uhhuh", ("mm", "hmm"): "mhm", ("got", "it"): "gotit"}
 _JOINED |= {("i", "see"): "isee", ("all", "right"): "alright", ("thank", "you"): "thankyou"}
-_UNFINISHED = FILLERS | _wordset(
-    "and or but so because cause then plus the a an my your our at on in for to with of from "
-    "about by until after before around like is are was zero oh one two three four five six "
-    "seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen "
-    "nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand double"
+_UNFINISHED = (
+    FILLERS
+    | _wordset(
+        "and or but so because cause then plus the a an my your our at on in for to with of "
+        "from about by until after before around like is are was"
+    )
+    | NUMBER_WORDS  # "my number is four one five": more digits are coming
 )  # a speaker who stops on one of these (or on digits) is usually not done
 _WORD = re.compile(r"[a-z0-9']+")
 

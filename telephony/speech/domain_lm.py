@@ -83,6 +83,8 @@ from pathlib import Path
 
 import pocketsphinx
 
+from spoken.numbers import DIGIT_WORDS as SPOKEN_DIGITS
+from spoken.numbers import REPEATS
 from telephony.speech.dictionary import default_dictionary_path, prune_dictionary
 
 __all__ = [
@@ -104,9 +106,7 @@ _LOGMATH_BASE = 1.0001  # the base pocketsphinx's NGramModel.prob reports log pr
 _NO_PROB = -99.0  # ARPA's log10 "never predicted" (<s> as a word)
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?\.?|[a-z]\.[a-z]\.")  # "don't", "p.m.", "mr.", not "'s"
 _START, _END = "<s>", "</s>"
-DIGIT_WORDS = frozenset(
-    "zero oh one two three four five six seven eight nine double triple".split()
-)
+DIGIT_WORDS = frozenset([*SPOKEN_DIGITS, *REPEATS])
 """Words of a number read digit by digit ("double five oh"); their histories get ``digit_floor``."""
 
 DOMAIN_DECODER_OPTIONS: Mapping[str, float] = {

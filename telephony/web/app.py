@@ -30,7 +30,8 @@ from litestar.logging import LoggingConfig
 from telephony.call.services import CallServices
 from telephony.settings import Settings, load_settings
 from telephony.web.drain import DrainState
-from telephony.web.media import UnauthenticatedSockets, media_stream
+from telephony.web.media import media_stream
+from telephony.web.preauth import UnauthenticatedSockets
 from telephony.web.routes import TwilioController, healthz, metrics, readyz
 from telephony.web.state import WebState
 

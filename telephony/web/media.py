@@ -9,7 +9,7 @@ inside that call ends that call only.
 Until its ``start`` and call token are accepted a socket is *unauthenticated*:
 anyone who can get a signed URL (or who is on loopback without an auth token)
 can hold one open for ``DIALGRAPH_START_TIMEOUT``. The session keeps almost
-nothing for it, and :class:`UnauthenticatedSockets` caps how many may wait at
+nothing for it, and :class:`~telephony.web.preauth.UnauthenticatedSockets` caps how many may wait at
 once (globally; per client address only when the forwarded address is
 trusted); beyond the cap a socket is closed at once with 1013 (try again later).
 """
@@ -26,6 +26,7 @@ from litestar.exceptions import WebSocketDisconnect
 
 from telephony.call.session import CallSession
 from telephony.call.transport import TransportClosed
+from telephony.web.preauth import UnauthenticatedSockets
 from telephony.web.signature import MEDIA_PATH, SignatureError, verify_signature
 from telephony.web.state import WebState
 
@@ -35,7 +36,6 @@ __all__ = [
     "CLOSE_POLICY",
     "CLOSE_TRY_AGAIN",
     "LitestarMediaTransport",
-    "UnauthenticatedSockets",
     "media_stream",
 ]
 
@@ -104,58 +104,6 @@ class LitestarMediaTransport:
             await self._socket.close(code=code, reason=_close_reason(reason))
         except Exception as exc:  # the peer may already be gone; closing must not fail
             logger.debug("closing media socket failed: %s", type(exc).__name__)
-
-
-class UnauthenticatedSockets:
-    """How many media sockets are waiting for a valid ``start``, and the caps on them.
-
-    Args:
-        limit: At most this many at once, whoever opened them.
-        per_address: At most this many from one client address (0: no cap).
-            Give it only when the address is trustworthy (the forwarded
-            address behind your own proxy): Twilio and proxies share few
-            addresses, and one cap on them would refuse real calls.
-
-    Attributes:
-        refused: Sockets refused so far.
-    """
-
-    def __init__(self, limit: int, per_address: int = 0) -> None:
-        self.limit = limit
-        self.per_address = per_address
-        self.refused = 0
-        self._total = 0
-        self._by_address: dict[str, int] = {}
-
-    def __len__(self) -> int:
-        return self._total
-
-    def enter(self, address: str | None) -> Callable[[], None] | None:
-        """Admit one socket; return its (idempotent) release, or ``None`` when full."""
-        key = address or "?"
-        over_address = self.per_address > 0 and self._by_address.get(key, 0) >= self.per_address
-        if self._total >= self.limit or over_address:
-            self.refused += 1
-            return None
-        self._total += 1
-        if self.per_address > 0:
-            self._by_address[key] = self._by_address.get(key, 0) + 1
-        released = False
-
-        def release() -> None:
-            nonlocal released
-            if released:
-                return
-            released = True
-            self._total -= 1
-            if self.per_address > 0:
-                left = self._by_address[key] - 1
-                if left:
-                    self._by_address[key] = left
-                else:
-                    del self._by_address[key]
-
-        return release
 
 
 async def _refuse_busy(socket: WebSocket[Any, Any, Any], gate: UnauthenticatedSockets) -> None:

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from litestar.datastructures import State
 
 from telephony.call.services import CallServices
 from telephony.settings import Settings
 from telephony.web.drain import DrainState
-
-if TYPE_CHECKING:
-    from telephony.web.media import UnauthenticatedSockets
+from telephony.web.preauth import UnauthenticatedSockets
 
 __all__ = ["WebState"]
 

@@ -1,13 +1,13 @@
 """The import graph between packages has no cycles, and imports run one way.
 
-Every module under ``dialgraph/``, ``telephony/``, ``graphs/``, ``tools/`` and
-``memory/`` is parsed (``ast``; nothing is imported), and each import, at the
+Every module under ``dialgraph/``, ``telephony/``, ``graphs/``, ``tools/``,
+``memory/`` and ``spoken/`` is parsed (``ast``; nothing is imported), and each import, at the
 top or inside a function, under ``TYPE_CHECKING`` or not, is an edge between
 the packages of the two modules. A package is ``telephony.<subpackage>``
 (``telephony.wire``, ``telephony.call``, ...) or a top-level module of
 ``telephony`` (``telephony.settings``), likewise ``graphs.<subpackage>``
-(``graphs.runtime``, ``graphs.helpdesk``, ...); ``dialgraph``, ``tools`` and
-``memory`` are one package each. A lazy import is still a dependency: it
+(``graphs.runtime``, ``graphs.helpdesk``, ...); ``dialgraph``, ``tools``,
+``memory`` and ``spoken`` are one package each. A lazy import is still a dependency: it
 only hides a cycle from the interpreter, not from a reader.
 
 docs/architecture.md states the rules this checks.
@@ -16,12 +16,13 @@ docs/architecture.md states the rules this checks.
 from __future__ import annotations
 
 import ast
+import sys
 from collections import defaultdict
 from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("dialgraph", "telephony", "graphs", "tools", "memory")
+PACKAGES = ("dialgraph", "telephony", "graphs", "tools", "memory", "spoken")
 SPLIT = {"telephony", "graphs"}  # one node per subpackage or top-level module
 NEVER_TELEPHONY = ("graphs", "tools", "memory")
 
@@ -67,18 +68,27 @@ def _node(module: str) -> str:
     return parts[0]
 
 
-def import_graph() -> dict[str, dict[str, set[str]]]:
-    """``{package: {imported package: {"importer -> imported module", ...}}}``."""
-    modules = _modules()
-    known = set(modules)
+def import_graph(*, modules: bool = False) -> dict[str, dict[str, set[str]]]:
+    """``{package: {imported package: {"importer -> imported module", ...}}}``.
+
+    With ``modules``, the nodes are the modules themselves instead of their
+    packages, leaving out each package's ``__init__`` (which re-exports what
+    its modules define, so it imports them all).
+    """
+    found = _modules()
+    known = set(found)
+    inits = {module for module, path in found.items() if path.name == "__init__.py"}
+    node = (lambda module: module) if modules else _node
     graph: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for module, path in modules.items():
+    for module, path in found.items():
+        if modules and module in inits:
+            continue
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        source = _node(module)
+        source = node(module)
         graph[source]  # every package is a node, even one that imports nothing
         for imported in _imported(tree, module, path.name == "__init__.py", known):
-            target = _node(imported)
-            if target != source:
+            target = node(imported)
+            if target != source and not (modules and imported in inits):
                 graph[source][target].add(f"{module} -> {imported}")
     return graph
 
@@ -128,6 +138,7 @@ def test_the_packages_are_found() -> None:
         "memory",
         "tools",
         "dialgraph",
+        "spoken",
     ):
         assert package in graph
     assert "telephony.wire" in graph["telephony.call"]  # edges are seen at all
@@ -137,6 +148,14 @@ def test_no_cycle_between_packages() -> None:
     graph = import_graph()
     cycle = find_cycle(graph)
     assert not cycle, "import cycle between packages:\n" + _describe(graph, cycle)
+
+
+def test_no_cycle_between_modules() -> None:
+    """Inside a package too: a base module never reaches back (even lazily) for what
+    builds on it (the key ring once imported the checkpointer that uses it, to re-encrypt)."""
+    graph = import_graph(modules=True)
+    cycle = find_cycle(graph)
+    assert not cycle, "import cycle between modules:\n" + _describe(graph, cycle)
 
 
 def test_graphs_tools_and_memory_never_import_telephony() -> None:
@@ -156,6 +175,26 @@ def test_the_wire_imports_no_other_part_of_the_phone() -> None:
     """The pure Twilio layer is the bottom: everything builds on it, it on nothing of ours."""
     graph = import_graph()
     assert not set(graph["telephony.wire"]), dict(graph["telephony.wire"])
+
+
+def test_spoken_language_imports_nothing_of_ours() -> None:
+    """Numbers, days and times are the bottom: recognition, redaction, tools and flows
+    build on ``spoken``, and it on nothing of ours (and on no library that does I/O)."""
+    graph = import_graph()
+    assert not set(graph["spoken"]), dict(graph["spoken"])
+    users = {source.split(".")[0] for source, targets in graph.items() if "spoken" in targets}
+    assert {"graphs", "tools", "memory", "telephony"} <= users
+    allowed = set(sys.stdlib_module_names) | {"spoken", "dateparser", "num2words"}
+    for path in sorted((ROOT / "spoken").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            assert {n.split(".")[0] for n in names} <= allowed, (path.name, names)
 
 
 def test_a_cycle_is_found_and_shown() -> None:

@@ -2,7 +2,9 @@
 
 Inputs are written the way pocketsphinx emits them (lower case, no
 punctuation, numbers as words), with a few typed forms ("3 pm", "15:30").
-"today" is fixed at Tuesday 2026-11-24.
+"today" is fixed at Tuesday 2026-11-24. Reading days, times and parts of the
+day on their own is :mod:`spoken`'s, tested in ``tests/unit/spoken``; here they
+are read as parts of a whole turn.
 """
 
 from __future__ import annotations
@@ -13,15 +15,11 @@ import pytest
 
 from graphs.voice_agent.nlu import (
     Intent,
-    normalise,
     parse,
     parse_appointment_type,
-    parse_day,
     parse_doctor,
     parse_keys,
     parse_name,
-    parse_part_of_day,
-    parse_time,
 )
 
 TODAY = dt.date(2026, 11, 24)  # a Tuesday
@@ -29,126 +27,6 @@ TODAY = dt.date(2026, 11, 24)  # a Tuesday
 
 def d(iso: str) -> dt.date:
     return dt.date.fromisoformat(iso)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("It's 3pm, Dr. Nguyen's check-up!", "its 3 pm dr nguyens check up"),
-        ("three P.M.", "three pm"),
-        ("three p m", "three pm"),
-        ("At 15:30.", "at 15:30"),
-        ("two o'clock", "two oclock"),
-        ("  Twenty-Fifth  ", "twenty fifth"),
-        ("#", "#"),
-    ],
-)
-def test_normalise(text: str, expected: str) -> None:
-    assert normalise(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("three", "15:00"),  # clinic open 09-17: a bare three is the afternoon
-        ("nine", "09:00"),
-        ("eleven", "11:00"),
-        ("twelve", "12:00"),
-        ("one", "13:00"),
-        ("three thirty", "15:30"),
-        ("ten fifteen", "10:15"),
-        ("nine oh five", "09:05"),
-        ("two forty five", "14:45"),
-        ("half past two", "14:30"),
-        ("quarter past nine", "09:15"),
-        ("quarter to four", "15:45"),
-        ("a quarter to ten", "09:45"),
-        ("twenty past ten", "10:20"),
-        ("ten to four", "15:50"),
-        ("3 pm", "15:00"),
-        ("3pm", "15:00"),
-        ("nine am", "09:00"),
-        ("eleven a m", "11:00"),
-        ("four in the afternoon", "16:00"),
-        ("eight in the morning", "08:00"),
-        ("15:30", "15:30"),
-        ("3:30", "15:30"),
-        ("noon", "12:00"),
-        ("midday", "12:00"),
-        ("two o'clock", "14:00"),
-        ("at three on friday", "15:00"),
-        ("no make it four", "16:00"),
-    ],
-)
-def test_times_when_a_time_was_asked(text: str, expected: str) -> None:
-    assert parse_time(text, loose=True) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("book a checkup for tuesday at three", "15:00"),
-        ("around ten thirty", "10:30"),
-        ("can i come at two", "14:00"),
-        ("i need three things", None),  # a bare number is not a time unless a time was asked
-        ("the second one", None),
-        ("on the third", None),  # a date, not 3 p.m.
-        ("book one for me", None),
-    ],
-)
-def test_times_in_free_speech(text: str, expected: str | None) -> None:
-    assert parse_time(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("today", "2026-11-24"),
-        ("tomorrow", "2026-11-25"),
-        ("the day after tomorrow", "2026-11-26"),
-        ("monday", "2026-11-30"),
-        ("tuesday", "2026-12-01"),  # the next Tuesday, not today
-        ("wednesday", "2026-11-25"),
-        ("sunday", "2026-11-29"),
-        ("this friday", "2026-11-27"),
-        ("this tuesday", "2026-11-24"),
-        ("next tuesday", "2026-12-01"),
-        ("next friday", "2026-12-04"),  # Friday of next week
-        ("the twenty fifth", "2026-11-25"),
-        ("the twenty third", "2026-12-23"),  # already past this month
-        ("on the 3rd", "2026-12-03"),
-        ("december third", "2026-12-03"),
-        ("the third of december", "2026-12-03"),
-        ("3 december", "2026-12-03"),
-        ("january second", "2027-01-02"),
-        ("november twentieth", "2027-11-20"),
-        ("tuesday the first", "2026-12-01"),
-        ("this afternoon", "2026-11-24"),
-        ("friday morning", "2026-11-27"),
-        ("tuesday no wednesday", "2026-11-25"),  # the last one said wins
-    ],
-)
-def test_days_relative_to_today(text: str, expected: str) -> None:
-    assert parse_day(text, TODAY) == d(expected)
-
-
-@pytest.mark.parametrize("text", ["book a checkup", "at three", "the second one", "one day"])
-def test_no_day(text: str) -> None:
-    assert parse_day(text, TODAY) is None
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("friday morning", "morning"),
-        ("in the afternoon", "afternoon"),
-        ("something this evening", "afternoon"),
-        ("after lunch", "afternoon"),
-        ("tuesday", None),
-    ],
-)
-def test_part_of_day(text: str, expected: str | None) -> None:
-    assert parse_part_of_day(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -274,6 +152,23 @@ def test_booking_request_carries_all_its_details() -> None:
         d("2026-12-01"),
         "15:00",
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "day", "time", "part"),
+    [
+        ("next friday at half past two", "2026-12-04", "14:30", None),
+        ("book the twenty third of december at three pm", "2026-12-23", "15:00", None),
+        ("this friday in the morning", "2026-11-27", None, "morning"),
+        ("on the third", "2026-12-03", None, None),  # a date, never 3 p.m.
+        ("at three", None, "15:00", None),
+    ],
+)
+def test_a_turn_reads_its_day_time_and_part_of_day(
+    text: str, day: str | None, time: str | None, part: str | None
+) -> None:
+    u = parse(text, TODAY)
+    assert (u.day, u.time, u.part_of_day) == (day and d(day), time, part)
 
 
 def test_availability_request_carries_day_and_part() -> None:

@@ -1,5 +1,8 @@
-"""PII redaction: the annotated corpus, spoken-number normalisation, Aadhaar,
-the logging filter, thread safety and offline loading."""
+"""PII redaction: the annotated corpus, spoken numbers redacted as said, Aadhaar,
+the logging filter, thread safety and offline loading.
+
+Spoken-number normalisation itself is tested with its module (``tests/unit/spoken``).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from graphs.runtime.phone import Redaction
-from memory._spoken import normalise
 from memory.redaction import Finding, Redactor, get_redactor, verhoeff_valid
 from memory.redaction_logging import RedactingFilter
+from spoken.digits import normalise
 from tests.pii_corpus import CORPUS, INVALID_AADHAAR, VALID_AADHAAR, PiiUtterance
 
 REPO = Path(__file__).resolve().parents[2]
@@ -117,36 +120,6 @@ def test_corpus_precision_recall(redactor: Redactor) -> None:
         assert recall[entity] >= floor, (entity, recall[entity])
     for entity, floor in PRECISION_FLOORS.items():
         assert precision[entity] >= floor, (entity, precision[entity])
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("card four one one one, one one one one", "card 4111 1111"),
-        ("double five triple oh one", "550001"),
-        ("plus nine one nine eight seven", "+91987"),
-        ("twenty three hundred", "2300"),
-        ("priya dot sharma at example dot com", "priya.sharma@example.com"),
-        ("raj at the rate gmail dot com", "raj@gmail.com"),
-        # left alone: short runs, o'clock, interjections, non-TLD "emails"
-        ("one moment please", "one moment please"),
-        ("see you at three o'clock", "see you at three o'clock"),
-        ("oh, two", "oh, two"),
-        ("oh well", "oh well"),  # a lone "oh" is an interjection, never a crash
-        ("you said: o.", "you said: o."),
-        ("meet at the cafe dot bar", "meet at the cafe dot bar"),
-    ],
-)
-def test_normalise_spoken_numbers_and_emails(text: str, expected: str) -> None:
-    assert normalise(text).normalised == expected
-
-
-def test_offsets_map_back_to_the_spoken_words() -> None:
-    mapping = normalise("call four one one one now")
-    start = mapping.normalised.index("4111")
-    assert mapping.to_original(start, start + 4) == (5, 21)
-    assert mapping.original[5:21] == "four one one one"
-    assert mapping.to_original(0, 4) == (0, 4)  # untouched text maps one to one
 
 
 def test_redacts_the_original_spoken_words(redactor: Redactor) -> None:

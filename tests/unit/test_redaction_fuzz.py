@@ -22,9 +22,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from memory._spoken import normalise
 from memory.redaction import Redactor, get_redactor, redact_by_patterns
 from memory.transcripts import Transcript
+from spoken.digits import normalise
 
 PROPERTY = settings(
     max_examples=300,

@@ -129,8 +129,8 @@ async def test_check_availability_offers_a_few_spaced_times(graph, db_url: str) 
     times = [slot["time"] for slot in answer.artifact["slots"]]
     assert times == ["12:00", "12:30", "13:00", "13:30", "14:00", "14:30"]
     assert answer.content == (
-        "For a checkup on Wednesday, March 5th in the afternoon,"
-        " I have noon, 12:30 PM, 1 PM, 1:30 PM, 2 PM or 2:30 PM."
+        "For a checkup on Wednesday, March fifth in the afternoon,"
+        " I have noon, twelve thirty, one, one thirty, two or two thirty p.m."
     )
 
 
@@ -184,7 +184,7 @@ async def test_two_parallel_calls_for_one_slot_book_once(graph, db_url: str) -> 
     assert sorted(a.artifact["ok"] for a in answers) == [False, True]
     refused = next(a for a in answers if not a.artifact["ok"])
     assert refused.artifact["error"] == "slot_taken"
-    assert "Wednesday, March 5th at 3 PM is already taken. I could do" in refused.content
+    assert "Wednesday, March fifth at three p.m. is already taken. I could do" in refused.content
 
 
 async def test_returning_caller_lists_cancels_and_reschedules(graph, db_url: str) -> None:
@@ -192,8 +192,8 @@ async def test_returning_caller_lists_cancels_and_reschedules(graph, db_url: str
     _, [listed] = await run_tools(graph, ("list_my_appointments", {}), **kw)
     [appt] = listed.artifact["appointments"]
     assert listed.content == (
-        "You have one upcoming appointment: a checkup with Dr. Patel on Wednesday, March 5th"
-        f" at 10 AM, appointment number {appt['id']}."
+        "You have one upcoming appointment: a checkup with Dr. Patel on Wednesday, March fifth"
+        f" at ten a.m., appointment number {appt['id']}."
     )
     _, [moved] = await run_tools(
         graph,
@@ -204,12 +204,14 @@ async def test_returning_caller_lists_cancels_and_reschedules(graph, db_url: str
         **kw,
     )
     assert moved.artifact["ok"] and moved.artifact["appointment"]["day"] == "2025-03-06"
-    assert moved.content.endswith("to Thursday, March 6th at 9:30 AM with Dr. Patel.")
+    assert moved.content.endswith("to Thursday, March sixth at nine thirty a.m. with Dr. Patel.")
     _, [cancelled] = await run_tools(
         graph, ("cancel_appointment", {"appointment_id": appt["id"]}), **kw
     )
     assert cancelled.artifact["ok"]
-    assert cancelled.content == "Done: your checkup on Thursday, March 6th at 9:30 AM is cancelled."
+    assert cancelled.content == (
+        "Done: your checkup on Thursday, March sixth at nine thirty a.m. is cancelled."
+    )
     _, [none_left] = await run_tools(graph, ("list_my_appointments", {}), **kw)
     assert none_left.artifact == {"ok": True, "appointments": []}
     assert none_left.content == "I don't see any upcoming appointments for this phone number."
@@ -230,7 +232,7 @@ async def test_another_callers_appointment_cannot_be_cancelled(graph, db_url: st
     [
         ({"day": "someday", "time": "10:00"}, "bad_day", "Sorry, I didn't catch the day."),
         ({"day": "Wednesday", "time": "whenever"}, "bad_time", "Sorry, I didn't catch the time."),
-        ({"day": "Wednesday", "time": "10:10"}, "bad_time", "I can't book Wednesday, March 5th"),
+        ({"day": "Wednesday", "time": "10:10"}, "bad_time", "I can't book Wednesday, March fifth"),
         ({"day": "2025-03-01", "time": "10:00"}, "past", "That time has already passed."),
         ({"appointment_type": "massage"}, "unknown_type", "We book checkups, consultations"),
         ({"name": "  "}, "missing_name", "May I have the patient's full name"),
@@ -315,4 +317,4 @@ async def test_today_with_a_time_hides_the_mornings_slots(graph, db_url: str) ->
         graph, ("check_availability", {"day": "today"}), db_url=db_url, today="2025-03-03T14:05"
     )
     assert answer.artifact["slots"][0]["time"] == "14:15"
-    assert answer.content.startswith("For a checkup today, I have 2:15 PM")
+    assert answer.content.startswith("For a checkup today, I have two fifteen,")

@@ -1,84 +1,20 @@
-"""Reading days, times and names the model passes, and saying outcomes aloud."""
+"""Reading the names the model passes, and saying the tools' outcomes aloud.
+
+Days, times and parts of the day are read by :mod:`spoken` (tested in
+``tests/unit/spoken``); outcomes say them in words, as the dialogue does.
+"""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date
 
 import pytest
 
-from tools._parse import clean_name, parse_day, parse_part_of_day, parse_time
+from tools._parse import clean_name
 from tools._spoken import describe_availability, describe_effect, list_times
-from tools.clinic import appointment_type, clinic_fact, doctor_name, spoken_day, spoken_time
+from tools.clinic import appointment_type, clinic_fact, doctor_name
 
 MONDAY = date(2025, 3, 3)
-
-
-@pytest.mark.parametrize(
-    ("said", "expected"),
-    [
-        ("2025-03-07", date(2025, 3, 7)),
-        ("today", MONDAY),
-        ("tomorrow", date(2025, 3, 4)),
-        ("the day after tomorrow", date(2025, 3, 5)),
-        ("Friday", date(2025, 3, 7)),
-        ("friday morning", date(2025, 3, 7)),
-        ("Monday", MONDAY),
-        ("next Monday", date(2025, 3, 10)),
-        ("March 12th", date(2025, 3, 12)),
-        ("the 4th of April", date(2025, 4, 4)),
-        ("12 march", date(2025, 3, 12)),
-        ("Tuesday, March 11", date(2025, 3, 11)),
-        ("February 2", date(2026, 2, 2)),  # already passed this year
-        ("3/14", date(2025, 3, 14)),
-        ("the 20th", date(2025, 3, 20)),
-        ("2025-02-30", None),
-        ("someday", None),
-        ("", None),
-    ],
-)
-def test_parse_day(said: str, expected: date | None) -> None:
-    assert parse_day(said, MONDAY) == expected
-
-
-@pytest.mark.parametrize(
-    ("said", "expected"),
-    [
-        ("15:30", time(15, 30)),
-        ("09:00", time(9, 0)),
-        ("9", time(9, 0)),
-        ("3", time(15, 0)),  # the clinic is closed at 3 AM
-        ("3pm", time(15, 0)),
-        ("3:30 p.m.", time(15, 30)),
-        ("10 am", time(10, 0)),
-        ("12 pm", time(12, 0)),
-        ("noon", time(12, 0)),
-        ("930", time(9, 30)),
-        ("10 o'clock", time(10, 0)),
-        ("at 11:15", time(11, 15)),
-        ("25:00", None),
-        ("13pm", None),
-        ("whenever", None),
-    ],
-)
-def test_parse_time(said: str, expected: time | None) -> None:
-    assert parse_time(said) == expected
-
-
-@pytest.mark.parametrize(
-    ("said", "expected"),
-    [
-        ("morning", "morning"),
-        ("AM", "morning"),
-        ("in the afternoon", "afternoon"),
-        ("evening", "afternoon"),
-        ("p.m.", "afternoon"),
-        (None, None),
-        ("", None),
-        ("any time", None),
-    ],
-)
-def test_parse_part_of_day(said: str | None, expected: str | None) -> None:
-    assert parse_part_of_day(said) == expected
 
 
 @pytest.mark.parametrize(
@@ -120,20 +56,9 @@ def test_doctors_and_facts() -> None:
         clinic_fact("weather")
 
 
-@pytest.mark.parametrize(
-    ("at", "spoken"),
-    [(time(9), "9 AM"), (time(15, 30), "3:30 PM"), (time(12), "noon"), (time(12, 15), "12:15 PM")],
-)
-def test_spoken_time(at: time, spoken: str) -> None:
-    assert spoken_time(at) == spoken
-
-
-def test_spoken_day() -> None:
-    assert spoken_day(date(2025, 3, 4), MONDAY) == "tomorrow"
-    assert spoken_day(MONDAY, MONDAY) == "today"
-    assert spoken_day(date(2025, 3, 21)) == "Friday, March 21st"
-    assert spoken_day(date(2025, 3, 12)) == "Wednesday, March 12th"
-    assert list_times(["09:00", "09:30", "10:00"]) == "9 AM, 9:30 AM or 10 AM"
+def test_times_are_listed_in_words() -> None:
+    assert list_times(["09:00", "09:30", "10:00"]) == "nine, nine thirty or ten a.m."
+    assert list_times(["11:45", "12:00"]) == "eleven forty five a.m., or noon"
 
 
 def test_outcomes_read_well_aloud() -> None:
@@ -146,7 +71,7 @@ def test_outcomes_read_well_aloud() -> None:
         "name": "Maria Lopez",
     }
     assert describe_effect("book_appointment", {"ok": True, "appointment": appt}, MONDAY) == (
-        "You're booked: a checkup with Dr. Patel on Wednesday, March 5th at 10 AM,"
+        "You're booked: a checkup with Dr. Patel on Wednesday, March fifth at ten a.m.,"
         " for Maria Lopez. The appointment number is 7."
     )
     taken = {
@@ -157,19 +82,20 @@ def test_outcomes_read_well_aloud() -> None:
         "alternatives": ["09:30", "10:30"],
     }
     assert describe_effect("book_appointment", taken, MONDAY) == (
-        "I'm sorry, tomorrow at 10 AM is already taken. I could do 9:30 AM or 10:30 AM instead."
+        "I'm sorry, tomorrow at ten a.m. is already taken."
+        " I could do nine thirty or ten thirty a.m. instead."
     )
     assert describe_effect("cancel_appointment", {"ok": True, "appointment": appt}, MONDAY) == (
-        "Done: your checkup on Wednesday, March 5th at 10 AM is cancelled."
+        "Done: your checkup on Wednesday, March fifth at ten a.m. is cancelled."
     )
     moved = {"ok": True, "appointment": {**appt, "time": "14:00"}, "previous": appt}
     assert describe_effect("reschedule_appointment", moved) == (
-        "Done: your checkup has moved from Wednesday, March 5th at 10 AM"
-        " to Wednesday, March 5th at 2 PM with Dr. Patel."
+        "Done: your checkup has moved from Wednesday, March fifth at ten a.m."
+        " to Wednesday, March fifth at two p.m. with Dr. Patel."
     )
     closed = {"ok": False, "error": "closed", "day": "2025-03-09", "next_open_day": "2025-03-10"}
     assert describe_availability(closed) == (
-        "We're closed on Sundays. The next day we're open is Monday, March 10th."
+        "We're closed on Sundays. The next day we're open is Monday, March tenth."
     )
     saturday_pm = {
         "ok": True,

@@ -27,6 +27,11 @@ Unicode case-insensitive matching takes it for ``s``, but the word tables are
 ASCII). So the
 patterns match case-insensitively in ASCII only, exactly the words the tables
 hold, and neighbours are looked at by slicing, which cannot run off the end.
+
+The number words are :mod:`spoken.numbers`' tables, the same the clinic's
+reader and the turn-taking use. Redaction (``memory.redaction``), the
+helpdesk's digit answers and the runtime's keypad-or-speech answers use this
+module.
 """
 
 from __future__ import annotations
@@ -34,49 +39,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from spoken.numbers import DIGIT_WORDS, REPEATS, SCALES, TENS, UNITS
+
 __all__ = ["MIN_RUN_DIGITS", "OffsetMap", "normalise"]
 
 MIN_RUN_DIGITS = 3  # shorter runs are times, counts and "one moment", not identifiers
 
-_UNITS = {
-    "zero": "0",
-    "oh": "0",
-    "o": "0",
-    "nought": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
-_TEENS = {
-    "ten": "10",
-    "eleven": "11",
-    "twelve": "12",
-    "thirteen": "13",
-    "fourteen": "14",
-    "fifteen": "15",
-    "sixteen": "16",
-    "seventeen": "17",
-    "eighteen": "18",
-    "nineteen": "19",
-}
-_TENS = {
-    "twenty": "2",
-    "thirty": "3",
-    "forty": "4",
-    "fifty": "5",
-    "sixty": "6",
-    "seventy": "7",
-    "eighty": "8",
-    "ninety": "9",
-}
-_SCALES = {"hundred": "00", "thousand": "000"}
-_REPEATS = {"double": 2, "triple": 3}
+# The number words come from spoken.numbers (one table for every reader), as the
+# digits they stand for here: a unit is one digit, a teen two, a tens word its
+# first digit (a unit may follow), a scale its zeros.
+_UNITS = {word: str(n) for word, n in DIGIT_WORDS.items()}
+_TEENS = {word: str(n) for n, word in enumerate(UNITS) if n >= 10}
+_TENS = {word: str(n // 10) for word, n in TENS.items()}
+_SCALES = {word: "0" * (len(str(n)) - 1) for word, n in SCALES.items()}
+_REPEATS = REPEATS
 _AMBIGUOUS_ZERO = frozenset({"oh", "o"})  # also an interjection / a letter
 
 _NUMBER_WORD = "|".join(
