@@ -39,6 +39,7 @@ memory is looked up by number, never searched).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -117,14 +118,34 @@ async def open_store(
         # The SQLite store manages its own transactions: autocommit connection.
         async with open_sqlite(database.target, isolation_level=None) as conn:
             store = AsyncSqliteStore(conn)
-            await store.setup()
-            yield store if ring is None else await EncryptedStore(store, ring).checked()
+            try:
+                await store.setup()
+                yield store if ring is None else await EncryptedStore(store, ring).checked()
+            finally:
+                await _stop_batching(store)
     else:
         async with open_postgres_pool(database.target, max_size=pool_max_size) as pool:
             store_pg = AsyncPostgresStore(conn=pool)
-            with no_deadline():  # a migration at start-up may take longer than a turn's cap
-                await store_pg.setup()
-            yield store_pg if ring is None else await EncryptedStore(store_pg, ring).checked()
+            try:
+                with no_deadline():  # a migration at start-up may take longer than a turn's cap
+                    await store_pg.setup()
+                yield store_pg if ring is None else await EncryptedStore(store_pg, ring).checked()
+            finally:
+                await _stop_batching(store_pg)
+
+
+async def _stop_batching(store: BaseStore) -> None:
+    """Stop the store's background batching task before its connection closes.
+
+    LangGraph's async stores run one task that batches operations, and only
+    cancel it when the store is garbage-collected; a store closed in a running
+    loop (each call of ``dialgraph eval``, every test) then logged "Task was
+    destroyed but it is pending!" at ERROR when the collector got there first.
+    """
+    task = getattr(store, "_task", None)
+    if isinstance(task, asyncio.Task) and not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 @asynccontextmanager
