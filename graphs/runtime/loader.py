@@ -35,7 +35,7 @@ from langgraph.pregel import Pregel
 from graphs.runtime.contract import CallFacts
 from graphs.runtime.phone import PhoneSettings
 
-__all__ = ["Flow", "GraphLoadError", "load_flow"]
+__all__ = ["Flow", "GraphLoadError", "load_flow", "module_file"]
 
 FORMS = "a langgraph.json id, path/to/file.py:attr, or package.module:attr"
 
@@ -210,3 +210,22 @@ def describe(flow: Flow) -> str:
 
 
 FlowFactory = Callable[[CallFacts], Any]
+
+
+def module_file(flow: Flow) -> Path | None:
+    """The file of the module the flow's graph was loaded from, if any.
+
+    The loader imports a ``.py`` path under a name of its own, relative to
+    its root: the module is found by the graph it holds, the one named like
+    the target first (another module may have imported the same graph).
+    """
+    where, _, attr = flow.target.partition(":")
+    holders = []
+    for name, module in list(sys.modules.items()):
+        names = getattr(module, "__dict__", {})  # not getattr(): no module __getattr__ runs
+        if attr and names.get(attr) is flow.graph and names.get("__file__"):
+            file = Path(names["__file__"])
+            holders.append((name != where and file.name != Path(where).name, file))
+    if holders:
+        return min(holders)[1]
+    return Path(where) if where.endswith(".py") else None

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from graphs.runtime.loader import Flow
+from graphs.runtime.loader import Flow, module_file
 from telephony.call.report import TurnTiming
 from telephony.call.services import CallServices
 from telephony.services import build_services, load_redactor, open_flow
@@ -250,25 +250,6 @@ def redact_text(text: str) -> str:
     return redact(text)
 
 
-def _module_file(flow: Flow) -> Path | None:
-    """The file of the module the flow's graph was loaded from, if any.
-
-    The loader imports a ``.py`` path under a name of its own, relative to
-    its root: the module is found by the graph it holds, the one named like
-    the target first (another module may have imported the same graph).
-    """
-    where, _, attr = flow.target.partition(":")
-    holders = []
-    for name, module in list(sys.modules.items()):
-        names = getattr(module, "__dict__", {})  # not getattr(): no module __getattr__ runs
-        if attr and names.get(attr) is flow.graph and names.get("__file__"):
-            file = Path(names["__file__"])
-            holders.append((name != where and file.name != Path(where).name, file))
-    if holders:
-        return min(holders)[1]
-    return Path(where) if where.endswith(".py") else None
-
-
 def script_for(flow: Flow, script: Path | None = None) -> tuple[Script, str]:
     """The caller's script for ``flow``'s demo call, and where it came from.
 
@@ -282,7 +263,7 @@ def script_for(flow: Flow, script: Path | None = None) -> tuple[Script, str]:
 
     if script is not None:
         return load_script(script), str(script)
-    module = _module_file(flow)
+    module = module_file(flow)
     own = module.parent / FLOW_SCRIPT_NAME if module is not None else None
     if own is not None and own.is_file():
         return load_script(own), str(own)
