@@ -28,7 +28,7 @@ from . import twilio_side
 from .audio import prepare_audio
 from .result import CallResult, write_stereo_wav
 from .script import Script, ScriptError, load_script
-from .stream import MediaStream
+from .stream import CallerLine, Conversation, MediaStream
 
 __all__ = [
     "CALLER_PITCH",
@@ -75,6 +75,9 @@ async def place_call(
     record_to: Path | None = None,
     clock: Clock | None = None,
     print_progress: Callable[[str], None] | None = None,
+    conversation: Conversation | None = None,
+    call_sid: str = "",
+    line: CallerLine | None = None,
 ) -> CallResult:
     """Call a Dialgraph app the way Twilio would and run ``script`` as the caller.
 
@@ -89,6 +92,14 @@ async def place_call(
         record_to: Write a stereo WAV here (left caller, right agent).
         clock: Time source (default: the monotonic clock).
         print_progress: Called with one line per notable event.
+        conversation: A caller that decides as the call goes (see
+            :data:`~telephony.softphone.stream.Conversation`); its ``say``
+            steps use the step numbers of ``script``'s, whose audio is
+            prepared before the call. Default: ``script``'s steps in order.
+        call_sid: The call's CallSid (default: a new one), for a caller that
+            must know it before the call, e.g. to route it to its own state.
+        line: What the caller's audio goes through on its way (noise, lost
+            frames); default: nothing, the synthesised audio as it is.
 
     Returns:
         The outcome, per-turn timing and counters; see :class:`CallResult`.
@@ -102,7 +113,7 @@ async def place_call(
         tts = default_caller_voice()
     utterances = await prepare_audio(script, tts)
 
-    result = CallResult(call_sid=twilio_side.new_sid("CA"))
+    result = CallResult(call_sid=call_sid or twilio_side.new_sid("CA"))
     account_sid = twilio_side.new_sid("AC")
     webhook = f"{base_url.rstrip('/')}/twilio/voice"
     params = twilio_side.webhook_params(
@@ -166,9 +177,10 @@ async def place_call(
         parameters=answer.parameters,
         account_sid=account_sid,
         progress=progress,
+        line=line,
     )
     try:
-        await stream.run(script.steps)
+        await stream.run(conversation or script.steps)
     finally:
         await ws.close()
     if record_to is not None:

@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from typing import Protocol
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
@@ -38,7 +39,31 @@ from .playback import PlaybackBuffer
 from .result import CallResult, TurnTiming
 from .script import Dtmf, Hangup, Pause, Play, Say, Step, WaitForAgent
 
-__all__ = ["MediaStream"]
+__all__ = ["CallerLine", "Conversation", "MediaStream"]
+
+
+class CallerLine(Protocol):
+    """What the caller's audio goes through before it reaches the server (noise, loss).
+
+    ``dialgraph eval``'s :class:`~telephony.eval.line.PhoneLine` is one. Without
+    a line the caller's frames are sent as synthesised, with digital silence
+    between utterances.
+    """
+
+    def degrade(self, audio: bytes) -> list[bytes]:
+        """One utterance (8 kHz mu-law) as 160-byte frames, one per input frame."""
+        ...
+
+    def silence(self, n_frames: int) -> list[bytes]:
+        """What the line carries while the caller says nothing."""
+        ...
+
+
+Conversation = Callable[["MediaStream"], AsyncGenerator[Step, None]]
+"""A caller that decides as the call goes: given the stream, it yields one step at
+a time, and the stream runs each step before asking for the next, so the caller
+can look at what the agent just said (:meth:`MediaStream.agent_audio`)
+before choosing what to do. ``dialgraph eval``'s simulated callers are these."""
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +86,7 @@ class MediaStream:
         parameters: The TwiML ``<Parameter>`` values for ``start``.
         account_sid: The fake account's SID.
         progress: Called with one line per notable event.
+        line: What the caller's audio goes through (default: nothing).
     """
 
     def __init__(
@@ -73,8 +99,10 @@ class MediaStream:
         parameters: Mapping[str, str],
         account_sid: str,
         progress: Callable[[str], None],
+        line: CallerLine | None = None,
     ) -> None:
         self.ws = ws
+        self._line = line
         self.result = result
         self.clock = clock
         self.playback = PlaybackBuffer()
@@ -134,8 +162,8 @@ class MediaStream:
 
     # -- run -------------------------------------------------------------------
 
-    async def run(self, steps: Sequence[Step]) -> None:
-        """Send ``connected`` and ``start``, run the script, end the stream."""
+    async def run(self, steps: Sequence[Step] | Conversation) -> None:
+        """Send ``connected`` and ``start``, run the script (or conversation), end the stream."""
         sid = self.result.stream_sid
         try:
             await self.ws.send(twilio_side.build_connected())
@@ -241,7 +269,7 @@ class MediaStream:
 
     def _next_caller_frame(self) -> bytes:
         if not self._speech:
-            return _SILENCE
+            return _SILENCE if self._line is None else self._line.silence(1)[0]
         frame = self._speech.popleft()
         turn = self._speech_turn
         if turn is not None:
@@ -368,19 +396,55 @@ class MediaStream:
 
     # -- the script -------------------------------------------------------------
 
-    async def _run_script(self, steps: Sequence[Step]) -> None:
-        for step in steps:
-            if isinstance(step, Hangup):
-                return
-            if isinstance(step, Say | Play):
-                await self._speak(step)
-            elif isinstance(step, Pause):
-                self._say(f"step {step.number}: pause {step.ms} ms")
-                await self._wait_ticks(step.ms)
-            elif isinstance(step, Dtmf):
-                await self._press(step)
-            elif isinstance(step, WaitForAgent):
-                await self._wait_for_agent(step)
+    async def _run_script(self, steps: Sequence[Step] | Conversation) -> None:
+        if callable(steps):
+            conversation = steps(self)
+            try:
+                async for step in conversation:
+                    if not await self._run_step(step):
+                        return
+            finally:
+                await conversation.aclose()
+        else:
+            for step in steps:
+                if not await self._run_step(step):
+                    return
+
+    async def _run_step(self, step: Step) -> bool:
+        """Carry out one step; whether the call goes on (a hang-up step ends it)."""
+        if isinstance(step, Hangup):
+            return False
+        if isinstance(step, Say | Play):
+            await self._speak(step)
+        elif isinstance(step, Pause):
+            self._say(f"step {step.number}: pause {step.ms} ms")
+            await self._wait_ticks(step.ms)
+        elif isinstance(step, Dtmf):
+            await self._press(step)
+        elif isinstance(step, WaitForAgent):
+            await self._wait_for_agent(step)
+        return True
+
+    # -- what a conversation may look at ------------------------------------------
+
+    def agent_audio(self, since: int = 0) -> bytes:
+        """The agent's audio as the caller heard it, from byte ``since`` on.
+
+        8 kHz mu-law, one frame per 20 ms of the call (silence where nothing
+        played), so byte ``n`` is ``n / 8`` ms into the call. A conversation
+        keeps the length it has listened to and asks for what came after.
+        """
+        return bytes(self._agent[since:])
+
+    @property
+    def agent_last_heard_ms(self) -> float | None:
+        """When the caller last heard agent audio (call time), ``None`` before any."""
+        return None if self._last_played_tick is None else self._last_played_tick * FRAME_MS
+
+    @property
+    def elapsed_ms(self) -> float:
+        """Time since the stream started, on the caller's frame clock."""
+        return self.tick * FRAME_MS
 
     async def _wait_ticks(self, ms: float) -> None:
         until = self.tick + max(1, round(ms / FRAME_MS))
@@ -405,7 +469,10 @@ class MediaStream:
         self._speech_last_voiced = utterance.last_voiced
         self._speech_sent = 0
         self._speech_done = asyncio.get_running_loop().create_future()
-        self._speech.extend(utterance.frames)
+        if self._line is None:
+            self._speech.extend(utterance.frames)
+        else:
+            self._speech.extend(self._line.degrade(b"".join(utterance.frames)))
         await self._speech_done
 
     async def _await_agent_reply(self, step: Say | Play) -> None:
