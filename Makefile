@@ -12,7 +12,7 @@ export ORT_DISABLE_TELEMETRY := 1
 # two cores; more than one per core makes the calls' speech engines late.
 TEST_WORKERS ?= 2
 
-.PHONY: demo test lint bench serve sync clean
+.PHONY: demo test lint bench eval serve sync clean
 
 demo: sync
 	$(UV) run --locked --no-sync dialgraph demo
@@ -25,6 +25,15 @@ test: sync
 
 bench: sync
 	$(UV) run --locked --no-sync python bench/run_all.py
+
+# Both bundled suites: text mode, then whole calls in two caller voices (one per
+# voice family), clean and at 20 and 10 dB of babble. Reports in var/eval/.
+# Long (real-time calls): EVAL_ARGS="--tag smoke" for a taste.
+EVAL_ARGS ?=
+EVAL_AUDIO := --mode both --voices piper,espeak-us --noise-snr 20,10 --parallel 3
+eval: sync
+	$(UV) run --locked --no-sync dialgraph eval --graph clinic $(EVAL_AUDIO) --out var/eval/clinic $(EVAL_ARGS)
+	$(UV) run --locked --no-sync dialgraph eval --graph helpdesk $(EVAL_AUDIO) --out var/eval/helpdesk $(EVAL_ARGS)
 
 serve: sync
 	$(UV) run --locked --no-sync dialgraph serve

@@ -21,6 +21,9 @@ The exit status is non-zero only if a benchmark could not run to its end.
   with the default 10,000 for the flat-memory figure).
 - ``bench_db_blackhole.py 3``: time from the caller's turn to the apology when
   Postgres stops answering mid-call (needs Postgres).
+- ``bench_line.py``: the eval's phone line cost per minute of speech, the
+  caller voices' real-time factor, and how well the recogniser hears each
+  voice, clean and at 10 dB babble.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...], float], ...] = (
     ("bench_preauth.py", ("--sockets", "1000"), 120.0),  # RSS per silent socket, /healthz
     ("bench_soak.py", ("--calls", "2000"), 240.0),  # 10,000 (the issue's figure): run it alone
     ("bench_db_blackhole.py", ("3",), 180.0),
+    ("bench_line.py", (), 240.0),  # the simulated phone line and the caller voices
 )
 
 

@@ -150,6 +150,10 @@ def _build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 
+    from telephony.cli.eval import add_eval_parser
+
+    add_eval_parser(sub, _GRAPH_HELP)
+
     dial = sub.add_parser(
         "dial",
         help="ring a number; the answered call talks to the graph (after the compliance gate)",
@@ -262,6 +266,14 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     settings, source = _with_graph(args, settings)
     flow = open_flow(settings.graph, source=source)
     return asyncio.run(run_demo(settings, flow=flow, script=args.script, out=args.out))
+
+
+def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from telephony.cli.eval import run_eval
+    from telephony.services import open_flow
+
+    settings, source = _with_graph(args, settings)
+    return run_eval(args, settings, open_flow(settings.graph, source=source))
 
 
 def _new(args: argparse.Namespace, settings: Settings) -> int:
@@ -400,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
         "transcript": _transcript,
         "rekey": _rekey,
         "dial": _dial,
+        "eval": _eval,
     }
     try:
         return handlers[args.command](args, settings)

