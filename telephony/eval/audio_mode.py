@@ -207,7 +207,7 @@ class AudioRig:
                 # words and the flow's end-of-call hook still use this state.
                 closed = self._closed.setdefault(call_sid, asyncio.Event())
                 await asyncio.wait_for(closed.wait(), AGENT_CLOSE_TIMEOUT_S)
-                record.final_state = await _final_state(agents, call_sid)
+                record.note_final_state(await _final_state(agents, call_sid))
         except Exception as exc:  # a failed call fails its scenario, never the run
             record.ended_by = "error"
             record.end_reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]

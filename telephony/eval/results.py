@@ -55,6 +55,9 @@ class CallRecord:
         transfers: Where the call was transferred (Twilio's REST log in audio mode).
         recording: The call's stereo WAV (audio mode), relative to the report.
         clears: Twilio ``clear`` messages the caller received (barge-ins the agent noticed).
+        flow_heard: What the flow got from the caller, turn by turn (its human
+            messages: in audio mode what the server's recogniser heard, or the
+            keys), to tell a hearing failure from one of understanding.
     """
 
     scenario: str
@@ -69,10 +72,20 @@ class CallRecord:
     transfers: list[str] = field(default_factory=list)
     recording: str = ""
     clears: int = 0
+    flow_heard: list[str] = field(default_factory=list)
 
     @property
     def agent_lines(self) -> list[str]:
         return [e.agent for e in self.exchanges if e.agent]
+
+    def note_final_state(self, values: dict[str, Any]) -> None:
+        """Keep the call's final state, and what the flow heard from the caller in it."""
+        self.final_state = values
+        self.flow_heard = [
+            str(m.content)
+            for m in values.get("messages") or ()
+            if getattr(m, "type", "") == "human" and str(getattr(m, "content", "")).strip()
+        ]
 
 
 @dataclass(frozen=True, slots=True)

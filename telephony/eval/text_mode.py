@@ -84,7 +84,7 @@ async def run_text(
                 if answer.hangup_after:
                     record.ended_by, record.end_reason = "caller", "the caller hung up"
                     break
-            record.final_state = await call.state()
+            record.note_final_state(await call.state())
     except Exception as exc:  # a crashed flow fails this scenario, never the run
         record.ended_by = "error"
         record.end_reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
