@@ -2,7 +2,8 @@
 
 Picks the suite (``SUITE`` or the flow's own ``evals/`` folder next to its
 module), runs it (:mod:`telephony.eval.runner`), prints a line per call and
-the summary table, writes ``report.json`` in the output folder, and exits 1
+the summary table, writes the reports (``report.json``, JUnit ``report.xml``,
+``report.html``; redacted) in the output folder, and exits 1
 when the success rate is under ``--min-success``.
 """
 
@@ -39,7 +40,8 @@ def add_eval_parser(
         description="Plays each scenario of SUITE (YAML files; default: the flow's own evals/ "
         "folder) against the flow, judges each call by its outcome (tools called, how it "
         "ended, what the agent said), prints a line per call and a summary, and writes "
-        "report.json to --out. Exit status 1 when the success rate is under --min-success.",
+        "report.json, report.xml (JUnit) and report.html to --out, redacted. Exit status 1 "
+        "when the success rate is under --min-success.",
     )
     parser.add_argument("suite", nargs="?", type=Path, help="a folder of scenarios or one file")
     parser.add_argument("--graph", metavar="SPEC", help=graph_help)
@@ -142,14 +144,8 @@ def run_eval(args: argparse.Namespace, settings: Settings, flow: Flow) -> int:
 def _run(
     args: argparse.Namespace, settings: Settings, flow: Flow, scenarios: list[Scenario]
 ) -> int:
-    from telephony.eval.runner import (
-        RunOptions,
-        Variant,
-        format_summary,
-        run_suite,
-        summary_rows,
-        write_json,
-    )
+    from telephony.eval.report import write_reports
+    from telephony.eval.runner import RunOptions, Variant, format_summary, run_suite, summary_rows
 
     out = args.out or settings.var_dir / "eval" / f"{flow.id}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
@@ -181,7 +177,8 @@ def _run(
     for r in results:
         if not r.passed:
             print(f"  FAIL {r.call.scenario}: " + "; ".join(str(f) for f in r.failures))
-    write_json(out / "report.json", flow.id, results)
-    print(f"\nreport: {out / 'report.json'}")
+    print("\nreports (redacted):")
+    for path in write_reports(out, flow.id, results):
+        print(f"  {path}")
     overall = next(row for row in rows if row["variant"] == "all")
     return 0 if overall["success"] >= args.min_success else 1

@@ -53,7 +53,7 @@ class CallRecord:
         duration_s: From the first ring to the end.
         final_state: The call's checkpointed state values at the end.
         transfers: Where the call was transferred (Twilio's REST log in audio mode).
-        recording: The call's stereo WAV (audio mode), relative to the report.
+        recording: The call's stereo WAV (audio mode); the reports give it relative to themselves.
         clears: Twilio ``clear`` messages the caller received (barge-ins the agent noticed).
         flow_heard: What the flow got from the caller, turn by turn (its human
             messages: in audio mode what the server's recogniser heard, or the

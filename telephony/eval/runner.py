@@ -3,7 +3,8 @@
 Calls run concurrently (``parallel`` at a time); each gets a folder of its own
 under the run's output folder (its database, transcripts and, in audio mode,
 its recording). One line is printed as each call finishes, and the summary
-table at the end gives the success rate per mode, voice and line condition.
+table at the end gives the success rate per mode, voice and line condition
+(the reports themselves: :mod:`telephony.eval.report`).
 A call that crashes fails its scenario with the error in one line; the run
 goes on.
 """
@@ -11,13 +12,12 @@ goes on.
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AsyncExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -25,7 +25,7 @@ from graphs.runtime.loader import Flow
 from memory.encryption import load_or_create_key_file
 from telephony.eval.caller import EXACT, HEARD
 from telephony.eval.judges import judge
-from telephony.eval.results import ScenarioResult
+from telephony.eval.results import CallRecord, ScenarioResult
 from telephony.eval.scenario import Scenario
 from telephony.eval.text_mode import run_text
 from telephony.settings import Settings
@@ -34,7 +34,7 @@ from telephony.speech.base import TextToSpeech
 if TYPE_CHECKING:
     from telephony.eval.audio_mode import AudioRig
 
-__all__ = ["RunOptions", "Variant", "run_suite", "summary_rows", "write_json"]
+__all__ = ["RunOptions", "Variant", "format_summary", "run_suite", "summary_rows"]
 
 Mode = Literal["text", "audio"]
 
@@ -139,7 +139,7 @@ async def _run_jobs(
         done += 1
         verdict = "pass" if result.passed else "FAIL"
         progress(
-            f"  {done:>{width}}/{len(jobs)}  {verdict}  {scenario.name:<32} {variant.label():<18}"
+            f"  {done:>{width}}/{len(jobs)}  {verdict}  {scenario.name:<32} {_label(call):<18}"
             f" {len(call.exchanges):>2} replies {call.duration_s:6.1f} s"
             + (f"  {result.reason}" if result.reason else "")
         )
@@ -175,9 +175,7 @@ def summary_rows(results: Iterable[ScenarioResult]) -> list[dict[str, Any]]:
     groups: dict[str, list[ScenarioResult]] = defaultdict(list)
     everything = list(results)
     for r in everything:
-        c = r.call
-        label = "text" if c.mode == "text" else f"{c.voice or 'default'} / {_noise_of(c.line)}"
-        groups[label].append(r)
+        groups[_label(r.call)].append(r)
     groups["all"] = everything  # last
     rows = []
     for label, items in groups.items():
@@ -203,6 +201,11 @@ def summary_rows(results: Iterable[ScenarioResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def _label(call: CallRecord) -> str:
+    """The variant a call was played in, as the summary names it (the scenario's voice included)."""
+    return "text" if call.mode == "text" else f"{call.voice or 'default'} / {_noise_of(call.line)}"
+
+
 def _noise_of(line: str) -> str:
     """The report's rows are per voice and noise level: ``babble 10 dB`` counts as ``10 dB``."""
     parts = line.split(",", maxsplit=1)[0].split()
@@ -225,34 +228,3 @@ def format_summary(rows: Sequence[dict[str, Any]]) -> str:
             f" {ms(row['voice_to_voice_p50_ms'])} | {ms(row['voice_to_voice_p95_ms'])} |"
         )
     return "\n".join(lines)
-
-
-# -- the JSON report ---------------------------------------------------------------
-
-
-def _jsonable(value: Any) -> Any:
-    """State values as JSON: messages as their type, text and tool calls; the rest as text."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if hasattr(value, "type") and hasattr(value, "content"):
-        message: dict[str, Any] = {"type": value.type, "content": _jsonable(value.content)}
-        for name in ("name", "tool_calls", "artifact"):
-            if getattr(value, name, None):
-                message[name] = _jsonable(getattr(value, name))
-        return message
-    return str(value)
-
-
-def write_json(path: Path, flow: str, results: Sequence[ScenarioResult]) -> None:
-    """The run as JSON: the summary, and per call its verdict, conversation and final state."""
-    calls = []
-    for r in results:
-        call = asdict(r.call)
-        call["final_state"] = _jsonable(r.call.final_state)
-        calls.append({"passed": r.passed, "failures": [str(f) for f in r.failures], "call": call})
-    report = {"flow": flow, "summary": summary_rows(results), "calls": calls}
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
