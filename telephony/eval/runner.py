@@ -41,20 +41,15 @@ Mode = Literal["text", "audio"]
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    """One way to play a scenario: text, or audio in a voice over a line."""
+    """One way to play a scenario: text, or audio in a voice (``""``: the scenario's).
+
+    ``noise_snr_db`` puts every scenario on a noisy line at that SNR (babble
+    unless the scenario names its noise); ``None``: the scenario's own line.
+    """
 
     mode: Mode
     voice: str = ""
     noise_snr_db: float | None = None
-
-    @property
-    def line(self) -> str:
-        return "clean" if self.noise_snr_db is None else f"{self.noise_snr_db:g} dB"
-
-    def label(self) -> str:
-        if self.mode == "text":
-            return "text"
-        return f"{self.voice or 'default'} / {self.line}"
 
 
 @dataclass(frozen=True, slots=True)
