@@ -58,6 +58,10 @@ class CallerLine(Protocol):
         """What the line carries while the caller says nothing."""
         ...
 
+    def send_delays(self, n_frames: int) -> list[float]:
+        """How late (ms) to send each of the next frames after its 20 ms slot (in order)."""
+        ...
+
 
 Conversation = Callable[["MediaStream"], AsyncGenerator[Step, None]]
 """A caller that decides as the call goes: given the stream, it yields one step at
@@ -103,6 +107,11 @@ class MediaStream:
     ) -> None:
         self.ws = ws
         self._line = line
+        # With a line, media frames leave through this queue at their slot plus the
+        # line's jitter (order kept); without one they are sent as they are made.
+        self._outbox: asyncio.Queue[tuple[float, Callable[[int], str]]] | None = (
+            None if line is None else asyncio.Queue()
+        )
         self.result = result
         self.clock = clock
         self.playback = PlaybackBuffer()
@@ -185,20 +194,23 @@ class MediaStream:
         runner = asyncio.create_task(self._run_script(steps), name="softphone-script")
         ticker = asyncio.create_task(self._run_ticker(), name="softphone-ticker")
         reader = asyncio.create_task(self._run_reader(), name="softphone-reader")
+        sender = asyncio.create_task(self._run_sender(), name="softphone-sender")
         try:
-            await asyncio.wait({ticker, reader, runner}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {ticker, reader, runner, sender}, return_when=asyncio.FIRST_COMPLETED
+            )
             if runner.done() and not runner.cancelled() and runner.exception() is None:
                 await self._hang_up(ticker)
         finally:
-            for task in (runner, ticker):
+            for task in (runner, ticker, sender):
                 task.cancel()
-            await asyncio.gather(runner, ticker, return_exceptions=True)
+            await asyncio.gather(runner, ticker, sender, return_exceptions=True)
             if self.ws.state is State.OPEN:  # a local failure: hang up on the app
                 self.result.closed_by = "caller"
                 await self.ws.close(1011, "softphone error")
             await asyncio.gather(reader, return_exceptions=True)
             self._finish()
-        for task in (runner, ticker, reader):
+        for task in (runner, ticker, reader, sender):
             exc = None if task.cancelled() else task.exception()
             if exc is not None and not isinstance(exc, ConnectionClosed):
                 raise exc
@@ -214,6 +226,8 @@ class MediaStream:
         """The caller hangs up: last frame, ``stop``, close the socket."""
         self._hanging_up = True
         await asyncio.gather(ticker, return_exceptions=True)
+        if self._outbox is not None:
+            await self._outbox.join()  # frames still held back by the line's jitter
         if self.result.closed_by:  # the app closed first
             return
         self._say("caller hangs up")
@@ -259,13 +273,32 @@ class MediaStream:
                     timestamp_ms=tick * FRAME_MS,
                 )
 
-            await self._send(media)
+            if self._outbox is None or self._line is None:
+                await self._send(media)
+            else:
+                delay_ms = self._line.send_delays(1)[0]
+                self._outbox.put_nowait((due + delay_ms / 1000, media))
             result.frames_sent += 1
             self._caller += frame
             await self._play_agent_frame()
             self.tick += 1
             event, self._tick_event = self._tick_event, asyncio.Event()
             event.set()
+
+    async def _run_sender(self) -> None:
+        """Send media frames held back by the line's jitter, each at its time, in order."""
+        if self._outbox is None:
+            await asyncio.Event().wait()  # nothing to send; ends when cancelled
+            return
+        while True:
+            at, build = await self._outbox.get()
+            now = self.clock.now()
+            if now < at:
+                await self.clock.sleep(at - now)
+            try:
+                await self._send(build)
+            finally:
+                self._outbox.task_done()
 
     def _next_caller_frame(self) -> bytes:
         if not self._speech:
