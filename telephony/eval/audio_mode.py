@@ -164,9 +164,43 @@ class AudioRig:
     ) -> CallRecord:
         """Place ``scenario``'s call in ``voice``; its record (not yet judged).
 
-        The caller's line is the scenario's (noise, SNR, loss); ``snr_db``
-        overrides its SNR, adding babble to a scenario that has no noise.
+        The scenario's earlier calls (``before``) are placed first, in the
+        same flow state, each recorded next to the judged one. The caller's
+        line is the scenario's (noise, SNR, loss); ``snr_db`` overrides its
+        SNR, adding babble to a scenario that has no noise.
         """
+        started = time.monotonic()
+        calls = [*scenario.before, scenario]
+        records: list[CallRecord] = []
+        try:
+            async with open_flow_agents(
+                self.flow,
+                var_dir=folder,
+                today=scenario.today,
+                encryption_key=self.settings.checkpoint_key,
+            ) as agents:
+                for index, call in enumerate(calls, 1):
+                    wav = folder / ("call.wav" if index == len(calls) else f"call-{index}.wav")
+                    records.append(await self._place(agents, call, voice, wav, snr_db))
+        except Exception as exc:  # a failed call fails its scenario, never the run
+            record = CallRecord(scenario=scenario.name, mode="audio", voice=voice or "default")
+            record.ended_by = "error"
+            record.end_reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+            record.duration_s = round(time.monotonic() - started, 3)
+            return record
+        record = records[-1]
+        record.earlier = records[:-1]
+        return record
+
+    async def _place(
+        self,
+        agents: FlowAgents,
+        scenario: Scenario,
+        voice: str,
+        wav: Path,
+        snr_db: float | None,
+    ) -> CallRecord:
+        """One call of a scenario against ``agents`` (its flow state)."""
         line = caller_line(scenario, snr_db)
         record = CallRecord(
             scenario=scenario.name,
@@ -175,49 +209,36 @@ class AudioRig:
             line=describe(line, scenario.caller.loss),
         )
         call_sid = new_sid("CA")
-        lines = scenario.lines()
-        numbers = {text: i for i, text in enumerate(lines, 1)}
+        numbers = {text: i for i, text in enumerate(scenario.lines(), 1)}
         script = Script(
             steps=tuple(Say(number=i, text=t) for t, i in numbers.items()),
             source=scenario.source,
             description=scenario.description,
         )
-        started = time.monotonic()
         said: list[int] = []  # per caller input (say/press): the exchange it answered
+        self._routes[call_sid] = agents
         try:
-            async with open_flow_agents(
-                self.flow,
-                var_dir=folder,
-                today=scenario.today,
-                encryption_key=self.settings.checkpoint_key,
-            ) as agents:
-                self._routes[call_sid] = agents
-                result = await place_call(
-                    self.base_url,
-                    script,
-                    auth_token=self._token,
-                    caller=scenario.caller.number,
-                    tts=await self._voice(voice),
-                    record_to=folder / "call.wav",
-                    call_sid=call_sid,
-                    conversation=self._conversation(scenario, record, numbers, said),
-                    line=line,
-                )
-                # The server's side of the call ends after the caller's: its last
-                # words and the flow's end-of-call hook still use this state.
-                closed = self._closed.setdefault(call_sid, asyncio.Event())
-                await asyncio.wait_for(closed.wait(), AGENT_CLOSE_TIMEOUT_S)
-                record.note_final_state(await _final_state(agents, call_sid))
-        except Exception as exc:  # a failed call fails its scenario, never the run
-            record.ended_by = "error"
-            record.end_reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-            record.duration_s = round(time.monotonic() - started, 3)
-            return record
+            result = await place_call(
+                self.base_url,
+                script,
+                auth_token=self._token,
+                caller=scenario.caller.number,
+                tts=await self._voice(voice),
+                record_to=wav,
+                call_sid=call_sid,
+                conversation=self._conversation(scenario, record, numbers, said),
+                line=line,
+            )
+            # The server's side of the call ends after the caller's: its last
+            # words and the flow's end-of-call hook still use this state.
+            closed = self._closed.setdefault(call_sid, asyncio.Event())
+            await asyncio.wait_for(closed.wait(), AGENT_CLOSE_TIMEOUT_S)
+            record.note_final_state(await _final_state(agents, call_sid))
         finally:
             self._routes.pop(call_sid, None)
             self._closed.pop(call_sid, None)
         record.duration_s = round(result.duration_ms / 1000, 3)
-        record.recording = str(folder / "call.wav")
+        record.recording = str(wav)
         record.clears = result.clears_received
         requests = self.carrier.requests(call_sid)
         self.carrier.forget(call_sid)

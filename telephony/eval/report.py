@@ -83,12 +83,10 @@ def write_json(
     path: Path, flow: str, results: Sequence[ScenarioResult], *, redact: Redact = redact_text
 ) -> None:
     """The run as JSON: the summary, and per call its verdict, conversation and final state."""
-    calls = []
-    for view in _views(results, path.parent, redact):
-        call = {f.name: getattr(view.call, f.name) for f in fields(view.call)}
-        call["exchanges"] = [asdict(e) for e in view.call.exchanges]
-        call["transfers"] = list(view.call.transfers)
-        calls.append({"passed": view.passed, "failures": view.reasons, "call": call})
+    calls = [
+        {"passed": view.passed, "failures": view.reasons, "call": _call_dict(view.call)}
+        for view in _views(results, path.parent, redact)
+    ]
     report = {"flow": flow, "summary": summary_rows(results), "calls": calls}
     path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
@@ -198,6 +196,15 @@ class _CallView:
         return [str(f) for f in self.failures]
 
 
+def _call_dict(call: CallRecord) -> dict[str, Any]:
+    """A (redacted) call record as JSON, its earlier calls included."""
+    data = {f.name: getattr(call, f.name) for f in fields(call)}
+    data["exchanges"] = [asdict(e) for e in call.exchanges]
+    data["transfers"] = list(call.transfers)
+    data["earlier"] = [_call_dict(e) for e in call.earlier]
+    return data
+
+
 def _views(results: Iterable[ScenarioResult], folder: Path, redact: Redact) -> list[_CallView]:
     shared = redact if isinstance(redact, _Redactor) else _Redactor(redact)
     return [_view(r, folder, shared) for r in results]
@@ -215,6 +222,8 @@ def _view(result: ScenarioResult, folder: Path, redact: Redact) -> _CallView:
             changes[f.name] = _relative(value, folder)
         elif f.name == "exchanges":
             changes[f.name] = [_redacted_exchange(e, redact) for e in value]
+        elif f.name == "earlier":  # the scenario's earlier calls, redacted the same way
+            changes[f.name] = [_view(ScenarioResult(e), folder, redact).call for e in value]
         else:  # the final state, the end reason, what the flow heard, and any new field
             changes[f.name] = _jsonable(value, redact)
     call = replace(c, **changes)

@@ -58,6 +58,8 @@ class CallRecord:
         flow_heard: What the flow got from the caller, turn by turn (its human
             messages: in audio mode what the server's recogniser heard, or the
             keys), to tell a hearing failure from one of understanding.
+        earlier: The scenario's earlier calls (``before``), played first in
+            the same flow state and not judged.
     """
 
     scenario: str
@@ -73,6 +75,7 @@ class CallRecord:
     recording: str = ""
     clears: int = 0
     flow_heard: list[str] = field(default_factory=list)
+    earlier: list[CallRecord] = field(default_factory=list)
 
     @property
     def agent_lines(self) -> list[str]:

@@ -35,6 +35,10 @@ Example::
       never_said: ["Maria"]
       within_s: 120
 
+Earlier calls (``before:``, a list of ``caller``/``rules``/``otherwise``
+mappings) are played first in the same flow state and not judged: a second
+caller who must hear nothing of the first is written this way.
+
 Pure: parsing and validation only.
 """
 
@@ -42,7 +46,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -234,6 +238,10 @@ class Scenario:
         otherwise: What the caller does, in turn, when no rule matches.
         expect: What must be true at the end.
         tags: Free labels (``smoke`` marks the fast subset ``make test`` runs).
+        before: Earlier calls, played first in the same flow state (the same
+            database: bookings, caller memory) and not judged: the call
+            under test is the last one. A second caller who must not hear the
+            first caller's name, a returning caller, are written this way.
     """
 
     name: str
@@ -245,6 +253,7 @@ class Scenario:
     otherwise: tuple[Action, ...]
     expect: Expectations
     tags: tuple[str, ...] = ()
+    before: tuple[Scenario, ...] = ()
 
     def lines(self) -> list[str]:
         """Every sentence the caller may say (to synthesise before the call)."""
@@ -307,28 +316,67 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "
     reader.known(
         top,
         "the file",
-        {"name", "description", "caller", "today", "rules", "otherwise", "expect", "tags"},
+        {
+            "name",
+            "description",
+            "caller",
+            "today",
+            "rules",
+            "otherwise",
+            "expect",
+            "tags",
+            "before",
+        },
     )
     name = reader.text(top.get("name", default_name), "name") or default_name
     if not name:
         raise ScenarioError(f"{source}: name: missing")
-    rules = tuple(reader.rule(raw, f"rules[{i}]") for i, raw in enumerate(reader.seq(top, "rules")))
+    today = reader.today(top.get("today"))
+    before = []
+    for i, raw in enumerate(reader.seq(top, "before")):
+        where = f"before[{i}]"
+        earlier = reader.mapping(raw, where)
+        reader.known(earlier, where, {"description", "caller", "today", "rules", "otherwise"})
+        before.append(
+            _call(reader, earlier, f"{name}.{where}", where, today=today, expect=Expectations())
+        )
+    scenario = _call(
+        reader, top, name, "", today=today, expect=reader.expectations(top.get("expect", {}))
+    )
+    return replace(
+        scenario,
+        tags=tuple(reader.text(t, "tags") for t in reader.seq(top, "tags")),
+        before=tuple(before),
+    )
+
+
+def _call(
+    reader: _Reader,
+    raw: Mapping[str, Any],
+    name: str,
+    where: str,
+    *,
+    today: str,
+    expect: Expectations,
+) -> Scenario:
+    """One call of a scenario (the judged one, or an earlier one under ``where``)."""
+    at = f"{where}." if where else ""
+    rules = tuple(reader.rule(r, f"{at}rules[{i}]") for i, r in enumerate(reader.seq(raw, "rules")))
     otherwise = tuple(
-        reader.fallback(raw, f"otherwise[{i}]")
-        for i, raw in enumerate(reader.seq(top, "otherwise"))
+        reader.fallback(r, f"{at}otherwise[{i}]")
+        for i, r in enumerate(reader.seq(raw, "otherwise"))
     )
     if not rules and not otherwise:
-        raise ScenarioError(f"{source}: rules: the caller needs at least one rule")
+        raise reader.fail(f"{at}rules", "the caller needs at least one rule")
     return Scenario(
         name=name,
-        description=reader.text(top.get("description", ""), "description"),
-        source=source,
-        caller=reader.caller(top.get("caller", {})),
-        today=reader.today(top.get("today")),
+        description=reader.text(raw.get("description", ""), f"{at}description"),
+        source=reader.source,
+        caller=reader.caller(raw.get("caller", {})),
+        today=reader.today(raw["today"]) if "today" in raw and where else today,
         rules=rules,
         otherwise=otherwise,
-        expect=reader.expectations(top.get("expect", {})),
-        tags=tuple(reader.text(t, "tags") for t in reader.seq(top, "tags")),
+        expect=expect,
     )
 
 

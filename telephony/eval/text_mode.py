@@ -31,9 +31,22 @@ async def run_text(
     """Play ``scenario`` against ``flow`` as text; the call's record (not yet judged).
 
     The call gets a database of its own in ``var_dir`` (encrypted with
-    ``encryption_key``, as ``DIALGRAPH_CHECKPOINT_KEY``). A failure inside the
-    flow ends this call with ``ended_by="error"`` and the error in one line.
+    ``encryption_key``, as ``DIALGRAPH_CHECKPOINT_KEY``), where the
+    scenario's earlier calls (``before``) are played first. A failure inside
+    the flow ends this call with ``ended_by="error"`` and the error in one line.
     """
+    earlier = [
+        await _play(call, flow, var_dir=var_dir, encryption_key=encryption_key)
+        for call in scenario.before
+    ]
+    record = await _play(scenario, flow, var_dir=var_dir, encryption_key=encryption_key)
+    record.earlier = earlier
+    return record
+
+
+async def _play(
+    scenario: Scenario, flow: Flow, *, var_dir: Path, encryption_key: str | None
+) -> CallRecord:
     record = CallRecord(scenario=scenario.name, mode="text")
     caller = ScriptedCaller(scenario, similarity=EXACT)
     started = time.monotonic()

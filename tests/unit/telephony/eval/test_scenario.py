@@ -8,6 +8,7 @@ unrelated to the flow.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -333,3 +334,44 @@ def test_each_action_describes_itself_in_a_few_words() -> None:
         "hangup",
     ]
     assert Action("press", "12#").describe() == "press 12#"
+
+
+def test_earlier_calls_parse_with_the_scenario_s_day_and_no_expectations() -> None:
+    scenario = parse_scenario(
+        """
+name: two
+today: "2026-12-03T10:00"
+before:
+  - caller: {number: withheld}
+    rules: [{when: hello, say: hi}]
+  - today: "2026-12-04T09:00"
+    rules: [{when: hello, say: again}]
+rules: [{when: hello, say: me}]
+expect: {never_said: [hi]}
+"""
+    )
+    first, second = scenario.before
+    assert (first.name, first.caller.number, first.today) == (
+        "two.before[0]",
+        "",
+        "2026-12-03T10:00",
+    )
+    assert second.today == "2026-12-04T09:00"
+    assert first.expect == second.expect and not first.expect.never_said
+    assert scenario.expect.never_said == ("hi",)
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        (
+            "before: [{rules: [{when: a, say: b}], expect: {said: [x]}}]",
+            "before[0]: unknown key 'expect'",
+        ),
+        ("before: [{caller: {number: withheld}}]", "before[0].rules"),
+        ("before: [{rules: [{when: a, shout: b}]}]", "before[0].rules[0]"),
+    ],
+)
+def test_a_bad_earlier_call_names_where_it_is(body: str, where: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(where)):
+        parse_scenario(f"name: x\nrules: [{{when: a, say: b}}]\n{body}\n")
