@@ -327,7 +327,7 @@ class Settings(BaseSettings):
     database_url: Secret = _setting(
         "",
         "Checkpoints, the store (caller memory), the side-effect ledger and the flow's own "
-        "tables, e.g. the clinic's calendar (and call transcripts, on Postgres): "
+        "tables, e.g. a booking calendar (and call transcripts, on Postgres): "
         "`postgresql://...` or `sqlite:///path`. Empty: `var/dialgraph.db`. `langgraph dev` "
         "reads the same variable.",
     )
@@ -454,15 +454,14 @@ class Settings(BaseSettings):
     )
     graph: GraphSpec = _setting(
         DEFAULT_GRAPH,
-        "The graph to put on the phone (`--graph` overrides it): a `langgraph.json` id "
-        "(`clinic`, the receptionist; `helpdesk`, the internet provider's helpdesk; `echo`, "
-        "which repeats what it recognised: a line check), `path/to/file.py:attr` or "
-        "`package.module:attr`; empty: the first graph `langgraph.json` lists (here "
-        "`clinic`). The attribute is a compiled graph, a `StateGraph` builder or a per-call "
-        "factory; the module's `phone` attribute holds its `PhoneSettings` (greeting, "
-        "voicemail words, recogniser hints, redaction rules). A name that loads nothing stops "
-        "start-up with one line saying why. Replaces `DIALGRAPH_AGENT`, which is refused if "
-        "still set.",
+        "The graph to put on the phone (`--graph` overrides it): a `langgraph.json` id (this "
+        "repository's are listed under [What is here](#what-is-here)), "
+        "`path/to/file.py:attr` or `package.module:attr`; empty: the first graph "
+        "`langgraph.json` lists. The attribute is a compiled graph, a `StateGraph` builder "
+        "or a per-call factory; the module's `phone` attribute holds its `PhoneSettings` "
+        "(greeting, voicemail words, recogniser hints, redaction rules). A name that loads "
+        "nothing stops start-up with one line saying why. Replaces `DIALGRAPH_AGENT`, which "
+        "is refused if still set.",
     )
     tts: str = _setting(
         "piper",

@@ -155,7 +155,7 @@ def _at_path(state: Mapping[str, Any], path: str) -> Any:
 
 
 def _same(actual: Any, expected: Any) -> bool:
-    """Equal, comparing text as folded words ("Dr. Patel" is "dr patel")."""
+    """Equal, comparing text as folded words ("St. Mary's" is "st marys")."""
     if actual is None or expected is None:  # not str(None): a missing value is not "none"
         return actual is expected
     if isinstance(expected, str) or isinstance(actual, str):

@@ -67,7 +67,7 @@ def write_reports(
 
     Args:
         folder: The run's output folder (the recordings' paths are made relative to it).
-        flow: The flow's id (``clinic``).
+        flow: The flow's id (its ``langgraph.json`` name).
         results: The judged calls, in run order.
         redact: Applied to what the agent and the caller said (default: the
             project's redactor with the default rules).

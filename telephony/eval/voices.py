@@ -44,8 +44,8 @@ PIPER_HIGH_PITCH = 1.3  # the default caller is already 1.15; Piper allows up to
 ESPEAK_SLOW_RATE = 130  # words per minute (eSpeak's normal is 175)
 # Of the female variants tried on British English, f5 was recognised best:
 # 35-54 % word accuracy over repeated runs, vs 21-33 % for f2 (eSpeak's own
-# pick for gender="female") and 25-38 % for f1 and f3 (eight clinic
-# sentences, clean line, the clinic's domain model). All of them are poor.
+# pick for gender="female") and 25-38 % for f1 and f3 (eight receptionist
+# sentences, clean line, the server's domain model). All of them are poor.
 ESPEAK_FEMALE_VARIANT = "f5"
 
 
