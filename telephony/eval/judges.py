@@ -65,9 +65,12 @@ def judge(scenario: Scenario, call: CallRecord, *, similarity: float = EXACT) ->
         if not _same(actual, value):
             failures.append(Failure(f"state {path} is {actual!r}, expected {value!r}"))
     lines = [(e.turn, e.agent) for e in call.exchanges]
-    for phrase in expect.said:
-        if not any(contains(text, phrase, similarity=similarity) for _, text in lines):
-            failures.append(Failure(f"the agent never said {phrase!r}"))
+    for options in expect.said:
+        if not any(
+            contains(text, phrase, similarity=similarity) for _, text in lines for phrase in options
+        ):
+            others = "".join(f" (or {o!r})" for o in options[1:])
+            failures.append(Failure(f"the agent never said {options[0]!r}{others}"))
     for phrase in expect.never_said:
         for turn, text in lines:
             if contains(text, phrase, similarity=similarity):

@@ -210,7 +210,9 @@ class Expectations:
         tool_calls: Tools that must have been called (with these arguments).
         no_tool_calls: Tools that must not have been called.
         state: Final state values by dotted path (``caller_name``, ``slots.day``).
-        said: Phrases the agent must have said, in some reply.
+        said: Phrases the agent must have said, in some reply. An entry may be
+            a list of alternatives, any one of which will do (``[noon, twelve]``):
+            in audio mode the caller's ear may hear a word one of several ways.
         never_said: Phrases the agent must never say (another caller's name).
         within_s: The call must end within this many seconds.
     """
@@ -219,7 +221,7 @@ class Expectations:
     tool_calls: tuple[ToolCallExpectation, ...] = ()
     no_tool_calls: tuple[str, ...] = ()
     state: Mapping[str, Any] = field(default_factory=dict)
-    said: tuple[str, ...] = ()
+    said: tuple[tuple[str, ...], ...] = ()
     never_said: tuple[str, ...] = ()
     within_s: float = DEFAULT_MAX_SECONDS
 
@@ -473,6 +475,18 @@ class _Reader:
             raise self.fail(where, "a phrase needs words (an empty one would match everything)")
         return phrases
 
+    def alternatives(self, value: Any, where: str) -> tuple[tuple[str, ...], ...]:
+        """Phrases, each a phrase or a list of alternatives to it."""
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, Sequence) or not items:
+            raise self.fail(where, "expected a phrase or a list of phrases")
+        return tuple(
+            self.phrases(item, f"{where}[{i}]")
+            if not isinstance(item, str)
+            else self.phrases(item, where)
+            for i, item in enumerate(items)
+        )
+
     def action(self, raw: Mapping[str, Any], where: str) -> Action:
         kinds = [k for k in ACTIONS if k in raw]
         if len(kinds) != 1:
@@ -558,7 +572,7 @@ class _Reader:
                 for n in self.seq(raw, "no_tool_calls", "expect.no_tool_calls")
             ),
             state=self.mapping(raw.get("state"), "expect.state"),
-            said=self.phrases(raw["said"], "expect.said") if "said" in raw else (),
+            said=self.alternatives(raw["said"], "expect.said") if "said" in raw else (),
             never_said=(
                 self.phrases(raw["never_said"], "expect.never_said") if "never_said" in raw else ()
             ),

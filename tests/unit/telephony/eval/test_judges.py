@@ -438,3 +438,26 @@ def test_the_tools_called_come_from_the_messages_with_their_results() -> None:
     assert _reasons("{no_tool_calls: [transfer_to_front_desk]}", cancelled) == [
         "transfer_to_front_desk was called, and the scenario forbids it"
     ]
+
+
+def test_a_said_phrase_may_be_heard_one_of_several_ways() -> None:
+    scenario = parse_scenario(
+        """
+name: s
+rules: [{when: hi, say: hello}]
+expect: {said: [[noon, twelve], checkup]}
+"""
+    )
+    heard_as_twelve = CallRecord(
+        scenario="s",
+        mode="audio",
+        ended_by="agent",
+        exchanges=[Exchange(1, "we close at twelve on saturdays"), Exchange(2, "a check up")],
+    )
+    assert judge(scenario, heard_as_twelve, similarity=HEARD) == []
+    neither = CallRecord(
+        scenario="s", mode="audio", ended_by="agent", exchanges=[Exchange(1, "a check up")]
+    )
+    assert [str(f) for f in judge(scenario, neither, similarity=HEARD)] == [
+        "the agent never said 'noon' (or 'twelve')"
+    ]

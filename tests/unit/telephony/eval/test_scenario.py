@@ -116,7 +116,7 @@ def test_a_full_scenario_parses_to_its_dataclasses() -> None:
             ),
             no_tool_calls=("cancel_appointment",),
             state={"caller_name": "John Miller", "slots.day": "2026-12-08"},
-            said=("checkup", "three p m"),
+            said=(("checkup",), ("three p m",)),
             never_said=("Maria",),
             within_s=90.0,
         ),
