@@ -194,23 +194,28 @@ class MediaStream:
         runner = asyncio.create_task(self._run_script(steps), name="softphone-script")
         ticker = asyncio.create_task(self._run_ticker(), name="softphone-ticker")
         reader = asyncio.create_task(self._run_reader(), name="softphone-reader")
-        sender = asyncio.create_task(self._run_sender(), name="softphone-sender")
+        # Only a line with jitter holds frames back for a sender of their own.
+        senders = (
+            [asyncio.create_task(self._run_sender(self._outbox), name="softphone-sender")]
+            if self._outbox is not None
+            else []
+        )
         try:
             await asyncio.wait(
-                {ticker, reader, runner, sender}, return_when=asyncio.FIRST_COMPLETED
+                {ticker, reader, runner, *senders}, return_when=asyncio.FIRST_COMPLETED
             )
             if runner.done() and not runner.cancelled() and runner.exception() is None:
                 await self._hang_up(ticker)
         finally:
-            for task in (runner, ticker, sender):
+            for task in (runner, ticker, *senders):
                 task.cancel()
-            await asyncio.gather(runner, ticker, sender, return_exceptions=True)
+            await asyncio.gather(runner, ticker, *senders, return_exceptions=True)
             if self.ws.state is State.OPEN:  # a local failure: hang up on the app
                 self.result.closed_by = "caller"
                 await self.ws.close(1011, "softphone error")
             await asyncio.gather(reader, return_exceptions=True)
             self._finish()
-        for task in (runner, ticker, reader, sender):
+        for task in (runner, ticker, reader, *senders):
             exc = None if task.cancelled() else task.exception()
             if exc is not None and not isinstance(exc, ConnectionClosed):
                 raise exc
@@ -285,20 +290,17 @@ class MediaStream:
             event, self._tick_event = self._tick_event, asyncio.Event()
             event.set()
 
-    async def _run_sender(self) -> None:
+    async def _run_sender(self, outbox: asyncio.Queue[tuple[float, Callable[[int], str]]]) -> None:
         """Send media frames held back by the line's jitter, each at its time, in order."""
-        if self._outbox is None:
-            await asyncio.Event().wait()  # nothing to send; ends when cancelled
-            return
         while True:
-            at, build = await self._outbox.get()
+            at, build = await outbox.get()
             now = self.clock.now()
             if now < at:
                 await self.clock.sleep(at - now)
             try:
                 await self._send(build)
             finally:
-                self._outbox.task_done()
+                outbox.task_done()
 
     def _next_caller_frame(self) -> bytes:
         if not self._speech:
