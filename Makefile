@@ -27,10 +27,11 @@ bench: sync
 	$(UV) run --locked --no-sync python bench/run_all.py
 
 # Both bundled suites: text mode, then whole calls in two caller voices (one per
-# voice family), clean and at 20 and 10 dB of babble. Reports in var/eval/.
+# voice family), clean, and the smoke-tagged scenarios at 20 and 10 dB of babble
+# (noisy calls run longest). Reports in var/eval/.
 # Long (real-time calls): EVAL_ARGS="--tag smoke" for a taste.
 EVAL_ARGS ?=
-EVAL_AUDIO := --mode both --voices piper,espeak-us --noise-snr 20,10 --parallel 3
+EVAL_AUDIO := --mode both --voices piper,espeak-us --noise-snr 20,10 --noise-tag smoke --parallel 3
 eval: sync
 	$(UV) run --locked --no-sync dialgraph eval --graph clinic $(EVAL_AUDIO) --out var/eval/clinic $(EVAL_ARGS)
 	$(UV) run --locked --no-sync dialgraph eval --graph helpdesk $(EVAL_AUDIO) --out var/eval/helpdesk $(EVAL_ARGS)

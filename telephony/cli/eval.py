@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the runner loads LangGraph: only when a suite runs, not for
 __all__ = ["add_eval_parser", "run_eval"]
 
 EVALS_FOLDER = "evals"  # a flow's own suite, next to its module
-_QUIET_LOGGERS = ("memory", "tools", "graphs", "dialgraph")
+_QUIET_LOGGERS = ("memory", "tools", "graphs", "dialgraph", "httpx")
 
 
 def add_eval_parser(
@@ -65,6 +65,13 @@ def add_eval_parser(
         metavar="DBS",
         help="audio mode: also play every scenario over a noisy line at these SNRs, "
         "comma-separated (e.g. 20,10; babble where the scenario names no noise)",
+    )
+    parser.add_argument(
+        "--noise-tag",
+        default=None,
+        metavar="TAG",
+        help="audio mode: play only the scenarios with this tag on the --noise-snr lines "
+        "(default: all of them; noisy calls run longest)",
     )
     parser.add_argument("--parallel", type=int, default=4, help="calls at once (default 4)")
     parser.add_argument(
@@ -164,11 +171,18 @@ def _run(
             return 2
         for voice in voices:
             variants.append(Variant("audio", voice))
-            variants.extend(Variant("audio", voice, snr) for snr in levels)
+            variants.extend(Variant("audio", voice, snr, args.noise_tag) for snr in levels)
     options = RunOptions(out=out, parallel=args.parallel, variants=tuple(variants))
+    if args.noise_tag and not any(args.noise_tag in s.tags for s in scenarios):
+        print(
+            f"dialgraph eval: --noise-tag {args.noise_tag}: no scenario has that tag",
+            file=sys.stderr,
+        )
+        return 2
+    calls = sum(v.plays(s) for v in variants for s in scenarios)
     print(
-        f"dialgraph eval: {len(scenarios)} scenario(s) x {len(variants)} variant(s) "
-        f"of the {flow.id} flow -> {out}"
+        f"dialgraph eval: {len(scenarios)} scenario(s), {len(variants)} variant(s), "
+        f"{calls} call(s) of the {flow.id} flow -> {out}"
     )
     results = asyncio.run(run_suite(scenarios, flow, options, settings=settings))
     rows = summary_rows(results)

@@ -10,7 +10,11 @@ judged the same way as the bundled ones:
 - the final state's other values, by dotted path;
 - what the agent said: exact in text mode, and in audio mode what a
   recogniser that is not the agent's own configuration heard, compared with
-  the same fuzzy phrase match the caller uses.
+  the same fuzzy phrase match the caller uses. A phrase that ear missed
+  still counts as said when the agent's record of a reply has it and the
+  ear heard most of that reply (the generic model mishears a few words every
+  time); a phrase the scenario forbids fails the call when either the ear
+  or the record has it.
 
 Pure: a :class:`~telephony.eval.results.CallRecord` in, failures out.
 """
@@ -18,6 +22,7 @@ Pure: a :class:`~telephony.eval.results.CallRecord` in, failures out.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from difflib import SequenceMatcher
 from typing import Any
 
 from spoken.words import fold
@@ -55,28 +60,78 @@ def judge(scenario: Scenario, call: CallRecord, *, similarity: float = EXACT) ->
         )
     made = list(tool_calls(call.final_state))
     for wanted in expect.tool_calls:
-        if problem := _tool_problem(wanted, made):
-            failures.append(Failure(problem))
+        problem, turn = _tool_problem(wanted, made)
+        if problem:
+            failures.append(Failure(problem, turn))
     for name in expect.no_tool_calls:
-        if any(c["name"] == name for c in made):
-            failures.append(Failure(f"{name} was called, and the scenario forbids it"))
+        if forbidden := [c for c in made if c["name"] == name]:
+            failures.append(
+                Failure(f"{name} was called, and the scenario forbids it", forbidden[0]["turn"])
+            )
     for path, value in expect.state.items():
         actual = _at_path(call.final_state, path)
         if not _same(actual, value):
             failures.append(Failure(f"state {path} is {actual!r}, expected {value!r}"))
     lines = [(e.turn, e.agent) for e in call.exchanges]
+    record = _spoken_replies(call.final_state)
     for options in expect.said:
-        if not any(
+        if any(
             contains(text, phrase, similarity=similarity) for _, text in lines for phrase in options
         ):
-            others = "".join(f" (or {o!r})" for o in options[1:])
-            failures.append(Failure(f"the agent never said {options[0]!r}{others}"))
+            continue
+        if similarity < EXACT and _heard_in_record(options, record, lines):
+            continue
+        others = "".join(f" (or {o!r})" for o in options[1:])
+        failures.append(Failure(f"the agent never said {options[0]!r}{others}"))
     for phrase in expect.never_said:
         for turn, text in lines:
             if contains(text, phrase, similarity=similarity):
                 failures.append(Failure(f"the agent said {phrase!r}: {_short(text)}", turn))
                 break
+        else:  # the ear missed it, but the agent's own record of what was heard has it
+            for turn, text in enumerate(record, 1):
+                if contains(text, phrase):
+                    failures.append(Failure(f"the agent said {phrase!r}: {_short(text)}", turn))
+                    break
     return failures
+
+
+REPLY_HEARD = 0.6
+"""How much of a reply (its words, in order) the caller's ear must have heard to vouch for it."""
+
+
+def _spoken_replies(state: Mapping[str, Any]) -> list[str]:
+    """The agent's own record of its spoken replies, in order (what the caller heard of each)."""
+    messages: Sequence[Any] = state.get("messages") or ()
+    return [
+        text
+        for m in messages
+        if getattr(m, "type", "") == "ai"
+        and not getattr(m, "tool_calls", None)
+        and (text := _text(m).strip())
+    ]
+
+
+def _heard_in_record(
+    options: Sequence[str], record: Sequence[str], lines: Sequence[tuple[int, str]]
+) -> bool:
+    """Whether a reply of the agent's record has one of ``options`` and the ear heard that reply.
+
+    The generic model the ear uses mishears some words every time ("noon" as
+    "none"); when the agent's own record of a reply has the phrase and the
+    ear heard most of that reply's words in order (:data:`REPLY_HEARD`), the
+    words reached the line. A reply the caller never heard (lost audio, a
+    crashed synthesis) vouches for nothing.
+    """
+    for reply in record:
+        if not any(contains(reply, phrase) for phrase in options):
+            continue
+        wanted = fold(reply).split()
+        for _, heard in lines:
+            matcher = SequenceMatcher(None, fold(heard).split(), wanted, autojunk=False)
+            if sum(b.size for b in matcher.get_matching_blocks()) >= REPLY_HEARD * len(wanted):
+                return True
+    return False
 
 
 def _gave_up(last: Exchange | None) -> str:
@@ -87,12 +142,25 @@ def _gave_up(last: Exchange | None) -> str:
 
 
 def tool_calls(state: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """The tools the graph called, from its messages: name, arguments and result artifact."""
+    """The tools the graph called, from its messages: name, arguments, result artifact, turn.
+
+    ``turn`` is the agent's reply the call belongs to (1 + the spoken replies
+    before it: a tool called after the greeting belongs to reply 2), the
+    number the exchanges and the failures use.
+    """
     requested: dict[str, dict[str, Any]] = {}
     messages: Sequence[Any] = state.get("messages") or ()
+    spoken = 0
     for message in messages:
-        for call in getattr(message, "tool_calls", None) or ():
-            requested[str(call.get("id"))] = {"name": call.get("name"), "args": call.get("args")}
+        calls = getattr(message, "tool_calls", None) or ()
+        for call in calls:
+            requested[str(call.get("id"))] = {
+                "name": call.get("name"),
+                "args": call.get("args"),
+                "turn": spoken + 1,
+            }
+        if getattr(message, "type", "") == "ai" and not calls and _text(message).strip():
+            spoken += 1
     for message in messages:
         if getattr(message, "type", "") != "tool":
             continue
@@ -101,18 +169,37 @@ def tool_calls(state: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "name": getattr(message, "name", None) or asked.get("name"),
             "args": asked.get("args") or {},
             "artifact": getattr(message, "artifact", None),
+            "turn": asked.get("turn"),
         }
     for asked in requested.values():  # asked for, never answered (a cancelled run)
-        yield {"name": asked["name"], "args": asked["args"] or {}, "artifact": None}
+        yield {
+            "name": asked["name"],
+            "args": asked["args"] or {},
+            "artifact": None,
+            "turn": asked["turn"],
+        }
 
 
-def _tool_problem(wanted: ToolCallExpectation, made: list[dict[str, Any]]) -> str:
-    """Why no call in ``made`` meets ``wanted`` (``""``: one does)."""
+def _text(message: Any) -> str:
+    """A message's text (content may be a string or a list of content blocks)."""
+    content = getattr(message, "content", "")
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        str(block.get("text", "")) if isinstance(block, Mapping) else str(block)
+        for block in content
+    )
+
+
+def _tool_problem(
+    wanted: ToolCallExpectation, made: list[dict[str, Any]]
+) -> tuple[str, int | None]:
+    """Why no call in ``made`` meets ``wanted`` (``""``: one does), and the turn of the last try."""
     named = [c for c in made if c["name"] == wanted.name]
     if not named:
         others = sorted({str(c["name"]) for c in made})
         seen = f" (tools called: {', '.join(others)})" if others else " (no tool was called)"
-        return f"{wanted.name} was never called{seen}"
+        return f"{wanted.name} was never called{seen}", None
     problems = []
     for call in named:
         problem = ""
@@ -131,9 +218,9 @@ def _tool_problem(wanted: ToolCallExpectation, made: list[dict[str, Any]]) -> st
                     shown += f" (asked as {asked!r})"
                 problem = problem or f"{shown}, expected {value!r}"
         if not problem:
-            return ""
+            return "", None
         problems.append(problem)
-    return f"{wanted.name} was called, but {problems[-1]}"
+    return f"{wanted.name} was called, but {problems[-1]}", named[-1]["turn"]
 
 
 def _values_of(obj: Any, key: str) -> Iterator[Any]:

@@ -45,11 +45,18 @@ class Variant:
 
     ``noise_snr_db`` puts every scenario on a noisy line at that SNR (babble
     unless the scenario names its noise); ``None``: the scenario's own line.
+    ``tag`` plays only the scenarios with that tag (``None``: all of them),
+    e.g. a subset on noisy lines, where every call takes its longest.
     """
 
     mode: Mode
     voice: str = ""
     noise_snr_db: float | None = None
+    tag: str | None = None
+
+    def plays(self, scenario: Scenario) -> bool:
+        """Whether this variant plays ``scenario``."""
+        return self.tag is None or self.tag in scenario.tags
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +87,7 @@ async def run_suite(
     Audio variants start one server for the run (:class:`AudioRig`) with
     ``settings``' engines (default: the embedded ones).
     """
-    jobs = [(s, v) for v in options.variants for s in scenarios]
+    jobs = [(s, v) for v in options.variants for s in scenarios if v.plays(s)]
     options.out.mkdir(parents=True, exist_ok=True)
     # Each call starts from a fresh database: a previous run's calls in this folder go.
     shutil.rmtree(options.out / "calls", ignore_errors=True)

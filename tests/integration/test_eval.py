@@ -21,8 +21,8 @@ import pytest
 from graphs.runtime.loader import load_flow
 from telephony.cli.main import main
 from telephony.eval.results import Failure, ScenarioResult
-from telephony.eval.runner import RunOptions, run_suite
-from telephony.eval.scenario import load_suite
+from telephony.eval.runner import RunOptions, Variant, run_suite
+from telephony.eval.scenario import load_suite, parse_scenario
 from telephony.eval.text_mode import MAX_REPLIES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,6 +31,7 @@ CLINIC = "graphs.voice_agent.graph:graph"  # the clinic, loadable from any folde
 _QUIETED = ("dialgraph", "graphs", "memory", "tools")  # loggers the command quiets
 
 WRONG_DOCTOR = "book_appointment was called, but doctor='Dr. Patel', expected 'Dr. Lee'"
+WRONG_DOCTOR_AT = f"turn 4: {WRONG_DOCTOR}"  # the reply after the caller's yes
 NOT_JOHN = "book_appointment was called, but name='Maria Lopez', expected 'John Miller'"
 NEVER_ENDS = f"the call did not end (still going after {MAX_REPLIES} replies)"
 NOTHING_BOOKED = "book_appointment was never called (no tool was called)"
@@ -57,10 +58,10 @@ def _check_verdicts(results: dict[str, ScenarioResult]) -> None:
     assert control.passed, control.failures
     assert control.call.ended_by == "agent" and control.call.mode == "text"
 
-    assert results["wrong_doctor"].failures == [Failure(WRONG_DOCTOR)]
+    assert results["wrong_doctor"].failures == [Failure(WRONG_DOCTOR, 4)]
 
     taken_for_maria = results["another_callers_name"].failures
-    assert taken_for_maria[0] == Failure(NOT_JOHN)
+    assert taken_for_maria[0] == Failure(NOT_JOHN, 3)  # the reply after the yes
     spoken = taken_for_maria[1]
     assert len(taken_for_maria) == 2 and spoken.turn == 1  # the greeting names her
     assert spoken.reason.startswith("the agent said 'Maria': "), spoken
@@ -95,7 +96,7 @@ async def test_run_suite_reports_each_scenario_that_must_fail_with_its_reason(
     # one progress line per call as it finishes, a failure with its first reason
     assert len(progress) == len(results)
     line = next(p for p in progress if " wrong_doctor " in p)
-    assert "FAIL" in line and line.endswith(WRONG_DOCTOR)
+    assert "FAIL" in line and line.endswith(WRONG_DOCTOR_AT)
     assert "pass" in next(p for p in progress if " books_a_checkup " in p)
     # each call kept its own folder (its database and transcripts)
     assert len(list((tmp_path / "calls").iterdir())) == len(results)
@@ -132,7 +133,7 @@ def test_the_cli_fails_the_run_under_min_success_and_reports_why(
 ) -> None:
     assert main(_eval(cli, str(SUITE), "--parallel", "5", "--min-success", "1")) == 1
     out = capsys.readouterr().out
-    assert f"  FAIL wrong_doctor: {WRONG_DOCTOR}" in out.splitlines()
+    assert f"  FAIL wrong_doctor: {WRONG_DOCTOR_AT}" in out.splitlines()
     assert f"  FAIL never_ends: turn {MAX_REPLIES}: {NEVER_ENDS}" in out.splitlines()
     assert "| text | 5 | 1 | 20% |" in out
 
@@ -145,9 +146,9 @@ def test_the_cli_fails_the_run_under_min_success_and_reports_why(
         "never_ends": False,
         "wrong_doctor": False,
     }
-    assert calls["wrong_doctor"]["failures"] == [WRONG_DOCTOR]
+    assert calls["wrong_doctor"]["failures"] == [WRONG_DOCTOR_AT]
     assert calls["never_ends"]["failures"] == [f"turn {MAX_REPLIES}: {NEVER_ENDS}"]
-    assert calls["another_callers_name"]["failures"][0] == NOT_JOHN
+    assert calls["another_callers_name"]["failures"][0] == f"turn 3: {NOT_JOHN}"
     assert calls["another_callers_name"]["failures"][1].startswith("turn 1: the agent said 'Maria'")
     assert calls["caller_gives_up"]["failures"][1] == NOTHING_BOOKED
     assert calls["books_a_checkup"]["failures"] == []
@@ -171,7 +172,28 @@ def test_the_exit_status_gates_on_the_success_rate(
     assert main(_eval(cli, str(SUITE), *picked, "--min-success", rate)) == status
     out = capsys.readouterr().out
     assert "| text | 2 | 1 | 50% |" in out
-    assert f"  FAIL wrong_doctor: {WRONG_DOCTOR}" in out.splitlines()
+    assert f"  FAIL wrong_doctor: {WRONG_DOCTOR_AT}" in out.splitlines()
+
+
+def test_a_noise_tag_no_scenario_has_is_exit_status_2(
+    cli: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked before any server starts: a typo does not cost a run."""
+    args = ("--mode", "audio", "--noise-snr", "10", "--noise-tag", "smoky")
+    assert main(_eval(cli, str(SUITE), *args)) == 2
+    assert (
+        capsys.readouterr().err == "dialgraph eval: --noise-tag smoky: no scenario has that tag\n"
+    )
+
+
+def test_a_variant_with_a_tag_plays_only_the_scenarios_with_it() -> None:
+    tagged, untagged = (
+        parse_scenario(f"{tags}rules: [{{when: hi, say: hello}}]", default_name="s")
+        for tags in ("tags: [smoke]\n", "")
+    )
+    noisy = Variant("audio", "piper", 10.0, tag="smoke")
+    assert noisy.plays(tagged) and not noisy.plays(untagged)
+    assert Variant("audio", "piper", 10.0).plays(untagged)
 
 
 BAD_SUITES = [

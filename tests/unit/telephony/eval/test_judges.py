@@ -153,13 +153,13 @@ UNMET = [
         "{tool_calls: [{name: book_appointment, args: {doctor: Dr. Lee}}]}",
         _booking_call(),
         # the tool's arguments name no doctor: the one its result booked is shown
-        ["book_appointment was called, but doctor='Dr. Patel', expected 'Dr. Lee'"],
+        ["turn 4: book_appointment was called, but doctor='Dr. Patel', expected 'Dr. Lee'"],
         id="the wrong doctor booked",
     ),
     pytest.param(
         "{tool_calls: [{name: book_appointment, args: {day: '2026-12-09', time: '15:00'}}]}",
         _booking_call(),
-        ["book_appointment was called, but day='2026-12-08', expected '2026-12-09'"],
+        ["turn 4: book_appointment was called, but day='2026-12-08', expected '2026-12-09'"],
         id="an argument mismatch shows the value",
     ),
     pytest.param(
@@ -180,19 +180,19 @@ UNMET = [
     pytest.param(
         "{no_tool_calls: [book_appointment, cancel_appointment]}",
         _booking_call(),
-        ["book_appointment was called, and the scenario forbids it"],
+        ["turn 4: book_appointment was called, and the scenario forbids it"],
         id="a forbidden tool called",
     ),
     pytest.param(
         "{tool_calls: [{name: book_appointment, ok: true}]}",
         _booking_call(final_state=_booking_state(ok=False)),
-        ["book_appointment was called, but ok=False, expected True"],
+        ["turn 4: book_appointment was called, but ok=False, expected True"],
         id="the tool said it failed",
     ),
     pytest.param(
         "{tool_calls: [{name: book_appointment, ok: false}]}",
         _booking_call(),
-        ["book_appointment was called, but ok=True, expected False"],
+        ["turn 4: book_appointment was called, but ok=True, expected False"],
         id="the tool was expected to refuse",
     ),
     pytest.param(
@@ -379,7 +379,7 @@ def test_an_argument_said_loosely_matches_the_value_the_tool_settled_on() -> Non
     assert _reasons("{tool_calls: [{name: book_appointment, args: {day: 2026-12-08}}]}", call) == []
     unmet = "{tool_calls: [{name: book_appointment, args: {day: '2026-12-09'}}]}"
     assert _reasons(unmet, call) == [
-        "book_appointment was called, but day='2026-12-08' (asked as 'next tuesday'),"
+        "turn 4: book_appointment was called, but day='2026-12-08' (asked as 'next tuesday'),"
         " expected '2026-12-09'"
     ]
 
@@ -397,7 +397,7 @@ def test_any_one_of_several_calls_of_a_tool_may_meet_the_expectation() -> None:
 
 def test_a_phrase_heard_in_audio_mode_is_matched_as_heard() -> None:
     heard = [Exchange(1, "you're all set a check up with doctor pattel on tuesday december eight")]
-    call = _booking_call(mode="audio", exchanges=heard)
+    call = _booking_call(mode="audio", exchanges=heard, final_state={})  # the ear's words only
     expect = "{said: [december eighth], never_said: [Dr. Patel]}"
     assert _reasons(expect, call, similarity=EXACT) == ["the agent never said 'december eighth'"]
     assert _reasons(expect, call, similarity=HEARD) == []
@@ -418,6 +418,7 @@ def test_the_tools_called_come_from_the_messages_with_their_results() -> None:
             "name": "check_availability",
             "args": {"day": "2026-12-08", "appointment_type": "checkup"},
             "artifact": {"ok": True, "times": [["15:00", "Dr. Patel"]]},
+            "turn": 2,  # called on the way to the agent's second reply
         },
         {
             "name": "book_appointment",
@@ -428,15 +429,21 @@ def test_the_tools_called_come_from_the_messages_with_their_results() -> None:
                 "name": "John Miller",
             },
             "artifact": {"ok": True, "appointment": APPOINTMENT},
+            "turn": 4,
         },
-        {"name": "end_call", "args": {"reason": "caller said goodbye"}, "artifact": None},
-        {"name": "transfer_to_front_desk", "args": {}, "artifact": None},
+        {
+            "name": "end_call",
+            "args": {"reason": "caller said goodbye"},
+            "artifact": None,
+            "turn": 5,
+        },
+        {"name": "transfer_to_front_desk", "args": {}, "artifact": None, "turn": 6},
     ]
     assert list(tool_calls({})) == []
     # a forbidden tool asked for counts, even if the run was cancelled before it answered
     cancelled = _booking_call(final_state=state)
     assert _reasons("{no_tool_calls: [transfer_to_front_desk]}", cancelled) == [
-        "transfer_to_front_desk was called, and the scenario forbids it"
+        "turn 6: transfer_to_front_desk was called, and the scenario forbids it"
     ]
 
 
@@ -460,4 +467,49 @@ expect: {said: [[noon, twelve], checkup]}
     )
     assert [str(f) for f in judge(scenario, neither, similarity=HEARD)] == [
         "the agent never said 'noon' (or 'twelve')"
+    ]
+
+
+HOURS = (
+    "We're open Monday to Friday from nine to five pm and Saturday from nine to noon. "
+    "We're closed on Sunday. Is there anything else I can help you with?"
+)
+HOURS_HEARD = (
+    "we're open monday to friday for my name to buy pm and saturday for my name to none were "
+    "closed on friday is there anything else like can help you with"
+)
+
+
+def _hours_call(heard: str, record: list[Any]) -> CallRecord:
+    return CallRecord(
+        scenario="s",
+        mode="audio",
+        ended_by="agent",
+        exchanges=[Exchange(1, "good morning how can i help"), Exchange(2, heard)],
+        final_state={"messages": record},
+    )
+
+
+def test_a_word_the_ear_mishears_counts_when_the_record_has_it_and_the_reply_was_heard() -> None:
+    scenario = _expecting("{ended_by: agent, said: [noon]}")
+    record = [AIMessage("Good morning, how can I help?"), HumanMessage("when"), AIMessage(HOURS)]
+    assert judge(scenario, _hours_call(HOURS_HEARD, record), similarity=HEARD) == []
+    # the record alone vouches for nothing: the reply must have reached the caller's ear
+    lost = _hours_call("sorry i didn't catch that", record)
+    assert [str(f) for f in judge(scenario, lost, similarity=HEARD)] == [
+        "the agent never said 'noon'"
+    ]
+    # text mode: the words are exact, the record is not consulted
+    text = _hours_call(HOURS_HEARD, record)
+    text.mode = "text"
+    assert [str(f) for f in judge(scenario, text)] == ["the agent never said 'noon'"]
+
+
+def test_a_forbidden_phrase_in_the_record_fails_even_when_the_ear_missed_it() -> None:
+    scenario = _expecting("{ended_by: agent, never_said: [maria lopez]}")
+    greeting = "Good morning Maria Lopez, how can I help?"
+    call = _hours_call(HOURS_HEARD, [AIMessage(greeting), HumanMessage("when"), AIMessage(HOURS)])
+    call.exchanges[0] = Exchange(1, "good morning marina will come back how can i help")
+    assert [str(f) for f in judge(scenario, call, similarity=HEARD)] == [
+        f"turn 1: the agent said 'maria lopez': {greeting}"
     ]
