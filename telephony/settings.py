@@ -230,6 +230,13 @@ class Settings(BaseSettings):
         Path("var"),
         "Directory for databases, transcripts and recordings.",
     )
+    eval_caller_model: str = _setting(
+        "",
+        "`dialgraph eval`: the chat model that plays scenarios with a `goal` (a persona's "
+        "caller), as `init_chat_model` names it, e.g. `openai:gpt-4.1-mini` (its key from "
+        "the provider's own variable, e.g. `OPENAI_API_KEY`); `--caller-model` overrides it. "
+        "Empty: those scenarios are skipped and the scripted callers run alone.",
+    )
     log_level: LogLevel = _setting(
         "INFO",
         "Logging level: `DEBUG`, `INFO`, `WARNING` or `ERROR`.",

@@ -73,6 +73,13 @@ def add_eval_parser(
         help="audio mode: play only the scenarios with this tag on the --noise-snr lines "
         "(default: all of them; noisy calls run longest)",
     )
+    parser.add_argument(
+        "--caller-model",
+        default=None,
+        metavar="SPEC",
+        help="a chat model that plays the scenarios with a goal, e.g. openai:gpt-4.1-mini "
+        "(default: DIALGRAPH_EVAL_CALLER_MODEL; none: those scenarios are skipped)",
+    )
     parser.add_argument("--parallel", type=int, default=4, help="calls at once (default 4)")
     parser.add_argument(
         "--scenario",
@@ -172,7 +179,19 @@ def _run(
         for voice in voices:
             variants.append(Variant("audio", voice))
             variants.extend(Variant("audio", voice, snr, args.noise_tag) for snr in levels)
-    options = RunOptions(out=out, parallel=args.parallel, variants=tuple(variants))
+    spec = settings.eval_caller_model if args.caller_model is None else args.caller_model
+    caller_model = None
+    if spec:
+        from telephony.eval.model_caller import load_caller_model
+
+        try:
+            caller_model = load_caller_model(spec)
+        except ValueError as exc:
+            print(f"dialgraph eval: --caller-model: {exc}", file=sys.stderr)
+            return 2
+    options = RunOptions(
+        out=out, parallel=args.parallel, variants=tuple(variants), caller_model=caller_model
+    )
     if args.noise_tag and not any(args.noise_tag in s.tags for s in scenarios):
         print(
             f"dialgraph eval: --noise-tag {args.noise_tag}: no scenario has that tag",
@@ -185,6 +204,9 @@ def _run(
         f"{calls} call(s) of the {flow.id} flow -> {out}"
     )
     results = asyncio.run(run_suite(scenarios, flow, options, settings=settings))
+    if not results:
+        print("dialgraph eval: no call was played", file=sys.stderr)
+        return 2
     rows = summary_rows(results)
     print()
     print(format_summary(rows))

@@ -24,15 +24,16 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from graphs.runtime.loader import Flow
 from graphs.runtime.runner import thread_id_for_call
 from graphs.runtime.service import FlowAgents, open_flow_agents
-from telephony.eval.caller import HEARD, ScriptedCaller
+from telephony.eval.caller import HEARD
 from telephony.eval.carrier import RecordingCarrier
 from telephony.eval.ear import Ear
 from telephony.eval.line import PhoneLine
+from telephony.eval.model_caller import caller_for
 from telephony.eval.results import CallRecord, Exchange
 from telephony.eval.scenario import Scenario
 from telephony.settings import Settings
@@ -42,6 +43,9 @@ from telephony.softphone.stream import MediaStream
 from telephony.softphone.twilio_side import new_sid
 from telephony.speech.base import TextToSpeech
 from telephony.wire.calltoken import CallTokens
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["AudioRig", "caller_line", "describe"]
 
@@ -62,6 +66,7 @@ class AudioRig:
         encryption_key: The run's key for every call's database.
         parallel: Calls at once (decoders are warmed for that many).
         voice: Makes the caller's voice from its name (``""``: the default).
+        caller_model: Plays the scenarios that have a ``goal``.
     """
 
     def __init__(
@@ -73,7 +78,9 @@ class AudioRig:
         encryption_key: str,
         parallel: int,
         voice: Callable[[str], TextToSpeech],
+        caller_model: BaseChatModel | None = None,
     ) -> None:
+        self._caller_model = caller_model
         self._token = secrets.token_hex(16)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -258,7 +265,11 @@ class AudioRig:
         numbers: dict[str, int],
         said: list[int],
     ) -> Callable[[MediaStream], AsyncGenerator[Step, None]]:
-        caller = ScriptedCaller(scenario, similarity=HEARD)
+        caller = caller_for(scenario, self._caller_model, similarity=HEARD)
+
+        def line(text: str) -> int:  # a model's words are new lines: the softphone voices them
+            return numbers.setdefault(text, len(numbers) + 1)
+
         deadline_ms = scenario.expect.within_s * 1000
 
         async def converse(stream: MediaStream) -> AsyncGenerator[Step, None]:
@@ -285,7 +296,7 @@ class AudioRig:
                         )
                         record.exchanges.append(exchange)
                         said.append(exchange.turn - 1)
-                        yield Say(number=numbers[interrupting.text], text=interrupting.text)
+                        yield Say(number=line(interrupting.text), text=interrupting.text)
                         continue
                 yield WaitForAgent(number=0, quiet_ms=QUIET_MS, timeout_ms=REPLY_TIMEOUT_MS)
                 audio = stream.agent_audio(listened)
@@ -300,14 +311,14 @@ class AudioRig:
                     record.end_reason = "the scenario's time is up"
                     yield Hangup(number=0)
                     return
-                action = caller.answer(heard)
+                action = await caller.respond(heard)
                 exchange.caller, exchange.rule = action.describe(), caller.matched[-1]
                 if action.kind == "hangup":
                     yield Hangup(number=0)
                     return
                 if action.kind == "say":
                     said.append(exchange.turn - 1)
-                    yield Say(number=numbers[action.text], text=action.text)
+                    yield Say(number=line(action.text), text=action.text)
                 elif action.kind == "press":
                     said.append(exchange.turn - 1)
                     yield Dtmf(number=0, digits=action.text)

@@ -22,13 +22,15 @@ from difflib import SequenceMatcher
 from spoken.words import fold
 from telephony.eval.scenario import Action, Rule, Scenario
 
-__all__ = ["EXACT", "GAVE_UP", "HEARD", "ScriptedCaller", "contains"]
+__all__ = ["EXACT", "GAVE_UP", "HEARD", "MODEL_FAILED", "ScriptedCaller", "contains"]
 
 EXACT = 1.0  # text mode: the reply's words are exact
 HEARD = 0.8  # audio mode: a phrase's characters may differ by a fifth (misrecognitions)
 _GIVE_UP = Action(kind="hangup")
 GAVE_UP = "no rule matched and no fallback left: the caller gives up"
 """What :attr:`ScriptedCaller.matched` says when the caller gives up (the judges tell it apart)."""
+MODEL_FAILED = "the caller's model failed"
+"""How :attr:`ScriptedCaller.matched` starts when a model playing the caller could not answer."""
 
 
 def contains(reply: str, phrase: str, *, similarity: float = EXACT) -> bool:
@@ -109,6 +111,10 @@ class ScriptedCaller:
             return action
         self.matched.append(GAVE_UP)
         return _GIVE_UP
+
+    async def respond(self, reply: str) -> Action:
+        """:meth:`answer`, awaitable: how a call asks any caller (a model's answer takes time)."""
+        return self.answer(reply)
 
     def _first_match(self, reply: str, *, barge_in_only: bool) -> Action | None:
         for index, rule in enumerate(self.scenario.rules):

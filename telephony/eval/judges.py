@@ -26,7 +26,7 @@ from difflib import SequenceMatcher
 from typing import Any
 
 from spoken.words import fold
-from telephony.eval.caller import EXACT, GAVE_UP, contains
+from telephony.eval.caller import EXACT, GAVE_UP, MODEL_FAILED, contains
 from telephony.eval.results import CallRecord, Exchange, Failure
 from telephony.eval.scenario import Scenario, ToolCallExpectation
 
@@ -136,6 +136,8 @@ def _heard_in_record(
 
 def _gave_up(last: Exchange | None) -> str:
     """Why the scripted caller gave up after the last reply (``""``: it did not)."""
+    if last is not None and last.rule.startswith(MODEL_FAILED):
+        return last.rule
     if last is None or last.rule != GAVE_UP:
         return ""
     return f"the caller gave up: no rule answers {_short(last.agent)!r}"

@@ -67,11 +67,14 @@ class RunOptions:
         out: The run's output folder (reports, and a folder per call).
         parallel: Calls at once.
         variants: The ways to play each scenario.
+        caller_model: A chat model that plays the scenarios with a ``goal``
+            (:mod:`telephony.eval.model_caller`); ``None``: those are skipped.
     """
 
     out: Path
     parallel: int = 4
     variants: tuple[Variant, ...] = (Variant("text"),)
+    caller_model: Any = None
 
 
 async def run_suite(
@@ -85,8 +88,16 @@ async def run_suite(
     """Play every scenario in every variant, judge each call, return the results in order.
 
     Audio variants start one server for the run (:class:`AudioRig`) with
-    ``settings``' engines (default: the embedded ones).
+    ``settings``' engines (default: the embedded ones). A scenario played by
+    a model (a ``goal``) is skipped, with a line saying so, when
+    ``options`` has no caller model.
     """
+    if options.caller_model is None and (skipped := [s.name for s in scenarios if s.goal]):
+        progress(
+            f"  skipping {len(skipped)} scenario(s) a chat model plays ({', '.join(skipped)}):"
+            " no caller model (--caller-model or DIALGRAPH_EVAL_CALLER_MODEL)"
+        )
+        scenarios = [s for s in scenarios if not s.goal]
     jobs = [(s, v) for v in options.variants for s in scenarios if v.plays(s)]
     options.out.mkdir(parents=True, exist_ok=True)
     # Each call starts from a fresh database: a previous run's calls in this folder go.
@@ -106,6 +117,7 @@ async def run_suite(
                     encryption_key=key,
                     parallel=options.parallel,
                     voice=caller_voice,
+                    caller_model=options.caller_model,
                 )
             )
         return await _run_jobs(jobs, flow, options, key=key, rig=rig, progress=progress)
@@ -130,7 +142,13 @@ async def _run_jobs(
             folder = options.out / "calls" / f"{index:03d}-{scenario.name}"
             folder.mkdir(parents=True, exist_ok=True)
             if variant.mode == "text":
-                call = await run_text(scenario, flow, var_dir=folder, encryption_key=key)
+                call = await run_text(
+                    scenario,
+                    flow,
+                    var_dir=folder,
+                    encryption_key=key,
+                    caller_model=options.caller_model,
+                )
                 similarity = EXACT
             else:
                 assert rig is not None  # started above for any audio variant

@@ -35,6 +35,11 @@ Example::
       never_said: ["Maria"]
       within_s: 120
 
+A scenario may instead (or as well) give the caller a ``goal`` and a
+``persona``: with a chat model configured, the model plays the caller for
+what no rule answers (:mod:`telephony.eval.model_caller`); without one, the
+run skips the scenario and says so.
+
 Earlier calls (``before:``, a list of ``caller``/``rules``/``otherwise``
 mappings) are played first in the same flow state and not judged: a second
 caller who must hear nothing of the first is written this way.
@@ -244,6 +249,9 @@ class Scenario:
             database: bookings, caller memory) and not judged: the call
             under test is the last one. A second caller who must not hear the
             first caller's name, a returning caller, are written this way.
+        goal: What the caller wants, for a chat model to play them (``""``:
+            the rules alone play the caller).
+        persona: Who the caller is, for the model (optional).
     """
 
     name: str
@@ -256,6 +264,8 @@ class Scenario:
     expect: Expectations
     tags: tuple[str, ...] = ()
     before: tuple[Scenario, ...] = ()
+    goal: str = ""
+    persona: str = ""
 
     def lines(self) -> list[str]:
         """Every sentence the caller may say (to synthesise before the call)."""
@@ -328,6 +338,8 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "
             "expect",
             "tags",
             "before",
+            "goal",
+            "persona",
         },
     )
     name = reader.text(top.get("name", default_name), "name") or default_name
@@ -342,13 +354,25 @@ def parse_scenario(text: str, *, source: str = "<string>", default_name: str = "
         before.append(
             _call(reader, earlier, f"{name}.{where}", where, today=today, expect=Expectations())
         )
+    goal = reader.text(top.get("goal", ""), "goal").strip()
+    persona = reader.text(top.get("persona", ""), "persona").strip()
+    if persona and not goal:
+        raise reader.fail("persona", "a persona needs a goal (what the caller wants)")
     scenario = _call(
-        reader, top, name, "", today=today, expect=reader.expectations(top.get("expect", {}))
+        reader,
+        top,
+        name,
+        "",
+        today=today,
+        expect=reader.expectations(top.get("expect", {})),
+        played_by_model=bool(goal),
     )
     return replace(
         scenario,
         tags=tuple(reader.text(t, "tags") for t in reader.seq(top, "tags")),
         before=tuple(before),
+        goal=goal,
+        persona=persona,
     )
 
 
@@ -360,6 +384,7 @@ def _call(
     *,
     today: str,
     expect: Expectations,
+    played_by_model: bool = False,
 ) -> Scenario:
     """One call of a scenario (the judged one, or an earlier one under ``where``)."""
     at = f"{where}." if where else ""
@@ -368,8 +393,8 @@ def _call(
         reader.fallback(r, f"{at}otherwise[{i}]")
         for i, r in enumerate(reader.seq(raw, "otherwise"))
     )
-    if not rules and not otherwise:
-        raise reader.fail(f"{at}rules", "the caller needs at least one rule")
+    if not rules and not otherwise and not played_by_model:
+        raise reader.fail(f"{at}rules", "the caller needs at least one rule (or a goal)")
     return Scenario(
         name=name,
         description=reader.text(raw.get("description", ""), f"{at}description"),

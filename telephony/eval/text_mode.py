@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from graphs.runtime.loader import Flow
 from graphs.runtime.text_call import TextCall
 from spoken.words import fold
-from telephony.eval.caller import EXACT, ScriptedCaller
+from telephony.eval.caller import EXACT
+from telephony.eval.model_caller import caller_for
 from telephony.eval.results import CallRecord, Exchange
 from telephony.eval.scenario import Scenario
 from telephony.settings import Settings
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
 
 __all__ = ["MAX_REPLIES", "run_text"]
 
@@ -26,7 +31,12 @@ SILENCE_REPROMPTS = Settings().silence_reprompts  # then a live call says goodby
 
 
 async def run_text(
-    scenario: Scenario, flow: Flow, *, var_dir: Path, encryption_key: str | None = None
+    scenario: Scenario,
+    flow: Flow,
+    *,
+    var_dir: Path,
+    encryption_key: str | None = None,
+    caller_model: BaseChatModel | None = None,
 ) -> CallRecord:
     """Play ``scenario`` against ``flow`` as text; the call's record (not yet judged).
 
@@ -34,21 +44,29 @@ async def run_text(
     ``encryption_key``, as ``DIALGRAPH_CHECKPOINT_KEY``), where the
     scenario's earlier calls (``before``) are played first. A failure inside
     the flow ends this call with ``ended_by="error"`` and the error in one line.
+    ``caller_model`` plays the scenario if it has a ``goal``.
     """
     earlier = [
         await _play(call, flow, var_dir=var_dir, encryption_key=encryption_key)
         for call in scenario.before
     ]
-    record = await _play(scenario, flow, var_dir=var_dir, encryption_key=encryption_key)
+    record = await _play(
+        scenario, flow, var_dir=var_dir, encryption_key=encryption_key, caller_model=caller_model
+    )
     record.earlier = earlier
     return record
 
 
 async def _play(
-    scenario: Scenario, flow: Flow, *, var_dir: Path, encryption_key: str | None
+    scenario: Scenario,
+    flow: Flow,
+    *,
+    var_dir: Path,
+    encryption_key: str | None,
+    caller_model: BaseChatModel | None = None,
 ) -> CallRecord:
     record = CallRecord(scenario=scenario.name, mode="text")
-    caller = ScriptedCaller(scenario, similarity=EXACT)
+    caller = caller_for(scenario, caller_model, similarity=EXACT)
     started = time.monotonic()
     try:
         async with TextCall(
@@ -78,7 +96,7 @@ async def _play(
                     record.ended_by = "timeout"
                     record.end_reason = f"still going after {MAX_REPLIES} replies"
                     break
-                answer = caller.answer(reply)
+                answer = await caller.respond(reply)
                 exchange.caller, exchange.rule = answer.describe(), caller.matched[-1]
                 if answer.kind == "hangup":
                     record.ended_by, record.end_reason = "caller", "the caller hung up"

@@ -96,6 +96,21 @@ def _to_float(raw: bytes, width: int) -> np.ndarray:
     return np.frombuffer(raw, dtype=dtype).astype(np.float64) / float(1 << (8 * width - 1))
 
 
+async def synthesize(text: str, tts: TextToSpeech | None) -> Utterance:
+    """The caller saying ``text`` in ``tts``'s voice.
+
+    Raises:
+        ScriptError: There is no voice, or it produced no audio.
+        ProviderError: The TTS failed.
+    """
+    if tts is None:
+        raise ScriptError("say needs a TTS")
+    ulaw = b"".join([chunk async for chunk in tts.synthesize(text)])
+    if not ulaw:
+        raise ScriptError(f"the TTS produced no audio for {text!r}")
+    return Utterance.from_ulaw(ulaw)
+
+
 async def prepare_audio(script: Script, tts: TextToSpeech | None) -> dict[int, Utterance]:
     """Synthesise and load the audio of every ``say`` and ``play`` step.
 
@@ -115,16 +130,10 @@ async def prepare_audio(script: Script, tts: TextToSpeech | None) -> dict[int, U
     for step in script.steps:
         if isinstance(step, Say):
             if step.text not in spoken:
-                if tts is None:
-                    raise ScriptError(f"{script.source}: step {step.number}: say needs a TTS")
-                chunks = [chunk async for chunk in tts.synthesize(step.text)]
-                ulaw = b"".join(chunks)
-                if not ulaw:
-                    raise ScriptError(
-                        f"{script.source}: step {step.number}: the TTS produced no audio for "
-                        f"{step.text!r}"
-                    )
-                spoken[step.text] = Utterance.from_ulaw(ulaw)
+                try:
+                    spoken[step.text] = await synthesize(step.text, tts)
+                except ScriptError as exc:
+                    raise ScriptError(f"{script.source}: step {step.number}: {exc}") from None
             result[step.number] = spoken[step.text]
         elif isinstance(step, Play):
             try:

@@ -178,6 +178,7 @@ async def place_call(
         account_sid=account_sid,
         progress=progress,
         line=line,
+        voice=tts,
     )
     try:
         await stream.run(conversation or script.steps)

@@ -31,13 +31,14 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from telephony.clock import Clock
+from telephony.speech.base import TextToSpeech
 from telephony.wire.codec import FRAME_BYTES, FRAME_MS, ulaw_silence
 
 from . import twilio_side
-from .audio import Utterance
+from .audio import Utterance, synthesize
 from .playback import PlaybackBuffer
 from .result import CallResult, TurnTiming
-from .script import Dtmf, Hangup, Pause, Play, Say, Step, WaitForAgent
+from .script import Dtmf, Hangup, Pause, Play, Say, ScriptError, Step, WaitForAgent
 
 __all__ = ["CallerLine", "Conversation", "MediaStream"]
 
@@ -104,6 +105,7 @@ class MediaStream:
         account_sid: str,
         progress: Callable[[str], None],
         line: CallerLine | None = None,
+        voice: TextToSpeech | None = None,
     ) -> None:
         self.ws = ws
         self._line = line
@@ -115,7 +117,8 @@ class MediaStream:
         self.result = result
         self.clock = clock
         self.playback = PlaybackBuffer()
-        self._utterances = utterances
+        self._utterances = dict(utterances)
+        self._voice = voice  # synthesises a conversation's words the script did not hold
         self._parameters = dict(parameters)
         self._account_sid = account_sid
         self._progress = progress
@@ -487,7 +490,13 @@ class MediaStream:
             await self._next_tick()
 
     async def _speak(self, step: Say | Play) -> None:
-        utterance = self._utterances[step.number]
+        utterance = self._utterances.get(step.number)
+        if utterance is None:
+            if not isinstance(step, Say):
+                raise ScriptError(f"step {step.number}: no audio was loaded for it")
+            # A conversation's new words (a model playing the caller): synthesised now,
+            # while the line carries silence, as a person thinks before answering.
+            utterance = self._utterances[step.number] = await synthesize(step.text, self._voice)
         kind, text = ("say", step.text) if isinstance(step, Say) else ("play", step.path.name)
         if step.barge_in_after_ms is not None:
             await self._await_agent_reply(step)

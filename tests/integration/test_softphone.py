@@ -483,3 +483,40 @@ async def test_a_line_carries_noise_between_utterances_and_keeps_frames_in_order
     assert any(voiced(f) for f in frames)
     assert line.sent == result.frames_sent  # every frame went through the line's jitter
     assert result.outcome == "completed"
+
+
+class CountingToneTTS(ToneTTS):
+    """The tone voice, remembering what it was asked to say."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    async def synthesize(self, text: str):
+        self.texts.append(text)
+        async for chunk in super().synthesize(text):
+            yield chunk
+
+
+async def test_a_conversation_may_say_words_the_script_did_not_hold() -> None:
+    """A caller played by a model says new words: the softphone voices them when they come."""
+    from telephony.softphone.script import Hangup, Say
+
+    async def listen(stream: Stream) -> None:
+        await stream.drain()
+
+    async def converse(_stream: object):
+        yield Say(number=7, text="a sentence nobody scripted")
+        yield Hangup(number=8)
+
+    voice = CountingToneTTS()
+    script = """
+    [[step]]
+    pause_ms = 100
+    """
+    result, app, _ = await run_call(listen, script, tts=voice, conversation=converse)
+    (stream,) = app.streams
+    assert voice.texts == ["a sentence nobody scripted"]  # synthesised during the call
+    (turn,) = result.turns
+    assert turn.kind == "say" and turn.text == "a sentence nobody scripted"
+    assert any(voiced(base64.b64decode(m["media"]["payload"])) for _, m in stream.events("media"))
+    assert result.outcome == "completed"
