@@ -34,6 +34,7 @@ from telephony.eval.carrier import RecordingCarrier
 from telephony.eval.ear import Ear
 from telephony.eval.line import PhoneLine
 from telephony.eval.model_caller import caller_for
+from telephony.eval.record import spoken_replies, understood
 from telephony.eval.results import CallRecord, Exchange
 from telephony.eval.scenario import Scenario
 from telephony.settings import Settings
@@ -233,7 +234,9 @@ class AudioRig:
                 tts=await self._voice(voice),
                 record_to=wav,
                 call_sid=call_sid,
-                conversation=self._conversation(scenario, record, numbers, said),
+                conversation=self._conversation(
+                    scenario, record, numbers, said, agents=agents, call_sid=call_sid
+                ),
                 line=line,
             )
             # The server's side of the call ends after the caller's: its last
@@ -264,6 +267,9 @@ class AudioRig:
         record: CallRecord,
         numbers: dict[str, int],
         said: list[int],
+        *,
+        agents: FlowAgents,
+        call_sid: str,
     ) -> Callable[[MediaStream], AsyncGenerator[Step, None]]:
         caller = caller_for(scenario, self._caller_model, similarity=HEARD)
 
@@ -302,8 +308,14 @@ class AudioRig:
                 audio = stream.agent_audio(listened)
                 listened += len(audio)
                 heard = await self.ear.hear(audio)
+                # A person understands clear speech better than the generic model:
+                # the reply's recorded words stand in where the ear heard most of them.
+                replies = spoken_replies(await _final_state(agents, call_sid))
                 exchange = Exchange(
-                    turn=len(record.exchanges) + 1, agent=heard, at_s=round(began / 1000, 2)
+                    turn=len(record.exchanges) + 1,
+                    agent=heard,
+                    at_s=round(began / 1000, 2),
+                    understood=understood(heard, replies) or "",
                 )
                 record.exchanges.append(exchange)
                 if stream.elapsed_ms >= deadline_ms:
@@ -311,7 +323,7 @@ class AudioRig:
                     record.end_reason = "the scenario's time is up"
                     yield Hangup(number=0)
                     return
-                action = await caller.respond(heard)
+                action = await caller.respond(exchange.understood or heard)
                 exchange.caller, exchange.rule = action.describe(), caller.matched[-1]
                 if action.kind == "hangup":
                     yield Hangup(number=0)

@@ -10,11 +10,10 @@ judged the same way as the bundled ones:
 - the final state's other values, by dotted path;
 - what the agent said: exact in text mode, and in audio mode what a
   recogniser that is not the agent's own configuration heard, compared with
-  the same fuzzy phrase match the caller uses. A phrase that ear missed
-  still counts as said when the agent's record of a reply has it and the
-  ear heard most of that reply (the generic model mishears a few words every
-  time); a phrase the scenario forbids fails the call when either the ear
-  or the record has it.
+  the same fuzzy phrase match the caller uses, or in the words the caller
+  understood (the agent's record of a reply its ear mostly heard: the
+  generic model mishears a few words every time); a phrase the scenario
+  forbids fails the call when either the ear or the record has it.
 
 Pure: a :class:`~telephony.eval.results.CallRecord` in, failures out.
 """
@@ -22,11 +21,11 @@ Pure: a :class:`~telephony.eval.results.CallRecord` in, failures out.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from difflib import SequenceMatcher
 from typing import Any
 
 from spoken.words import fold
 from telephony.eval.caller import EXACT, GAVE_UP, MODEL_FAILED, contains
+from telephony.eval.record import message_text, spoken_replies
 from telephony.eval.results import CallRecord, Exchange, Failure
 from telephony.eval.scenario import Scenario, ToolCallExpectation
 
@@ -73,16 +72,11 @@ def judge(scenario: Scenario, call: CallRecord, *, similarity: float = EXACT) ->
         if not _same(actual, value):
             failures.append(Failure(f"state {path} is {actual!r}, expected {value!r}"))
     lines = [(e.turn, e.agent) for e in call.exchanges]
-    record = _spoken_replies(call.final_state)
+    record = spoken_replies(call.final_state)
     for options in expect.said:
-        if any(
-            contains(text, phrase, similarity=similarity) for _, text in lines for phrase in options
-        ):
-            continue
-        if similarity < EXACT and _heard_in_record(options, record, lines):
-            continue
-        others = "".join(f" (or {o!r})" for o in options[1:])
-        failures.append(Failure(f"the agent never said {options[0]!r}{others}"))
+        if not any(_said(e, phrase, similarity) for e in call.exchanges for phrase in options):
+            others = "".join(f" (or {o!r})" for o in options[1:])
+            failures.append(Failure(f"the agent never said {options[0]!r}{others}"))
     for phrase in expect.never_said:
         for turn, text in lines:
             if contains(text, phrase, similarity=similarity):
@@ -96,42 +90,13 @@ def judge(scenario: Scenario, call: CallRecord, *, similarity: float = EXACT) ->
     return failures
 
 
-REPLY_HEARD = 0.6
-"""How much of a reply (its words, in order) the caller's ear must have heard to vouch for it."""
-
-
-def _spoken_replies(state: Mapping[str, Any]) -> list[str]:
-    """The agent's own record of its spoken replies, in order (what the caller heard of each)."""
-    messages: Sequence[Any] = state.get("messages") or ()
-    return [
-        text
-        for m in messages
-        if getattr(m, "type", "") == "ai"
-        and not getattr(m, "tool_calls", None)
-        and (text := _text(m).strip())
-    ]
-
-
-def _heard_in_record(
-    options: Sequence[str], record: Sequence[str], lines: Sequence[tuple[int, str]]
-) -> bool:
-    """Whether a reply of the agent's record has one of ``options`` and the ear heard that reply.
-
-    The generic model the ear uses mishears some words every time ("noon" as
-    "none"); when the agent's own record of a reply has the phrase and the
-    ear heard most of that reply's words in order (:data:`REPLY_HEARD`), the
-    words reached the line. A reply the caller never heard (lost audio, a
-    crashed synthesis) vouches for nothing.
+def _said(exchange: Exchange, phrase: str, similarity: float) -> bool:
+    """Whether the caller heard ``phrase`` in this reply: by its ear, or in the words it
+    understood (the agent's record of a reply the ear mostly heard: :mod:`telephony.eval.record`).
     """
-    for reply in record:
-        if not any(contains(reply, phrase) for phrase in options):
-            continue
-        wanted = fold(reply).split()
-        for _, heard in lines:
-            matcher = SequenceMatcher(None, fold(heard).split(), wanted, autojunk=False)
-            if sum(b.size for b in matcher.get_matching_blocks()) >= REPLY_HEARD * len(wanted):
-                return True
-    return False
+    return contains(exchange.agent, phrase, similarity=similarity) or (
+        bool(exchange.understood) and contains(exchange.understood, phrase)
+    )
 
 
 def _gave_up(last: Exchange | None) -> str:
@@ -161,7 +126,7 @@ def tool_calls(state: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
                 "args": call.get("args"),
                 "turn": spoken + 1,
             }
-        if getattr(message, "type", "") == "ai" and not calls and _text(message).strip():
+        if getattr(message, "type", "") == "ai" and not calls and message_text(message).strip():
             spoken += 1
     for message in messages:
         if getattr(message, "type", "") != "tool":
@@ -180,17 +145,6 @@ def tool_calls(state: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "artifact": None,
             "turn": asked["turn"],
         }
-
-
-def _text(message: Any) -> str:
-    """A message's text (content may be a string or a list of content blocks)."""
-    content = getattr(message, "content", "")
-    if isinstance(content, str):
-        return content
-    return " ".join(
-        str(block.get("text", "")) if isinstance(block, Mapping) else str(block)
-        for block in content
-    )
 
 
 def _tool_problem(

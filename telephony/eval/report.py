@@ -338,6 +338,8 @@ def _conversation(view: _CallView) -> str:
         lines.append(f"recording: {c.recording}")
     for e in c.exchanges:
         lines.append(f"turn {e.turn} at {e.at_s:.1f} s, agent: {e.agent}")
+        if e.understood and e.understood != e.agent:
+            lines.append(f"  understood: {e.understood}")
         if e.caller:
             lines.append(f"  caller: {e.caller}" + (f"  [{e.rule}]" if e.rule else ""))
         timing = (
@@ -458,10 +460,17 @@ def _timeline(view: _CallView) -> str:
         rows.append(
             f"<tr{' class=wrong' if e.turn in wrong else ''}>"
             f"<td class=num>{e.turn}</td><td class=num>{e.at_s:.1f} s</td>"
-            f"<td>{_e(e.agent)}</td><td>{_e(e.caller)}</td><td>{_e(e.rule)}</td>"
+            f"<td>{_e(e.agent)}{_understood(e)}</td><td>{_e(e.caller)}</td><td>{_e(e.rule)}</td>"
             f"<td class=num>{_ms(e.voice_to_voice_ms)}</td><td>{marker}</td></tr>"
         )
     return "<h4>Timeline</h4><table>" + head + "".join(rows) + "</table>"
+
+
+def _understood(e: Exchange) -> str:
+    """The recorded words the caller acted on, under what its ear heard, when they differ."""
+    if not e.understood or e.understood == e.agent:
+        return ""
+    return f'<br><span class="muted">understood: {_e(e.understood)}</span>'
 
 
 def _tool_table(tools: Sequence[dict[str, Any]]) -> str:

@@ -27,6 +27,9 @@ class Exchange:
         voice_to_voice_ms: End of the caller's speech to the agent's first audio
             at the caller (audio mode; ``None`` for the greeting and in text mode).
         barge_in: The caller talked over this reply.
+        understood: Audio mode: the agent's recorded words for this reply, when
+            the caller's ear heard most of them (what the caller acted on;
+            :mod:`telephony.eval.record`); ``""``: the ear's words alone.
     """
 
     turn: int
@@ -36,6 +39,7 @@ class Exchange:
     at_s: float = 0.0
     voice_to_voice_ms: float | None = None
     barge_in: bool = False
+    understood: str = ""
 
 
 @dataclass(slots=True)

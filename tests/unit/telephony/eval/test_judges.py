@@ -480,29 +480,29 @@ HOURS_HEARD = (
 )
 
 
-def _hours_call(heard: str, record: list[Any]) -> CallRecord:
+def _hours_call(heard: str, record: list[Any], understood: str = "") -> CallRecord:
     return CallRecord(
         scenario="s",
         mode="audio",
         ended_by="agent",
-        exchanges=[Exchange(1, "good morning how can i help"), Exchange(2, heard)],
+        exchanges=[
+            Exchange(1, "good morning how can i help"),
+            Exchange(2, heard, understood=understood),
+        ],
         final_state={"messages": record},
     )
 
 
-def test_a_word_the_ear_mishears_counts_when_the_record_has_it_and_the_reply_was_heard() -> None:
+def test_a_word_the_ear_mishears_counts_when_the_caller_understood_it() -> None:
     scenario = _expecting("{ended_by: agent, said: [noon]}")
     record = [AIMessage("Good morning, how can I help?"), HumanMessage("when"), AIMessage(HOURS)]
-    assert judge(scenario, _hours_call(HOURS_HEARD, record), similarity=HEARD) == []
-    # the record alone vouches for nothing: the reply must have reached the caller's ear
-    lost = _hours_call("sorry i didn't catch that", record)
-    assert [str(f) for f in judge(scenario, lost, similarity=HEARD)] == [
+    # the caller's ear heard most of the reply, so it understood the recorded words
+    assert judge(scenario, _hours_call(HOURS_HEARD, record, HOURS), similarity=HEARD) == []
+    # the record alone vouches for nothing: what the caller did not understand was not said
+    unheard = _hours_call(HOURS_HEARD, record)
+    assert [str(f) for f in judge(scenario, unheard, similarity=HEARD)] == [
         "the agent never said 'noon'"
     ]
-    # text mode: the words are exact, the record is not consulted
-    text = _hours_call(HOURS_HEARD, record)
-    text.mode = "text"
-    assert [str(f) for f in judge(scenario, text)] == ["the agent never said 'noon'"]
 
 
 def test_a_forbidden_phrase_in_the_record_fails_even_when_the_ear_missed_it() -> None:
