@@ -40,21 +40,51 @@ from graphs.runtime.contract import (
 from graphs.runtime.effects import is_side_effect, side_effect
 from graphs.runtime.loader import Flow, GraphLoadError, load_flow
 from graphs.runtime.phone import PhoneSettings, Redaction, SpeechHints, StartupInfo
+from graphs.runtime.understanding import (
+    EXACT,
+    FUZZY,
+    INFERRED,
+    ChatModelUnderstander,
+    IntentSpec,
+    Meaning,
+    Mixed,
+    RuleFunction,
+    RuleUnderstander,
+    Slot,
+    SlotSpec,
+    Understander,
+    Understanding,
+    match_choice,
+    yes_no,
+)
 
 if TYPE_CHECKING:
     from telephony.web.app import create_app
 
 __all__ = [
     "CALL_TOOLS",
+    "EXACT",
+    "FUZZY",
+    "INFERRED",
     "CallFacts",
     "CallerTurn",
+    "ChatModelUnderstander",
     "Expect",
     "Flow",
     "GraphLoadError",
+    "IntentSpec",
+    "Meaning",
+    "Mixed",
     "PhoneSettings",
     "Redaction",
+    "RuleFunction",
+    "RuleUnderstander",
+    "Slot",
+    "SlotSpec",
     "SpeechHints",
     "StartupInfo",
+    "Understander",
+    "Understanding",
     "action_message",
     "ask",
     "call_action",
@@ -69,12 +99,14 @@ __all__ = [
     "is_side_effect",
     "last_caller_turn",
     "load_flow",
+    "match_choice",
     "play_message",
     "requested_actions",
     "say",
     "side_effect",
     "transfer_call",
     "turn_message",
+    "yes_no",
 ]
 
 

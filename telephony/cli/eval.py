@@ -198,9 +198,10 @@ def _run(
             file=sys.stderr,
         )
         return 2
-    calls = sum(v.plays(s) for v in variants for s in scenarios)
+    playable = [s for s in scenarios if caller_model is not None or not s.goal]
+    calls = sum(v.plays(s) for v in variants for s in playable)
     print(
-        f"dialgraph eval: {len(scenarios)} scenario(s), {len(variants)} variant(s), "
+        f"dialgraph eval: {len(playable)} scenario(s), {len(variants)} variant(s), "
         f"{calls} call(s) of the {flow.id} flow -> {out}"
     )
     results = asyncio.run(run_suite(scenarios, flow, options, settings=settings))

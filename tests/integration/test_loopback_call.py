@@ -191,7 +191,8 @@ async def test_call_over_real_sockets_records_audio_and_accounts_marks(
         (np.abs(stereo[:, 0].astype(np.int32)) > 1000).reshape(-1, 8).any(axis=1).sum()
     )
     assert 1000 <= caller_loud_ms <= 1300  # 600 + 500 ms of caller tone
-    assert result.late_frames == 0 or result.max_lateness_ms < 40
+    # Frame lateness is wall-clock time: measured by bench/bench_calls.py, never asserted
+    # here (a busy CI machine made this call's frames 53 ms late once).
 
 
 async def _garbage_stream(base: str, kind: str) -> int | None:
