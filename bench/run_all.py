@@ -11,6 +11,8 @@ The exit status is non-zero only if a benchmark could not run to its end.
   the share of a core that 1 and 100 calls spend there.
 - ``bench_graph_turns.py --quick``: checkpointer designs at turn 1 vs 200.
 - ``bench_clinic_turns.py``: the real clinic graph's turn cost at turn 1 vs 200.
+- ``bench_understanding.py``: the bundled flows' offline understanding on
+  recognised speech: per-intent precision and recall, and its time per turn.
 - ``bench_speech.py``: recogniser word error (generic vs domain model, two voices), TTS first audio.
 - ``bench_barge_in.py``: VAD onset delay and barge-in reaction on real speech.
 - ``bench_calls.py --quick``: concurrent calls against a real server process,
@@ -43,10 +45,12 @@ BENCHMARKS: tuple[tuple[str, tuple[str, ...], float], ...] = (
     ("bench_barge_in.py", (), 180.0),
     ("bench_graph_turns.py", ("--quick",), 180.0),
     ("bench_clinic_turns.py", ("--calls", "1"), 180.0),
+    ("bench_understanding.py", (), 120.0),  # the understanding step's own time
     ("bench_preauth.py", ("--sockets", "1000"), 120.0),  # RSS per silent socket, /healthz
     ("bench_soak.py", ("--calls", "2000"), 240.0),  # 10,000 (the issue's figure): run it alone
     ("bench_db_blackhole.py", ("3",), 180.0),
     ("bench_line.py", (), 240.0),  # the simulated phone line and the caller voices
+    ("bench_expect.py", (), 420.0),  # answers heard with and without the step's expectation
 )
 
 

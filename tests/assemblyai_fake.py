@@ -20,7 +20,14 @@ SDK (``assemblyai.streaming.v3``) talk to it unchanged:
   if ``format_turns=true``, its formatted copy (the script's own text).
 - ``{"type": "Terminate"}`` ends a turn in progress, sends ``Termination``
   and closes with 1000. ``ForceEndpoint`` ends the turn; ``KeepAlive`` is
-  accepted; anything else gets Error 3006.
+  accepted; ``UpdateConfiguration`` changes the session's settings (fields
+  as the SDK's ``set_params`` sends them; an unknown field or a wrong type
+  gets Error 3006), a ``keyterms_prompt`` list replacing the key terms in
+  effect; anything else gets Error 3006.
+- Key terms matter as they do to the service: ``misheard`` maps a term to
+  what the fake writes for it ("Doctor Nguyen" -> "doctor when") in a turn
+  that began while the term was not a key term. A turn uses the key terms in
+  effect when its speech started, so an update applies from the next turn.
 
 Utterance texts are taken in order across connections (the n-th turn the
 server finalises is ``utterances[n]``), so a client that reconnects in the
@@ -77,6 +84,26 @@ NUMBER_PARAMS = (
     "inactivity_timeout",
 )
 CLIENT_MESSAGES = {"Terminate", "ForceEndpoint", "KeepAlive", "UpdateConfiguration"}
+# UpdateConfiguration's fields (the SDK's RealTimeSessionParameters, the vendor's
+# "Updating Configuration Mid-Stream" page) and the type each must have.
+UPDATE_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "keyterms_prompt": list,
+    "prompt": str,
+    "agent_context": str,
+    "mode": str,
+    "end_of_turn_confidence_threshold": (int, float),
+    "min_end_of_turn_silence_when_confident": int,
+    "min_turn_silence": int,
+    "max_turn_silence": int,
+    "interruption_delay": int,
+    "turn_left_pad_ms": int,
+    "vad_threshold": (int, float),
+    "format_turns": bool,
+    "filter_profanity": bool,
+    "session_heartbeat": bool,
+    "acknowledge_silence": bool,
+    "language_codes": list,
+}
 # The fake sees the key in every handshake; its websockets logger stays above DEBUG
 # so that tests can check the *client* never logs the key.
 _WS_LOGGER = logging.getLogger("tests.assemblyai_fake.websocket")
@@ -112,6 +139,8 @@ class Connection:
     chunk_ms: list[float] = field(default_factory=list)
     client_messages: list[dict[str, Any]] = field(default_factory=list)
     sent: list[dict[str, Any]] = field(default_factory=list)
+    keyterms: list[str] = field(default_factory=list)  # in effect now
+    turn_keyterms: list[list[str]] = field(default_factory=list)  # in effect as each turn began
     close_code: int | None = None
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -169,6 +198,7 @@ class _Listener:
                 if not self.speaking:
                     self.speaking, self.speech_ms = True, 0
                     self.turn_start_ms = self.audio_ms - BLOCK_MS
+                    self.conn.turn_keyterms.append(list(self.conn.keyterms))
                     out.append({"type": "SpeechStarted", "timestamp": self.turn_start_ms})
                 self.speech_ms += BLOCK_MS
                 self.silence_ms = 0
@@ -193,14 +223,27 @@ class _Listener:
             for i, word in enumerate(texts)
         ]
 
+    def heard(self) -> str:
+        """The script's text as heard with the key terms this turn began with."""
+        text = self.server.script()
+        terms = (
+            {t.casefold() for t in self.conn.turn_keyterms[-1]}
+            if self.conn.turn_keyterms
+            else set()
+        )
+        for term, instead in self.server.misheard.items():
+            if term.casefold() not in terms:
+                text = re.sub(re.escape(term), instead, text, flags=re.IGNORECASE)
+        return text
+
     def partial(self) -> dict[str, Any]:
-        words = unformatted(self.server.script()).split()
+        words = unformatted(self.heard()).split()
         heard = words[: min(len(words), self.speech_ms // self.server.partial_ms)]
         final = heard[:-1]
         return self._turn(" ".join(final), self._words(heard, len(final)), False, False)
 
     def end_turn(self) -> list[dict[str, Any]]:
-        text = self.server.script()
+        text = self.heard()
         self.server.finalised += 1
         self.speaking = False
         words = unformatted(text).split()
@@ -237,6 +280,8 @@ class FakeAssemblyAI:
         partial_ms: Speech between two partial Turn messages.
         end_silence_ms: Silence that ends a turn.
         send_formatted: Send the formatted copy when ``format_turns=true``.
+        misheard: ``key term -> what is written instead`` in a turn that
+            began without that key term in effect.
     """
 
     def __init__(
@@ -248,6 +293,7 @@ class FakeAssemblyAI:
         partial_ms: int = 100,
         end_silence_ms: int = 300,
         send_formatted: bool = True,
+        misheard: dict[str, str] | None = None,
     ) -> None:
         self.utterances = list(utterances)
         self.api_key = api_key
@@ -255,6 +301,7 @@ class FakeAssemblyAI:
         self.partial_ms = partial_ms
         self.end_silence_ms = end_silence_ms
         self.send_formatted = send_formatted
+        self.misheard = dict(misheard or {})
         self.attempts = 0
         self.connections: list[Connection] = []
         self.finalised = 0
@@ -356,6 +403,23 @@ class FakeAssemblyAI:
                 return "Invalid keyterms_prompt: must be a list of strings"
         return None
 
+    @staticmethod
+    def _invalid_update(request: dict[str, Any]) -> str | None:
+        """What the service would reject in an ``UpdateConfiguration``, or ``None``."""
+        for name, value in request.items():
+            if name == "type":
+                continue
+            expected = UPDATE_FIELDS.get(name)
+            if expected is None:
+                return f"Unknown UpdateConfiguration field: {name[:40]}"
+            if isinstance(value, bool) and expected is not bool:
+                return f"Invalid {name}: wrong type"
+            if not isinstance(value, expected):
+                return f"Invalid {name}: wrong type"
+            if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+                return f"Invalid {name}: must be a list of strings"
+        return None
+
     async def _session(self, ws: ServerConnection, conn: Connection, fault: Fault | None) -> None:
         started = time.monotonic()
         if conn.authorization != self.api_key:
@@ -376,6 +440,7 @@ class FakeAssemblyAI:
                 "expires_at": int(time.time()) + 3600,
             },
         )
+        conn.keyterms = json.loads(conn.query.get("keyterms_prompt", "[]"))
         encoding = conn.query.get("encoding", "pcm_s16le")
         rate = int(conn.query["sample_rate"])
         bytes_per_ms = rate * ENCODINGS[encoding] / 1000
@@ -411,6 +476,12 @@ class FakeAssemblyAI:
                 await self._fail(ws, conn, 3006, f"Invalid Message Type: {str(kind)[:40]}")
                 return
             conn.client_messages.append(request)
+            if kind == "UpdateConfiguration":
+                if (problem := self._invalid_update(request)) is not None:
+                    await self._fail(ws, conn, 3006, f"Input validation error: {problem}")
+                    return
+                if "keyterms_prompt" in request:
+                    conn.keyterms = list(request["keyterms_prompt"])
             if kind in ("Terminate", "ForceEndpoint") and listener.speaking:
                 for event in listener.end_turn():
                     await self._send(ws, conn, event)

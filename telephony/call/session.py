@@ -36,7 +36,9 @@ agent's optional ``expecting()``; ``{"kind": "digits", ...}`` arms the
 the first one cutting the prompt like a barge-in; the finish key,
 ``max_digits`` or a pause delivers it as one ``dtmf`` turn. Any other input
 (a speech turn, a reprompt) cancels the collection. Logs count keys, never
-show them: they may be a card number.
+show them: they may be a card number. The same answer of ``expecting()``
+goes to the recogniser (its optional ``expect``, as an ``Expectation``), which
+favours the expected answers from the caller's next utterance on.
 
 Anything the peer does wrong ends only this call, with a close code that says
 why and one log line. ``stop``, a closed socket, or a hang-up end the call
@@ -70,6 +72,7 @@ from telephony.settings import Settings
 from telephony.speech.base import (
     AudioFrame,
     CallInfo,
+    Expectation,
     ProviderError,
     VoiceActivity,
 )
@@ -504,7 +507,8 @@ class CallSession(CallActions):
         """Ask the agent what it expects next; arm the keypad for a ``digits`` entry.
 
         ``expecting`` is optional on the :class:`Agent`; a broken answer is logged
-        once and leaves every key its own turn, never failing the reply.
+        once and leaves every key its own turn, never failing the reply. The
+        recogniser is told the answer too (free speech when there is none).
         """
         expecting = getattr(agent, "expecting", None)
         if expecting is None:
@@ -513,7 +517,9 @@ class CallSession(CallActions):
             spec = expecting()
         except Exception as exc:
             self._log.warning("agent expecting() failed, keys stay single: %s", type(exc).__name__)
+            self._expect_speech(None)
             return
+        self._expect_speech(spec)
         if spec is None:
             return
         if not isinstance(spec, Mapping) or spec.get("kind") != "digits":
@@ -536,6 +542,17 @@ class CallSession(CallActions):
             request.finish_on_key,
             request.timeout_s,
         )
+
+    def _expect_speech(self, spec: object) -> None:
+        """Tell a recogniser that can use it what the caller's next turn should be."""
+        expect = getattr(self._services.stt, "expect", None)
+        if expect is None or self.info is None:
+            return
+        expectation = Expectation.from_spec(spec) if isinstance(spec, Mapping) else None
+        try:
+            expect(self.info, expectation)
+        except Exception as exc:  # a bias is a nicety: the call goes on without it
+            self._log.warning("recogniser expect() failed: %s", type(exc).__name__)
 
     def _poll_keypad(self, now: float) -> None:
         """The keypad's pause: deliver the entry, or note why there is none."""

@@ -24,6 +24,11 @@ Wire facts relied on (AssemblyAI documentation):
   https://www.assemblyai.com/docs/streaming/common-session-errors-and-closures
 - An error ends a session with ``{"type": "Error", "error_code", "error"}``
   followed by a close with the same code (same page).
+- ``{"type": "UpdateConfiguration", "keyterms_prompt": [...]}`` changes the
+  key terms mid-session (every field optional; a list replaces the one in
+  effect): "Updating Configuration Mid-Stream",
+  https://www.assemblyai.com/docs/streaming/updating-configuration-mid-stream
+  (the SDK's ``set_params`` sends the same message).
 - ``transcript`` holds only the finalised words of the turn; ``words`` also
   holds the word still being recognised; with ``format_turns`` an end of
   turn comes twice, unformatted then ``turn_is_formatted: true``; Terminate
@@ -41,6 +46,13 @@ messages in, so following it directly costs less than adapting the SDK,
 and every failure surfaces as a :class:`ProviderError` where it happens.
 The tests still run the SDK against the same fake server, so the fake is
 held to what the vendor's own client accepts.
+
+What a step expects (:meth:`AssemblyAISTT.expect`) reaches the session as
+key terms: the flow's own (``keyterms``) plus the step's hints, sent in an
+``UpdateConfiguration`` before the next audio chunk whenever they change,
+so they apply to the caller's next utterance. A step without hints sends
+nothing: a kind's words ("yes", days, digits) are common English, which the
+vendor says key terms should not be.
 
 Failures raise :class:`~telephony.speech.base.ProviderError`:
 refused or failed handshake, no Begin within ``first_message_timeout``,
@@ -73,7 +85,8 @@ from websockets.exceptions import (
     WebSocketException,
 )
 
-from telephony.speech.base import AudioFrame, CallInfo, ProviderError, Transcript
+from telephony.speech.base import AudioFrame, CallInfo, Expectation, ProviderError, Transcript
+from telephony.speech.expectation import ExpectationBoard, Listening, key_terms
 from telephony.wire.codec import SAMPLE_RATE, ULAW_SILENCE
 
 __all__ = [
@@ -127,15 +140,15 @@ class _NoDebugLogger(logging.LoggerAdapter[logging.Logger]):
 _WS_LOGGER = _NoDebugLogger(logging.getLogger("dialgraph.asr.assemblyai.websocket"), {})
 
 
-def _clean_keyterms(terms: Iterable[str]) -> tuple[str, ...]:
-    """Strip, de-duplicate (case-insensitively) and bound the key terms."""
+def _clean_keyterms(terms: Iterable[str], *, quiet: bool = False) -> tuple[str, ...]:
+    """Strip, de-duplicate (case-insensitively) and bound the key terms (``quiet``: no warning)."""
     unique: dict[str, str] = {}
     for term in terms:
         text = " ".join(str(term).split())
         if text:
             unique.setdefault(text.casefold(), text)
     kept = [t for t in unique.values() if len(t) <= MAX_KEYTERM_CHARS][:MAX_KEYTERMS]
-    if len(kept) < len(unique):
+    if len(kept) < len(unique) and not quiet:
         logger.warning(
             "keyterms: kept %d of %d (at most %d terms of at most %d characters)",
             len(kept),
@@ -256,6 +269,9 @@ class _Session:
     bytes_sent: int = 0
     terminate_sent: bool = False
     terminated: bool = False
+    keyterms: tuple[str, ...] = ()  # in effect: the URL's, then the last update's
+    expectation_version: int = 0  # of the call's Listening, when keyterms were last set
+    updates: int = 0
 
 
 class AssemblyAISTT:
@@ -327,6 +343,7 @@ class AssemblyAISTT:
         self.format_wait = format_wait
         self.chunk_ms = chunk_ms
         self.extra_params = dict(extra_params or {})
+        self._board = ExpectationBoard()
 
     def __repr__(self) -> str:
         return f"AssemblyAISTT(url={self.url!r}, keyterms={len(self.keyterms)})"
@@ -353,6 +370,18 @@ class AssemblyAISTT:
         query = urlencode([*parse_qsl(parts.query), *params.items()])
         return urlunsplit(parts._replace(query=query))
 
+    def expect(self, call: CallInfo, expectation: Expectation | None) -> None:
+        """What ``call``'s next turn is expected to be: its hints become key terms.
+
+        Sent with the call's next audio (an ``UpdateConfiguration``), only
+        when the key terms change; the flow's own stay in the list.
+        """
+        self._board.expect(call.call_sid, expectation)
+
+    def _keyterms_for(self, expectation: Expectation | None) -> tuple[str, ...]:
+        """The flow's key terms, then the step's, within the bounds."""
+        return _clean_keyterms([*self.keyterms, *key_terms(expectation)], quiet=True)
+
     async def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
     ) -> AsyncGenerator[Transcript, None]:
@@ -364,9 +393,20 @@ class AssemblyAISTT:
         Raises:
             ProviderError: The session could not be opened or failed.
         """
+        listening = self._board.open(call.call_sid)
+        try:
+            async with contextlib.aclosing(self._transcribe(audio, call, listening)) as results:
+                async for transcript in results:
+                    yield transcript
+        finally:
+            self._board.close(call.call_sid, listening)
+
+    async def _transcribe(
+        self, audio: AsyncIterable[AudioFrame], call: CallInfo, listening: Listening
+    ) -> AsyncGenerator[Transcript, None]:
         ws, session = await self._open(call)
         reader = _TurnReader(self.format_turns, self.format_wait)
-        sender = asyncio.create_task(self._send(ws, audio, session))
+        sender = asyncio.create_task(self._send(ws, audio, session, listening))
         clean = False
         try:
             async with contextlib.aclosing(self._receive(ws, session, reader, sender)) as results:
@@ -383,11 +423,13 @@ class AssemblyAISTT:
             else:
                 _close_soon(ws, terminate=not session.terminate_sent)
             logger.debug(
-                "[%s] assemblyai session %s ended: %d bytes sent, %d turns, terminated=%s",
+                "[%s] assemblyai session %s ended: %d bytes sent, %d turns, "
+                "%d key term updates, terminated=%s",
                 call.call_sid,
                 session.session_id,
                 session.bytes_sent,
                 reader.finals,
+                session.updates,
                 session.terminated,
             )
 
@@ -421,7 +463,7 @@ class AssemblyAISTT:
             raise ProviderError(
                 _PROVIDER, f"could not connect: {type(exc).__name__}: {exc}", retryable=True
             ) from exc
-        session = _Session(call.call_sid)
+        session = _Session(call.call_sid, keyterms=self.keyterms)
         try:
             async with asyncio.timeout(self.first_message_timeout):
                 message = _parse(await ws.recv())
@@ -451,13 +493,24 @@ class AssemblyAISTT:
         return ws, session
 
     async def _send(
-        self, ws: ClientConnection, audio: AsyncIterable[AudioFrame], session: _Session
+        self,
+        ws: ClientConnection,
+        audio: AsyncIterable[AudioFrame],
+        session: _Session,
+        listening: Listening,
     ) -> None:
-        """Send the audio, then Terminate; close if Termination does not follow."""
+        """Send the audio, then Terminate; close if Termination does not follow.
+
+        A new expectation's key terms go out before the next chunk, so the
+        service has them for the audio that follows (one sender: no
+        message is ever interleaved with a chunk).
+        """
         batcher = _ChunkBatcher(self.chunk_ms * _BYTES_PER_MS)
         try:
             async for frame in audio:
                 for chunk in batcher.feed(frame.ulaw):
+                    if listening.version != session.expectation_version:
+                        await self._update_keyterms(ws, session, listening)
                     await ws.send(chunk)
                     session.bytes_sent += len(chunk)
             if tail := batcher.flush():
@@ -525,6 +578,19 @@ class AssemblyAISTT:
                     message.get("warning"),
                 )
             # Begin again, SpeechStarted and newer message types need nothing from us.
+
+    async def _update_keyterms(
+        self, ws: ClientConnection, session: _Session, listening: Listening
+    ) -> None:
+        session.expectation_version = listening.version
+        terms = self._keyterms_for(listening.expectation)
+        if terms == session.keyterms:
+            return
+        update = {"type": "UpdateConfiguration", "keyterms_prompt": list(terms)}
+        await ws.send(json.dumps(update))
+        session.keyterms = terms
+        session.updates += 1
+        logger.debug("[%s] key terms updated: %d terms", session.call_sid, len(terms))
 
 
 def _parse(raw: str | bytes) -> dict[str, Any]:

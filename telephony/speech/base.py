@@ -14,13 +14,18 @@ no provider has to guess:
   sent and as decoded PCM16 (``numpy.int16``), usually 20 ms;
 - outbound: text-to-speech yields 8 kHz mu-law bytes in any chunk size; the
   session frames and paces them.
+
+What the caller is expected to say next (:class:`Expectation`, read from the
+graph's ``Expect`` mapping after each reply) reaches a recogniser that can
+use it through the optional :class:`ExpectingSpeechToText` protocol; the
+rest never hear of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
@@ -29,6 +34,8 @@ __all__ = [
     "AudioFrame",
     "CallInfo",
     "ClosingStream",
+    "Expectation",
+    "ExpectingSpeechToText",
     "ProviderError",
     "SpeechToText",
     "TextToSpeech",
@@ -108,6 +115,59 @@ class Transcript:
     confidence: float | None = None
 
 
+_SPOKEN_KINDS = frozenset({"yes_no", "date", "time", "number", "digits", "choice", "name"})
+
+
+@dataclass(frozen=True, slots=True)
+class Expectation:
+    """What the caller's next turn is expected to be, as a recogniser sees it.
+
+    Read from the graph's ``Expect`` mapping (``graphs.runtime.contract.Expect``)
+    by :meth:`from_spec`; a recogniser that can use it favours these answers
+    from the caller's next utterance on, and still hears anything else.
+
+    Attributes:
+        kind: ``yes_no``, ``date``, ``time``, ``number``, ``digits``,
+            ``choice``, ``name``, or ``text`` (free speech: only the hints count).
+        hints: Phrases the recogniser should favour (a choice's options among them).
+        choices: A ``choice``'s options.
+        max_digits: A ``digits`` entry's length when it has one (0: any).
+    """
+
+    kind: str
+    hints: tuple[str, ...] = ()
+    choices: tuple[str, ...] = ()
+    max_digits: int = 0
+
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any] | None) -> Expectation | None:
+        """The expectation of an ``Expect`` mapping; ``None`` when it favours nothing.
+
+        Lenient, like the keypad's reading of the same mapping: an unknown
+        kind counts as free speech, malformed hints and lengths are left out,
+        and free speech without hints is ``None`` (the flow's own model).
+        """
+        if not isinstance(spec, Mapping):
+            return None
+        kind = spec.get("kind")
+        kind = kind if isinstance(kind, str) and kind in _SPOKEN_KINDS else "text"
+        hints = _phrases(spec.get("hints"))
+        choices = _phrases(spec.get("choices"))
+        hints = tuple(dict.fromkeys([*choices, *hints]))  # a choice's options are hints too
+        digits = spec.get("max_digits")
+        max_digits = digits if isinstance(digits, int) and 0 < digits <= 64 else 0
+        if kind == "text" and not hints:
+            return None
+        return cls(kind, hints, choices, max_digits if kind == "digits" else 0)
+
+
+def _phrases(value: object) -> tuple[str, ...]:
+    """Non-empty strings of a list (anything else is left out), whitespace folded."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return ()
+    return tuple(" ".join(v.split()) for v in value if isinstance(v, str) and v.strip())
+
+
 _T_co = TypeVar("_T_co", covariant=True)
 
 
@@ -141,6 +201,20 @@ class SpeechToText(Protocol):
     def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
     ) -> ClosingStream[Transcript]: ...
+
+
+@runtime_checkable
+class ExpectingSpeechToText(Protocol):
+    """A recogniser that can be told what a call's next turn is expected to be (optional).
+
+    The session calls ``expect`` after every agent reply with the graph's
+    current :class:`Expectation` (``None``: free speech again). It is cheap
+    and synchronous (called on the event loop); the engine applies it from
+    the caller's next utterance on, never to one in progress. A call the
+    engine is not transcribing (yet) keeps the value for when it starts.
+    """
+
+    def expect(self, call: CallInfo, expectation: Expectation | None) -> None: ...
 
 
 @runtime_checkable

@@ -62,12 +62,26 @@ numbers read digit by digit went from 64-72 % of digits wrong to 7-13 %
 digit floor, which was chosen on these), the flow's phrases unchanged. What is
 left is mostly acoustic: "zero" loses its /z/ above 4 kHz ("zero one" ->
 "year want").
+
+Expectation models. When a step tells the recogniser what it expects (a yes
+or no, a day, a doctor's name: :mod:`telephony.speech.expectation`), the
+decoder switches to a model of the same corpus with that step's answers
+added, each counted so that together they make up ``bias`` of all
+sentences (``expectations`` of :func:`build_domain_model`: one model per
+kind, built with the domain model and cached with it;
+:func:`build_expected_model`: a step's own hints, on first use, not
+cached). Each is the domain model's equal in everything else -- the flow's
+phrases, general English, the dictionary, which covers the answers of every
+kind -- so speech that answers something else is still heard; only the
+answers' prior rises. With the generic words read once per process, one
+costs ~0.1 s to build.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -76,9 +90,9 @@ import os
 import re
 import tempfile
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pocketsphinx
@@ -88,12 +102,14 @@ from spoken.numbers import REPEATS
 from telephony.speech.dictionary import default_dictionary_path, prune_dictionary
 
 __all__ = [
+    "DEFAULT_BIAS",
     "DIGIT_WORDS",
     "DOMAIN_DECODER_OPTIONS",
     "DomainModel",
     "GenericEnglish",
     "GenericMix",
     "build_domain_model",
+    "build_expected_model",
     "generic_english",
     "remove_stale",
     "write_arpa",
@@ -106,6 +122,7 @@ _LOGMATH_BASE = 1.0001  # the base pocketsphinx's NGramModel.prob reports log pr
 _NO_PROB = -99.0  # ARPA's log10 "never predicted" (<s> as a word)
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?\.?|[a-z]\.[a-z]\.")  # "don't", "p.m.", "mr.", not "'s"
 _START, _END = "<s>", "</s>"
+_Counts = defaultdict[str, float]  # how often each word follows a history (weighted: float)
 DIGIT_WORDS = frozenset([*SPOKEN_DIGITS, *REPEATS])
 """Words of a number read digit by digit ("double five oh"); their histories get ``digit_floor``."""
 
@@ -115,6 +132,8 @@ DOMAIN_DECODER_OPTIONS: Mapping[str, float] = {
     "lw": 6.5,
 }
 """Decoder parameters used with a domain model (see :meth:`PocketsphinxConfig.for_domain`)."""
+DEFAULT_BIAS = 0.5
+"""Share of all sentences an expectation model gives the expected answers (see the module doc)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +187,8 @@ class DomainModel:
         dropped: Corpus words without a pronunciation, left out of the model.
         cached: True when both files came from the cache.
         seconds: Time spent building or finding them.
+        searches: The expectation models by name (``expectations`` of
+            :func:`build_domain_model`), same dictionary.
     """
 
     lm: Path
@@ -176,6 +197,20 @@ class DomainModel:
     dropped: tuple[str, ...]
     cached: bool
     seconds: float
+    searches: Mapping[str, Path] = field(default_factory=dict)
+    _inputs: _Inputs | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """What a model was built from, for the expectation models built later from the same."""
+
+    texts: tuple[tuple[str, ...], ...]
+    extra: tuple[str, ...]
+    known: frozenset[str]
+    mix: GenericMix
+    source: Path
+    bias: float
 
 
 def build_domain_model(
@@ -186,6 +221,8 @@ def build_domain_model(
     pronunciations: Mapping[str, str] | None = None,
     mix: GenericMix | None = None,
     dictionary: Path | None = None,
+    expectations: Mapping[str, Sequence[str]] | None = None,
+    bias: float = DEFAULT_BIAS,
 ) -> DomainModel:
     """Build (or find in ``cache_dir``) the language model and dictionary for a corpus.
 
@@ -202,6 +239,10 @@ def build_domain_model(
             is in the model even if no sentence uses it.
         mix: How much general English to add (default :class:`GenericMix`).
         dictionary: Pronunciations to take from (default: the wheel's CMUdict).
+        expectations: ``name -> answers``: also build, for each, the model
+            with those answers weighted in (``searches`` of the result); the
+            dictionary then covers their words too.
+        bias: The answers' share of an expectation model's sentences.
 
     Returns:
         Paths for :class:`~telephony.speech.pocketsphinx.PocketsphinxConfig`.
@@ -217,15 +258,24 @@ def build_domain_model(
     texts = [t for t in texts if t]
     spoken = _pronunciations(pronunciations or {})
     extra = sorted({w for word in words for w in _tokens(word)} | spoken.keys())
-    key = _cache_key(texts, extra, mix, source, spoken)
+    expected = {
+        name: [t for t in map(_tokens, answers) if t]
+        for name, answers in (expectations or {}).items()
+    }
+    key = _cache_key(texts, extra, mix, source, spoken, expected=expected, bias=bias)
     cache_dir.mkdir(parents=True, exist_ok=True)
     lm_path = cache_dir / f"domain-{key}.lm"
     dict_path = cache_dir / f"domain-{key}.dict"
     meta_path = cache_dir / f"domain-{key}.json"
-    if lm_path.exists() and dict_path.exists() and meta_path.exists():
+    searches = {name: cache_dir / f"domain-{key}.{name}.lm" for name in expected}
+    files = [lm_path, dict_path, meta_path, *searches.values()]
+    if all(path.exists() for path in files):
         with contextlib.suppress(OSError):
             os.utime(lm_path)  # in use: the newest of the old versions is kept (remove_stale)
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        known = frozenset(meta["known"]) if "known" in meta else _dictionary_words(dict_path)
+        texts = [t for t in texts if known.issuperset(t)]
+        extra = [w for w in extra if w in known]
         return DomainModel(
             lm_path,
             dict_path,
@@ -233,16 +283,16 @@ def build_domain_model(
             tuple(meta["dropped"]),
             cached=True,
             seconds=time.perf_counter() - started,
+            searches=searches,
+            _inputs=_Inputs(_frozen(texts), tuple(extra), known, mix, source, bias),
         )
 
     domain_words = {w for text in texts for w in text} | set(extra)
+    answer_words = {w for answers in expected.values() for text in answers for w in text}
     generic = generic_english(mix, dictionary=source) if mix.weight else GenericEnglish({}, {})
     with _atomic(dict_path) as tmp:
-        dropped = set(
-            prune_dictionary(
-                domain_words | generic.unigrams.keys(), tmp, source=source, extra=spoken
-            )
-        )
+        wanted = domain_words | answer_words | generic.unigrams.keys()
+        dropped = set(prune_dictionary(wanted, tmp, source=source, extra=spoken))
     if dropped & domain_words:
         logger.warning(
             "domain LM: %d corpus words have no pronunciation and are left out: %s",
@@ -256,21 +306,97 @@ def build_domain_model(
         raise ValueError("domain LM: no corpus word has a pronunciation")
     with _atomic(lm_path) as tmp:
         vocabulary = write_arpa(texts, tmp, extra_words=extra, generic=generic, mix=mix)
+    known = frozenset(wanted - dropped)
+    inputs = _Inputs(_frozen(texts), tuple(extra), known, mix, source, bias)
+    for name, answers in expected.items():
+        _write_expected(inputs, generic, answers, searches[name])
     with _atomic(meta_path) as tmp:
-        meta = {"words": vocabulary, "dropped": sorted(dropped & domain_words)}
+        meta = {
+            "words": vocabulary,
+            "dropped": sorted(dropped & domain_words),
+            "known": sorted(known),
+        }
         tmp.write_text(json.dumps(meta), encoding="utf-8")
     remove_stale(cache_dir, keep=key)
     seconds = time.perf_counter() - started
     logger.info(
-        "domain LM built: %d sentences, %d words, in %.2f s -> %s",
+        "domain LM built: %d sentences, %d words, %d expectation models, in %.2f s -> %s",
         len(texts),
         vocabulary,
+        len(searches),
         seconds,
         lm_path,
     )
     return DomainModel(
-        lm_path, dict_path, vocabulary, tuple(meta["dropped"]), cached=False, seconds=seconds
+        lm_path,
+        dict_path,
+        vocabulary,
+        tuple(meta["dropped"]),
+        cached=False,
+        seconds=seconds,
+        searches=searches,
+        _inputs=inputs,
     )
+
+
+def build_expected_model(model: DomainModel, answers: Sequence[str], path: Path) -> Path:
+    """Write one more expectation model of ``model``'s corpus to ``path``, for a step's hints.
+
+    Blocking, ~0.1 s (~0.4 s more the first time in a process, to read the
+    generic words). Not cached: a flow may ask with new hints on every call
+    (the times still free today), so the caller decides where these go and
+    for how long. Answers with a word outside the model's dictionary are
+    left out: a word the flow never mentions (its phrases, words and
+    pronunciations) cannot be decoded anyway.
+
+    Raises:
+        ValueError: ``model`` was not made by :func:`build_domain_model`.
+    """
+    inputs = model._inputs
+    if inputs is None:
+        raise ValueError(f"cannot build an expectation model for {model.lm}: not built here")
+    generic = GenericEnglish({}, {})
+    if inputs.mix.weight:
+        generic = generic_english(inputs.mix, dictionary=inputs.source)
+        generic = generic.without(set(generic.unigrams) - inputs.known)
+    texts = [t for t in map(_tokens, answers) if t]
+    _write_expected(inputs, generic, texts, path)
+    return path
+
+
+def _write_expected(
+    inputs: _Inputs, generic: GenericEnglish, answers: list[list[str]], path: Path
+) -> None:
+    """The domain model with ``answers`` weighted to ``inputs.bias`` of the sentences."""
+    usable = [a for a in answers if inputs.known.issuperset(a)]
+    if len(usable) < len(answers):
+        left_out = len(answers) - len(usable)
+        logger.debug("%s: %d answers with unknown words left out", path.name, left_out)
+    weight = 0.0
+    if usable:
+        weight = inputs.bias / (1.0 - inputs.bias) * max(len(inputs.texts), 1) / len(usable)
+    with _atomic(path) as tmp:
+        write_arpa(
+            [list(t) for t in inputs.texts],
+            tmp,
+            extra_words=inputs.extra,
+            generic=generic,
+            mix=inputs.mix,
+            boosted=usable,
+            boost=weight,
+        )
+
+
+def _frozen(texts: list[list[str]]) -> tuple[tuple[str, ...], ...]:
+    return tuple(tuple(t) for t in texts)
+
+
+def _dictionary_words(path: Path) -> frozenset[str]:
+    """The words of a pronouncing dictionary (a model cached before "known" was kept)."""
+    with path.open(encoding="utf-8") as lines:
+        return frozenset(
+            line.split(maxsplit=1)[0].split("(", 1)[0] for line in lines if line.strip()
+        )
 
 
 def remove_stale(cache_dir: Path, *, keep: str) -> list[Path]:
@@ -353,13 +479,19 @@ def generic_english(
 
     Only plain words are taken ("don't", "p.m." yes; "'s", "a." no). A pair
     ``h w`` is kept when ``P(w | h) >= bigram_lift * P(w)`` in the generic
-    model (collocations such as "going to", not every pair).
+    model (collocations such as "going to", not every pair). Read once per
+    process for each set of arguments (treat the result as read-only).
 
     Args:
         mix: How many words and pairs to take.
         lm: The generic model (default: the wheel's ``en-us.lm.bin``).
         dictionary: Where candidate words come from (default: the wheel's CMUdict).
     """
+    return _generic_english(mix, lm, dictionary)
+
+
+@functools.lru_cache(maxsize=4)
+def _generic_english(mix: GenericMix, lm: Path | None, dictionary: Path | None) -> GenericEnglish:
     if mix.words <= 0:
         return GenericEnglish({}, {})
     model = pocketsphinx.NGramModel.readfile(
@@ -403,6 +535,8 @@ def write_arpa(
     extra_words: Iterable[str] = (),
     generic: GenericEnglish | None = None,
     mix: GenericMix | None = None,
+    boosted: Iterable[list[str]] = (),
+    boost: float = 1.0,
 ) -> int:
     """Write an interpolated Witten-Bell trigram model in ARPA format (see the module doc).
 
@@ -412,23 +546,27 @@ def write_arpa(
         extra_words: Words to include even if no sentence uses them.
         generic: General English to mix in.
         mix: The weights of ``generic`` and the back-off floor.
+        boosted: More sentences, each counted ``boost`` times (an expectation's answers).
+        boost: The weight of each of ``boosted``.
 
     Returns:
         The number of words in the model (without ``<s>``/``</s>``).
     """
     mix = mix or GenericMix()
     generic = generic or GenericEnglish({}, {})
-    uni: Counter[str] = Counter()
-    follow: list[defaultdict[tuple[str, ...], Counter[str]]] = [
-        defaultdict(Counter) for _ in (1, 2)
+    uni: _Counts = defaultdict(float)
+    follow: list[defaultdict[tuple[str, ...], _Counts]] = [
+        defaultdict(lambda: defaultdict(float)) for _ in (1, 2)
     ]
-    for text in texts:
+    weighted = [(text, 1.0) for text in texts] + [(text, boost) for text in boosted]
+    for text, count in weighted:
         tokens = [_START, *text, _END]
-        uni.update(tokens[1:])
+        for token in tokens[1:]:
+            uni[token] += count
         for i in range(1, len(tokens)):
-            follow[0][tuple(tokens[i - 1 : i])][tokens[i]] += 1
+            follow[0][tuple(tokens[i - 1 : i])][tokens[i]] += count
             if i >= 2:
-                follow[1][tuple(tokens[i - 2 : i])][tokens[i]] += 1
+                follow[1][tuple(tokens[i - 2 : i])][tokens[i]] += count
 
     weight = mix.weight if generic.unigrams else 0.0
     p1 = _unigrams(uni, set(extra_words), generic.unigrams, weight)
@@ -436,7 +574,7 @@ def write_arpa(
     p2: dict[tuple[str, ...], float] = {}
     bow1: dict[str, float] = {}
     for v in {v for (v,) in follow[0]} | (generic.bigrams.keys() & (p1.keys() | {_START})):
-        nexts = follow[0].get((v,), Counter())
+        nexts: Mapping[str, float] = follow[0].get((v,), {})
         total = sum(nexts.values())
         keep = _keep(nexts, digit_ceiling if v in DIGIT_WORDS else ceiling) if total else 0.0
         pairs = {w: p for w, p in generic.bigrams.get(v, {}).items() if w in p1}
@@ -444,7 +582,7 @@ def write_arpa(
         # Below the domain's own counts: the generic pairs, then the unigrams.
         for w in nexts.keys() | pairs.keys():
             lower = (1.0 - g) * p1[w] + g * pairs.get(w, 0.0)
-            p2[(v, w)] = keep * nexts[w] / max(total, 1) + (1.0 - keep) * lower
+            p2[(v, w)] = keep * nexts.get(w, 0.0) / max(total, 1) + (1.0 - keep) * lower
         bow1[v] = (1.0 - keep) * (1.0 - g)
     p3: dict[tuple[str, ...], float] = {}
     bow2: dict[tuple[str, ...], float] = {}
@@ -474,18 +612,18 @@ def write_arpa(
 
 
 def _unigrams(
-    counts: Counter[str], extra: set[str], generic: Mapping[str, float], weight: float
+    counts: Mapping[str, float], extra: set[str], generic: Mapping[str, float], weight: float
 ) -> dict[str, float]:
     """Witten-Bell unigrams over the domain's words (uniform below), mixed with ``generic``."""
     vocabulary = set(counts) | extra
     total, distinct = sum(counts.values()), len(counts)
     uniform = 1.0 / len(vocabulary)
-    domain = {w: (counts[w] + distinct * uniform) / (total + distinct) for w in vocabulary}
+    domain = {w: (counts.get(w, 0.0) + distinct * uniform) / (total + distinct) for w in vocabulary}
     words = vocabulary | set(generic)
     return {w: (1.0 - weight) * domain.get(w, 0.0) + weight * generic.get(w, 0.0) for w in words}
 
 
-def _keep(nexts: Counter[str], ceiling: float) -> float:
+def _keep(nexts: Mapping[str, float], ceiling: float) -> float:
     """Witten-Bell's weight on a history's own counts, capped to leave the back-off floor."""
     total = sum(nexts.values())
     return min(total / (total + len(nexts)), ceiling)
@@ -527,6 +665,9 @@ def _cache_key(
     mix: GenericMix,
     dictionary: Path,
     pronunciations: Mapping[str, str],
+    *,
+    expected: Mapping[str, list[list[str]]],
+    bias: float,
 ) -> str:
     digest = hashlib.sha256()
     stat = dictionary.stat()
@@ -538,6 +679,8 @@ def _cache_key(
     digest.update(b"\x00" + " ".join(extra).encode())
     if pronunciations:  # absent from older keys: their caches stay valid
         digest.update(b"\x00" + json.dumps(pronunciations).encode())
+    if expected:  # likewise
+        digest.update(b"\x00" + json.dumps([bias, sorted(expected.items())]).encode())
     return digest.hexdigest()[:16]
 
 

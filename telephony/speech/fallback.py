@@ -14,6 +14,8 @@ fails, the next one (the retried primary or the fallback) gets those frames
 first, then the live audio: the words the caller said while the session
 was failing are recognised, not lost. Audio that arrives while the next
 engine starts waits in the session's queue, so nothing is dropped either.
+What the call expects (:meth:`FallbackSTT.expect`) goes to the engine serving
+it, and to the next one as it takes over, so a switch keeps the bias.
 The tap pulls from the session's audio in a task of its own, shielded from
 the engines' cancellation: cancelling a task blocked in an async
 generator's ``__anext__`` would finish that generator, and the call's
@@ -45,11 +47,13 @@ from typing import Literal
 from telephony.speech.base import (
     AudioFrame,
     CallInfo,
+    Expectation,
     ProviderError,
     SpeechToText,
     TextToSpeech,
     Transcript,
 )
+from telephony.speech.expectation import ExpectationBoard
 from telephony.wire.codec import SAMPLE_RATE
 
 __all__ = [
@@ -189,9 +193,18 @@ class FallbackSTT:
         self.replay_ms = replay_ms
         self.on_failover = on_failover
         self.name = f"{primary.name}/{fallback.name}"
+        self._board = ExpectationBoard()
+        self._serving: dict[str, SpeechToText] = {}  # call -> the engine transcribing it
 
     def __repr__(self) -> str:
         return f"FallbackSTT({self.primary!r}, {self.fallback!r}, retries={self.retries})"
+
+    def expect(self, call: CallInfo, expectation: Expectation | None) -> None:
+        """Tell the engine serving ``call`` what its next turn is expected to be."""
+        self._board.expect(call.call_sid, expectation)
+        engine = self._serving.get(call.call_sid)
+        if engine is not None:
+            _tell(engine, call, expectation)
 
     async def warm_up(self, decoders: int = 1) -> None:
         """Warm whichever engine needs it (the offline fallback loads models)."""
@@ -210,8 +223,12 @@ class FallbackSTT:
         """
         tap = _AudioTap(audio, self.replay_ms)
         engine, failures = self.primary, 0
+        listening = self._board.open(call.call_sid)
         try:
             while True:
+                # Before it starts: an engine keeps what a call expects until it does.
+                self._serving[call.call_sid] = engine
+                _tell(engine, call, listening.expectation)
                 try:
                     async with contextlib.aclosing(
                         engine.transcribe(tap.frames(), call=call)
@@ -230,6 +247,9 @@ class FallbackSTT:
                     replay_ms = tap.rewind()
                     self._switched(call, exc, retry, replay_ms)
         finally:
+            if self._serving.get(call.call_sid) is engine:
+                del self._serving[call.call_sid]
+            self._board.close(call.call_sid, listening)
             await tap.aclose()
 
     def _switched(self, call: CallInfo, exc: ProviderError, retry: bool, replay_ms: int) -> None:
@@ -255,6 +275,13 @@ class FallbackSTT:
                     time.monotonic(),
                 )
             )
+
+
+def _tell(engine: SpeechToText, call: CallInfo, expectation: Expectation | None) -> None:
+    """Pass an expectation to an engine that takes one (others have no ``expect``)."""
+    expect = getattr(engine, "expect", None)
+    if expect is not None:
+        expect(call, expectation)
 
 
 class FallbackTTS:

@@ -50,15 +50,40 @@ Decisions, each measured:
 A domain language model, dictionary, grammar or key phrase goes in through
 :class:`PocketsphinxConfig`; :func:`~telephony.speech.dictionary.prune_dictionary`
 writes a dictionary restricted to a vocabulary.
+
+What the next turn is expected to be (:meth:`PocketsphinxSTT.expect`, after
+every agent reply) picks the language model of the caller's next utterance.
+A domain configuration holds, beside the flow's model, one model per kind of
+answer (yes/no, day, time, number, digits, choice, name: the flow's corpus
+with that kind's answers weighted in, :mod:`telephony.speech.domain_lm`),
+each a named search in every decoder; a step with hints gets its own model,
+built on a decode thread the first time a step asks with them (~0.1 s of
+CPU; at most :data:`MAX_HINT_MODELS` kept, in memory only). At the start
+of an utterance the decode thread activates the best search the decoder
+has (``activate_search``: well under a microsecond), so the switch never
+lands mid-utterance and never costs the event loop. Each model is loaded
+once per process and shared by the decoders (~2 MB each, ~13 MB for the
+seven kinds); a search costs a decoder ~2.3 MB and a few ms to add (hint
+searches: at most :data:`MAX_HINT_SEARCHES` per decoder, the least recently
+used removed). Measured (``bench/bench_expect.py``, clinic corpus, other
+work running): a decoder with the seven kind searches takes 23.5 MB instead
+of 7.5 MB and 80-140 ms instead of 25-40 ms to create (so :meth:`warm_up`
+matters more); ``expect()`` takes ~1 us on the loop, choosing and
+activating a search ~0.2 us. Against a grammar per kind with a word loop
+for anything else (JSGF), the alternative: that decoded at 0.8-11 x real
+time (50-400 loop words, vs 0.03 x) and garbled the requests it was meant
+to keep ("can i talk cook person"), so it was not taken.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import tempfile
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -66,7 +91,7 @@ from collections.abc import (
     Iterable,
     Mapping,
 )
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -74,12 +99,29 @@ from typing import Any, TypeVar
 import numpy as np
 import pocketsphinx
 
-from telephony.speech.base import AudioFrame, CallInfo, ProviderError, Transcript
-from telephony.speech.domain_lm import DOMAIN_DECODER_OPTIONS, build_domain_model
+from telephony.speech.base import AudioFrame, CallInfo, Expectation, ProviderError, Transcript
+from telephony.speech.domain_lm import (
+    DEFAULT_BIAS,
+    DOMAIN_DECODER_OPTIONS,
+    DomainModel,
+    build_domain_model,
+    build_expected_model,
+)
+from telephony.speech.expectation import (
+    HINTS_PREFIX,
+    KIND_SEARCHES,
+    ExpectationBoard,
+    Listening,
+    answers,
+    kind_answers,
+    searches_for,
+)
 from telephony.wire.codec import SAMPLE_RATE, Rebuffer, Resampler, rms_dbfs
 
 __all__ = [
     "DECODER_SAMPLE_RATE",
+    "MAX_HINT_MODELS",
+    "MAX_HINT_SEARCHES",
     "TELEPHONE_CMN_PRIOR",
     "PocketsphinxConfig",
     "PocketsphinxSTT",
@@ -93,6 +135,9 @@ _MAX_PIECE_SAMPLES = DECODER_SAMPLE_RATE * 40 // 1000  # 40 ms per process_raw: 
 _MAX_CUT_DB = 12.0  # loud lines are turned down at most this much (boost is config.max_gain_db)
 _INT16_MIN, _INT16_MAX = -32768, 32767
 _DECODE_THREADS = 4  # the decoder holds the GIL, so more threads add queueing, not speed
+MAX_HINT_SEARCHES = 8  # per decoder (~2.3 MB each); steps with hints are few in a flow
+MAX_HINT_MODELS = 32  # per process (~2 MB each): a flow may ask with new hints every call
+_DEFAULT_SEARCH = "_default"  # pocketsphinx's name for the search the decoder was created with
 
 # Initial cepstral mean for 8 kHz telephone speech upsampled with "QQ": the
 # decoder's live CMN after 24 utterances of Piper speech (12 sentences that are
@@ -136,6 +181,10 @@ class PocketsphinxConfig:
         partial_interval_ms: Least audio between two partial transcripts.
         options: Further decoder parameters by pocketsphinx name
             (e.g. ``{"beam": 1e-60}``); these win over the fields above.
+        searches: Expectation models by name (``yes_no``, ...), each added
+            to every decoder as a search (see the module doc).
+        domain: The domain model the expectation models come from; steps
+            with hints get models of its corpus (``None``: kinds only).
     """
 
     hmm: Path | None = None
@@ -155,6 +204,8 @@ class PocketsphinxConfig:
     batch_ms: int = 100
     partial_interval_ms: int = 200
     options: Mapping[str, _DecoderOption] = field(default_factory=dict)
+    searches: Mapping[str, Path] = field(default_factory=dict)
+    domain: DomainModel | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         searches = [name for name in ("lm", "jsgf", "keyphrase") if getattr(self, name)]
@@ -172,20 +223,37 @@ class PocketsphinxConfig:
         cache_dir: Path,
         words: Iterable[str] = (),
         pronunciations: Mapping[str, str] | None = None,
+        expectations: bool = True,
+        bias: float = DEFAULT_BIAS,
         **settings: Any,
     ) -> PocketsphinxConfig:
         """A configuration with a language model built from ``corpus`` (sentences callers say).
 
         Built by :mod:`telephony.speech.domain_lm`, or found in ``cache_dir`` (``var/asr``):
-        blocking, ~0.8 s once per corpus, ~10 ms cached. ``words`` and
-        ``pronunciations`` (``word -> phones``) extend the vocabulary and the
-        dictionary. ``settings``: other fields.
+        blocking, ~1.5 s once per corpus (~0.8 s without ``expectations``),
+        ~10 ms cached. ``words`` and ``pronunciations`` (``word -> phones``)
+        extend the vocabulary and the dictionary. ``expectations``: also the
+        model of each kind of answer, for :meth:`PocketsphinxSTT.expect`,
+        the answers making up ``bias`` of its sentences. ``settings``: other fields.
         """
+        kinds = {kind: kind_answers(kind) for kind in KIND_SEARCHES} if expectations else None
         model = build_domain_model(
-            corpus, cache_dir=cache_dir, words=words, pronunciations=pronunciations
+            corpus,
+            cache_dir=cache_dir,
+            words=words,
+            pronunciations=pronunciations,
+            expectations=kinds,
+            bias=bias,
         )
         options = {**DOMAIN_DECODER_OPTIONS, **settings.pop("options", {})}
-        return cls(lm=model.lm, dictionary=model.dictionary, options=options, **settings)
+        return cls(
+            lm=model.lm,
+            dictionary=model.dictionary,
+            options=options,
+            searches=model.searches,
+            domain=model if expectations else None,
+            **settings,
+        )
 
     def make_endpointer(self) -> pocketsphinx.Endpointer:
         """A new endpointer for 8 kHz audio with these settings.
@@ -223,47 +291,192 @@ class PocketsphinxConfig:
         return options
 
 
+@dataclass(eq=False)
+class _PooledDecoder:
+    """A decoder and the hint searches it holds, least recently used first."""
+
+    decoder: pocketsphinx.Decoder
+    hint_searches: OrderedDict[str, None] = field(default_factory=OrderedDict)
+
+
 class _DecoderPool:
     """Idle decoders of one configuration, shared by all calls in the process.
 
     A decoder's cepstral mean is reset when it is handed out, so a reused one
-    behaves like a new one.
+    behaves like a new one. The pool also holds the expectation models, loaded
+    once and shared by its decoders, and the builds of hint models.
     """
 
-    def __init__(self, options: dict[str, _DecoderOption], max_idle: int) -> None:
+    def __init__(
+        self,
+        options: dict[str, _DecoderOption],
+        max_idle: int,
+        searches: Mapping[str, Path],
+        domain: DomainModel | None,
+    ) -> None:
         self._options = options
         self._max_idle = max_idle
-        self._idle: list[pocketsphinx.Decoder] = []
+        self._searches = dict(searches)
+        self._domain = domain
+        self._idle: list[_PooledDecoder] = []
         self._initial_cmn = ""  # a new decoder's cepstral mean, as get_cmn() shows it
+        self._models: dict[str, pocketsphinx.NGramModel] = {}  # loaded, by search name
+        self._builds: OrderedDict[str, Future[Path]] = OrderedDict()  # hint models, LRU first
+        self._hints_tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()
 
-    def take_idle(self) -> pocketsphinx.Decoder | None:
+    def take_idle(self) -> _PooledDecoder | None:
         with self._lock:
-            decoder = self._idle.pop() if self._idle else None
-        if decoder is not None:
+            pooled = self._idle.pop() if self._idle else None
+        if pooled is not None:
             try:
-                decoder.set_cmn(self._initial_cmn)
+                pooled.decoder.set_cmn(self._initial_cmn)
             except (RuntimeError, ValueError) as exc:
                 raise ProviderError(_PROVIDER, f"cannot reset decoder: {exc}") from exc
-        return decoder
+        return pooled
 
-    def create(self) -> pocketsphinx.Decoder:
-        """Load a new decoder (blocking, ~0.26 s holding the GIL with the defaults)."""
+    def create(self) -> _PooledDecoder:
+        """Load a new decoder with its searches (blocking, holding the GIL: ~0.26 s
+        with the generic model, 80-140 ms with a domain model and its kind models)."""
         try:
             decoder = pocketsphinx.Decoder(**self._options)
-        except (RuntimeError, ValueError) as exc:
+            for name, path in self._searches.items():
+                decoder.add_lm(name, self._model(name, path, decoder))
+        except (RuntimeError, ValueError, OSError) as exc:
             raise ProviderError(_PROVIDER, f"cannot create decoder: {exc}") from exc
         self._initial_cmn = decoder.get_cmn()
-        return decoder
+        return _PooledDecoder(decoder)
 
-    def give_back(self, decoder: pocketsphinx.Decoder) -> None:
+    def give_back(self, pooled: _PooledDecoder) -> None:
         with self._lock:
             if len(self._idle) < self._max_idle:
-                self._idle.append(decoder)
+                self._idle.append(pooled)
 
     @property
     def idle(self) -> int:
         return len(self._idle)
+
+    @property
+    def biased(self) -> bool:
+        """Whether this configuration has expectation models at all."""
+        return bool(self._searches)
+
+    def _model(
+        self, name: str, path: Path, decoder: pocketsphinx.Decoder
+    ) -> pocketsphinx.NGramModel:
+        """A model loaded once per process (~20 ms), in the decoders' own log base."""
+        with self._lock:
+            model = self._models.get(name)
+        if model is None:
+            model = pocketsphinx.NGramModel(decoder.config, decoder.get_logmath(), str(path))
+            with self._lock:
+                model = self._models.setdefault(name, model)
+        return model
+
+    def prepare(self, expectation: Expectation | None) -> list[Future[Path]]:
+        """Start building the hint model an expectation names, if it is new (non-blocking).
+
+        Returns the builds it names, started now or before. At most
+        :data:`MAX_HINT_MODELS` are kept, the least recently asked for
+        dropped first (a decoder keeps what it holds; asked again, it is rebuilt).
+        """
+        domain = self._domain
+        if expectation is None or domain is None:
+            return []
+        builds = []
+        for name in searches_for(expectation):
+            if not name.startswith(HINTS_PREFIX):
+                continue
+            with self._lock:
+                build = self._builds.get(name)
+                if build is None:
+                    path = self._hint_dir() / f"{name}.lm"
+                    build = _executor().submit(
+                        build_expected_model, domain, answers(expectation), path
+                    )
+                    self._builds[name] = build
+                    build.add_done_callback(functools.partial(self._built, name))
+                self._builds.move_to_end(name)
+                while len(self._builds) > MAX_HINT_MODELS:
+                    dropped, _ = self._builds.popitem(last=False)
+                    self._models.pop(dropped, None)
+            builds.append(build)
+        return builds
+
+    def _hint_dir(self) -> Path:
+        """Where hint models wait to be loaded (each file is deleted once it is)."""
+        if self._hints_tmp is None:
+            self._hints_tmp = tempfile.TemporaryDirectory(prefix="dialgraph-expect-")
+        return Path(self._hints_tmp.name)
+
+    def _built(self, name: str, build: Future[Path]) -> None:
+        error = None if build.cancelled() else build.exception()
+        if build.cancelled() or error is not None:
+            logger.warning("expectation model %s could not be built: %r", name, error)
+            with self._lock:
+                if self._builds.get(name) is build:
+                    del self._builds[name]  # the next expect() tries again
+        else:
+            logger.info("expectation model %s built", name)
+
+    def _hint_model(
+        self, name: str, decoder: pocketsphinx.Decoder
+    ) -> pocketsphinx.NGramModel | None:
+        """A built hint model, loaded (its file then deleted); ``None`` until it is built."""
+        with self._lock:
+            model = self._models.get(name)
+            build = self._builds.get(name)
+        if model is not None or build is None or not build.done() or build.cancelled():
+            return model
+        if build.exception() is not None:
+            return None
+        with self._load_lock:  # one thread loads and deletes the file
+            with self._lock:
+                model = self._models.get(name)
+            if model is None:
+                path = build.result()
+                model = pocketsphinx.NGramModel(decoder.config, decoder.get_logmath(), str(path))
+                path.unlink(missing_ok=True)
+                with self._lock:
+                    if self._builds.get(name) is build:  # not dropped meanwhile
+                        self._models[name] = model
+        return model
+
+    def activate(self, pooled: _PooledDecoder, wanted: tuple[str, ...]) -> str:
+        """Switch ``pooled`` to the first of ``wanted`` it can decode with (decode thread).
+
+        A hint model built since the decoder last asked is added to it first
+        (~3 ms, once; its first use in the process also loads it, ~20 ms);
+        one that cannot be loaded is skipped with a warning. Returns the
+        search's name; ``""`` for the flow's own model.
+        """
+        decoder = pooled.decoder
+        for name in wanted:
+            if name in self._searches:
+                decoder.activate_search(name)
+                return name
+            if name in pooled.hint_searches:
+                pooled.hint_searches.move_to_end(name)
+                decoder.activate_search(name)
+                return name
+            try:
+                model = self._hint_model(name, decoder)
+                if model is None:
+                    continue
+                decoder.add_lm(name, model)
+            except (RuntimeError, ValueError, OSError) as exc:
+                logger.warning("expectation model %s not used: %s", name, exc)
+                continue
+            decoder.activate_search(name)
+            pooled.hint_searches[name] = None
+            if len(pooled.hint_searches) > MAX_HINT_SEARCHES:
+                oldest, _ = pooled.hint_searches.popitem(last=False)
+                decoder.remove_search(oldest)
+            return name
+        if decoder.current_search() != _DEFAULT_SEARCH:
+            decoder.activate_search()
+        return ""
 
 
 _POOLS: dict[tuple[tuple[str, str], ...], _DecoderPool] = {}
@@ -273,11 +486,12 @@ _EXECUTOR: ThreadPoolExecutor | None = None
 
 def _pool_for(config: PocketsphinxConfig, max_idle: int) -> _DecoderPool:
     options = config.decoder_options()
-    key = tuple(sorted((name, repr(value)) for name, value in options.items()))
+    searches = {f"search:{name}": str(path) for name, path in config.searches.items()}
+    key = tuple(sorted((name, repr(value)) for name, value in {**options, **searches}.items()))
     with _POOLS_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
-            pool = _POOLS[key] = _DecoderPool(options, max_idle)
+            pool = _POOLS[key] = _DecoderPool(options, max_idle, config.searches, config.domain)
     return pool
 
 
@@ -296,9 +510,11 @@ def _executor() -> ThreadPoolExecutor:
 
 @dataclass(frozen=True, slots=True)
 class _Start:
-    """Decode step: a new utterance begins; its audio is to be multiplied by ``gain``."""
+    """Decode step: a new utterance begins; its audio is to be multiplied by ``gain``,
+    and decoded with the first of ``searches`` the decoder has (none: the flow's model)."""
 
     gain: float
+    searches: tuple[str, ...] = ()
 
 
 _END = None  # decode step: the utterance is over
@@ -312,16 +528,27 @@ class _CallRecognizer:
     :meth:`take_steps`; a decode thread runs :meth:`run` on those steps
     (start, speech bytes, end). They never overlap for one call, and ``lock``
     keeps the decoder from being returned to the pool while a decode thread
-    still holds it.
+    still holds it. What the call expects is read when an utterance starts,
+    on the loop side, and goes to the decode thread with the start.
     """
 
-    def __init__(self, decoder: pocketsphinx.Decoder, config: PocketsphinxConfig) -> None:
-        self.decoder = decoder
+    def __init__(
+        self,
+        pooled: _PooledDecoder,
+        config: PocketsphinxConfig,
+        pool: _DecoderPool,
+        listening: Listening,
+    ) -> None:
+        self.pooled = pooled
+        self.decoder = pooled.decoder
         self.lock = threading.Lock()
         self.in_utterance = False  # decoder side: start_utt called, end_utt not yet
         self.broken = False
         self.utterances = 0
+        self.biased = 0  # utterances decoded with an expectation model
         self._config = config
+        self._pool = pool
+        self._listening = listening
         self._endpointer = config.make_endpointer()
         # Loop side. The endpointer hands speech out one window at a time,
         # delayed by its decision window; the windows that made it decide
@@ -380,7 +607,8 @@ class _CallRecognizer:
     def _add_speech(self, speech: bytes, *, ended: bool) -> None:
         if not self._open:
             self._open = True
-            self._steps.append(_Start(self._onset_gain()))
+            wanted = searches_for(self._listening.expectation) if self._pool.biased else ()
+            self._steps.append(_Start(self._onset_gain(), wanted))
         if speech:
             self._steps.append(speech)
             self._pending_bytes += len(speech)
@@ -410,7 +638,7 @@ class _CallRecognizer:
             try:
                 for step in steps:
                     if isinstance(step, _Start):
-                        self._start_utterance(step.gain)
+                        self._start_utterance(step)
                     elif step is _END:
                         final = self._finish_utterance()
                         if final is not None:
@@ -425,10 +653,13 @@ class _CallRecognizer:
                 raise ProviderError(_PROVIDER, f"decoding failed: {exc}") from exc
         return results
 
-    def _start_utterance(self, gain: float) -> None:
+    def _start_utterance(self, start: _Start) -> None:
+        # Between utterances, so an expectation never changes one in progress.
+        if self._pool.biased and self._pool.activate(self.pooled, start.searches):
+            self.biased += 1
         self.decoder.start_utt()
         self.in_utterance = True
-        self._gain = gain
+        self._gain = start.gain
         self._since_partial = 0
         self._last_text = ""
         self._sent_partial = False
@@ -489,6 +720,8 @@ class PocketsphinxSTT:
 
     One instance serves every call; each ``transcribe`` takes a decoder from
     a per-process pool and returns it when the call's audio ends.
+    :meth:`expect` biases a call's next utterances towards the answers a
+    step expects (with a domain configuration; otherwise it is kept and unused).
 
     Args:
         config: Model, search and endpointing settings (default: the
@@ -502,6 +735,7 @@ class PocketsphinxSTT:
     def __init__(self, config: PocketsphinxConfig | None = None, *, max_idle: int = 4) -> None:
         self.config = config or PocketsphinxConfig()
         self._pool = _pool_for(self.config, max_idle)
+        self._board = ExpectationBoard()
 
     def __repr__(self) -> str:
         return f"PocketsphinxSTT({self.config!r})"
@@ -518,8 +752,30 @@ class PocketsphinxSTT:
         do this at start-up, not during calls.
         """
         made = [await self._run(self._pool.create) for _ in range(decoders - self._pool.idle)]
-        for decoder in made:
-            self._pool.give_back(decoder)
+        for pooled in made:
+            self._pool.give_back(pooled)
+
+    def expect(self, call: CallInfo, expectation: Expectation | None) -> None:
+        """What ``call``'s next turn is expected to be, from its next utterance on.
+
+        Cheap (event loop): a step with hints that no step asked with before
+        starts its model's build on a decode thread; until it is ready the
+        kind's model serves.
+        """
+        self._board.expect(call.call_sid, expectation)
+        if self._pool.biased:
+            self._pool.prepare(expectation)
+
+    async def prepare(self, expectation: Expectation | None) -> None:
+        """Build the model a step with hints needs now, instead of on first use.
+
+        For steps known in advance (start-up, tests, benchmarks); a failed
+        build is logged and the kind's model serves, as in a call.
+        """
+        if self._pool.biased:
+            for build in self._pool.prepare(expectation):
+                with contextlib.suppress(Exception):
+                    await asyncio.wrap_future(build)
 
     async def transcribe(
         self, audio: AsyncIterable[AudioFrame], *, call: CallInfo
@@ -534,8 +790,15 @@ class PocketsphinxSTT:
         Raises:
             ProviderError: The decoder could not be created or failed.
         """
-        decoder = self._pool.take_idle() or await self._run(self._pool.create)
-        recognizer = _CallRecognizer(decoder, self.config)
+        listening = self._board.open(call.call_sid)
+        try:
+            pooled = self._pool.take_idle()
+            if pooled is None:
+                pooled = await self._run(self._pool.create)
+        except BaseException:
+            self._board.close(call.call_sid, listening)
+            raise
+        recognizer = _CallRecognizer(pooled, self.config, self._pool, listening)
         try:
             async for frame in audio:
                 if recognizer.feed(frame.pcm):
@@ -545,9 +808,13 @@ class PocketsphinxSTT:
                 for transcript in await self._run(recognizer.run, recognizer.take_steps()):
                     yield transcript
             logger.debug(
-                "[%s] audio ended after %d utterances", call.call_sid, recognizer.utterances
+                "[%s] audio ended after %d utterances (%d with an expectation model)",
+                call.call_sid,
+                recognizer.utterances,
+                recognizer.biased,
             )
         finally:
+            self._board.close(call.call_sid, listening)
             self._release(recognizer)
 
     def _release(self, recognizer: _CallRecognizer) -> None:
@@ -557,7 +824,7 @@ class PocketsphinxSTT:
             recognizer.lock.release()
             if not busy:
                 if not recognizer.broken:
-                    self._pool.give_back(recognizer.decoder)
+                    self._pool.give_back(recognizer.pooled)
                 return
         # A decode thread still holds the decoder, or an utterance is open
         # (end_utt costs CPU): finish in the background.
@@ -566,7 +833,7 @@ class PocketsphinxSTT:
 
     def _abandon(self, recognizer: _CallRecognizer) -> None:
         if recognizer.abandon():
-            self._pool.give_back(recognizer.decoder)
+            self._pool.give_back(recognizer.pooled)
 
     @staticmethod
     async def _run(function: Callable[..., _T], *args: Any) -> _T:
