@@ -8,7 +8,7 @@ side of that, pure (no engine, no I/O):
 
 - :func:`answers`: the sentences a caller gives to a kind of question ("yes
   please", "next tuesday", "half past ten", "five five one oh three"), and
-  to a step's own hints ("doctor nguyen", "with doctor nguyen"). The offline
+  to a step's own hints ("doctor okafor", "with doctor okafor"). The offline
   recogniser builds one language model per kind at start-up from the
   flow's corpus plus these answers, weighted (:mod:`telephony.speech.domain_lm`),
   and one per set of hints the first time a step asks with them.
@@ -260,7 +260,7 @@ def _kind_answers(kind: str) -> tuple[str, ...]:
 
 
 def hint_phrase(hint: str) -> str:
-    """A hint as the recogniser writes it: "Dr. Nguyen" -> "doctor nguyen", "9:30" in words."""
+    """A hint as the recogniser writes it: "Dr. Okafor" -> "doctor okafor", "9:30" in words."""
     said = speakable(_BARE_CLOCK.sub(_say_clock, hint)).lower()
     said = re.sub(r"\bdr\b\.?", "doctor", said)
     if said.endswith(".") and not re.search(r"\b[a-z]\.[a-z]\.$", said):

@@ -65,7 +65,7 @@ lands mid-utterance and never costs the event loop. Each model is loaded
 once per process and shared by the decoders (~2 MB each, ~13 MB for the
 seven kinds); a search costs a decoder ~2.3 MB and a few ms to add (hint
 searches: at most :data:`MAX_HINT_SEARCHES` per decoder, the least recently
-used removed). Measured (``bench/bench_expect.py``, clinic corpus, other
+used removed). Measured (``bench/bench_expect.py``, a bundled flow's corpus, other
 work running): a decoder with the seven kind searches takes 23.5 MB instead
 of 7.5 MB and 80-140 ms instead of 25-40 ms to create (so :meth:`warm_up`
 matters more); ``expect()`` takes ~1 us on the loop, choosing and
