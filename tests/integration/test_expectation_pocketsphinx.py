@@ -3,10 +3,13 @@
 Callers are synthesised at test time and put through the eval's phone line
 (clean here), and each utterance is decoded twice from the same audio,
 without and with the step's expectation, so the difference is the bias
-alone. The misheard answers are eSpeak NG's (US English), the voice least
-like the agent's: six renditions of each gave the flow's own model 0/6
-(``"you can quickly"``, ``"oh"``) and the yes/no model 6/6. The request for
-a person is Piper's, which the flow's model hears word for word.
+alone. The answers are eSpeak NG's (US English), the voice least like the
+agent's: the flow's own model mostly mishears them (``"you can quickly"``,
+``"oh"``), the yes/no model hears them. eSpeak NG's output varies by a few
+bytes run to run and now and then the flow's model hears one right too
+(``"yet conflict please"`` still reads as a yes), so what it heard is
+printed, not asserted: the test holds the biased reading to the answer. The
+request for a person is Piper's, which the flow's model hears word for word.
 ``bench/bench_expect.py`` has the figures over many answers, voices and lines.
 """
 
@@ -75,7 +78,6 @@ async def test_an_answer_the_flow_model_mishears_comes_through_when_a_yes_or_no_
     free = await heard(stt, None, answer, audio)
     biased = await heard(stt, YES_NO, answer, audio)
     print(f"\n{answer!r}: without {free!r}, with a yes/no expected {biased!r}")
-    assert yes_or_no(free) != meaning, "the flow's own model hears it: pick another answer"
     assert yes_or_no(biased) == meaning
 
 
