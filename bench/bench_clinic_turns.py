@@ -1,12 +1,13 @@
 """The real clinic graph's cost per caller turn, at turn 1 and turn 200.
 
-One long call to the Riverside Family Clinic receptionist on the offline
-``local`` model, through exactly what the phone service runs: the compiled
+One long call to the Riverside Family Clinic receptionist (the explicit
+graph, no chat model), through exactly what the phone service runs: the compiled
 graph with the SQLite checkpointer and store (``open_flow_agents``), the
 ``GraphAgent`` runner, the message window, the transcript and checkpoint
-pruning after every turn. The caller cycles through questions that each take
-a tool call (hours, parking, prices, availability...), so every turn is a
-full agent -> tools -> agent run.
+pruning after every turn. The caller cycles through questions (hours,
+parking, prices, insurance) and availability, which takes a tool call, so
+turns are understand -> answer -> tools -> report runs and
+understand -> collect -> check_availability -> tools -> report runs.
 
 Printed (ms, min / median over the calls, and past turn 1 over the ten turns
 ending at the one shown):
@@ -84,7 +85,7 @@ def db_bytes(path: Path) -> int:
 
 
 async def main_async(turns: int, calls: int) -> None:
-    print(f"clinic graph, local model, SQLite: {calls} call(s) of {turns} turns each")
+    print(f"clinic graph (no chat model), SQLite: {calls} call(s) of {turns} turns each")
     results = []
     sizes, transcripts = [], []
     for call in range(calls):

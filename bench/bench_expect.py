@@ -45,7 +45,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from bench.bench_speech import digits_of, recognise, word_errors, words_of
-from graphs.voice_agent import vocabulary
+from graphs.clinic import vocabulary
 from spoken.days import parse_day
 from spoken.times import parse_time
 from telephony.eval.line import PhoneLine

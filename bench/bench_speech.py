@@ -7,7 +7,7 @@ Prints figures, never pass/fail:
   phrases and more clinic phrases), spoken by two synthetic voices -- Piper as
   the agent speaks (pitch 1.0) and as the softphone's caller (pitch 1.15) --
   through G.711 mu-law at 8 kHz, for the generic model and the domain model
-  built from ``graphs/voice_agent/vocabulary.py``: per utterance min / median
+  built from ``graphs/clinic/vocabulary.py``: per utterance min / median
   / max and the aggregate (errors / reference words);
 - what out-of-domain sentences come out as;
 - digit error on ten spoken numbers (:data:`DIGIT_PHRASES`: phone numbers
@@ -47,7 +47,7 @@ import pocketsphinx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from graphs.voice_agent import vocabulary
+from graphs.clinic import vocabulary
 from telephony.softphone import CALLER_PITCH, Say, load_script
 from telephony.speech.base import AudioFrame, CallInfo
 from telephony.speech.domain_lm import DOMAIN_DECODER_OPTIONS, GenericMix, build_domain_model
@@ -55,7 +55,7 @@ from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT
 from telephony.wire.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE, rms_dbfs, ulaw_silence
 from telephony.wire.codec import ulaw_to_pcm as _ulaw_to_pcm
 
-DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "graphs/voice_agent/demo.toml"
+DEMO_SCRIPT = Path(__file__).resolve().parent.parent / "graphs/clinic/demo.toml"
 MORE_CLINIC_PHRASES = (
     "Hi, I'd like to make an appointment with Doctor Patel.",
     "Do you have anything free on Friday morning?",

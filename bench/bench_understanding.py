@@ -1,7 +1,7 @@
 """How well and how fast the bundled flows' offline understanding reads recognised speech.
 
 The clinic's and the helpdesk's rules, each as the understanding step runs
-them (``graphs/voice_agent/meaning.py``, ``graphs/helpdesk/meaning.py``:
+them (``graphs/clinic/meaning.py``, ``graphs/helpdesk/meaning.py``:
 ``RULES.read``), on tables of caller turns written the way a phone
 recogniser writes them: lower case, numbers as words, key words misheard
 ("doctor when", "outtage", "rooter", "bye" as "by"), and the failure classes
@@ -33,10 +33,10 @@ from functools import partial
 from typing import Any
 
 from dialgraph import CallerTurn, Expect, RuleUnderstander, Understanding
+from graphs.clinic import meaning as clinic
+from graphs.clinic import nlu
 from graphs.helpdesk import intents as helpdesk_intents
 from graphs.helpdesk import meaning as helpdesk
-from graphs.voice_agent import meaning as clinic
-from graphs.voice_agent import nlu
 
 TODAY = dt.date(2026, 12, 3)  # a Thursday
 REPEAT = 20  # readings of each turn for its time; the median of them is its cost
@@ -326,7 +326,7 @@ def _helpdesk_alone(case: Case) -> object:
 
 def main() -> None:
     print("Offline understanding of recognised speech (the understanding step's rules)")
-    report("clinic (graphs/voice_agent/meaning.py)", CLINIC, clinic.RULES, _clinic_alone)
+    report("clinic (graphs/clinic/meaning.py)", CLINIC, clinic.RULES, _clinic_alone)
     report("helpdesk (graphs/helpdesk/meaning.py)", HELPDESK, helpdesk.RULES, _helpdesk_alone)
 
 

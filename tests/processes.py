@@ -84,7 +84,7 @@ def server_env(directory: Path, port: int, settings: Mapping[str, str]) -> dict[
         "DIALGRAPH_VAR_DIR": str(directory / f"var-{port}"),
         # The servers run in a scratch directory (no .env, no langgraph.json to look
         # an id up in): name the bundled clinic flow by its module.
-        "DIALGRAPH_GRAPH": "graphs.voice_agent.graph:graph",
+        "DIALGRAPH_GRAPH": "graphs.clinic.graph:graph",
         **settings,
     }
 

@@ -2,7 +2,7 @@
 
 Tools never import the graph package (``graphs -> tools``, not the other
 way), so the context is read structurally: any object with the attributes of
-``graphs.voice_agent.context.Context`` (or a mapping, or nothing at all, as in
+``graphs.clinic.context.Context`` (or a mapping, or nothing at all, as in
 a bare ``ToolNode`` test) works, with the contract's defaults filling gaps.
 """
 

@@ -73,26 +73,27 @@ from dialgraph import (
     last_caller_turn,
     requested_actions,
 )
-from graphs.clinic import policy, replies
-from graphs.clinic.reading import heard_of, read_turn
-from graphs.clinic.replies import anything_else, ask, say, start
+from graphs.clinic import policy, replies, words
+from graphs.clinic.context import Context
+from graphs.clinic.greeting import greeting, name_on_file
+from graphs.clinic.nlu import FACT_TOPICS, Intent
+from graphs.clinic.reading import heard_from, nlu_expect
+from graphs.clinic.replies import anything_else, ask, expecting, say, start
 from graphs.clinic.results import after_tool
+from graphs.clinic.settings import phone
 from graphs.clinic.state import (
     EMPTY_SLOTS,
+    Heard,
     InputState,
     Request,
     Resume,
     Slots,
     State,
     Task,
+    slot_values,
 )
+from graphs.clinic.understanding import understander
 from graphs.runtime.events import TRANSFER_FAILED, event_name
-from graphs.voice_agent import _replies as words
-from graphs.voice_agent.context import Context
-from graphs.voice_agent.graph import _name_on_file  # the old flow's; moves here with it
-from graphs.voice_agent.graph import phone as clinic_phone
-from graphs.voice_agent.nlu import FACT_TOPICS, Intent
-from graphs.voice_agent.prompts import greeting
 from memory.store import CallerMemory
 from tools import CLINIC_TOOLS
 from tools._runtime import clinic_now
@@ -100,7 +101,7 @@ from tools.calendar import get_calendar
 
 __all__ = ["GRAPH_ID", "builder", "graph", "phone"]
 
-GRAPH_ID = "clinic_graph"  # its id in langgraph.json
+GRAPH_ID = "clinic"  # its id in langgraph.json
 MISSES_BEFORE_OFFER = 2  # turns in a row not understood before the front desk is offered
 MISSES_BEFORE_TRANSFER = 4  # still not understood while that offer is open: put them through
 MISSES_BEFORE_GOODBYE = 4  # ... and when the front desk cannot be reached: end politely
@@ -112,6 +113,7 @@ _SILENCE = re.compile(r"[(\[]?\s*silence\s*[)\]]?", re.IGNORECASE)  # "(silence)
 logger = logging.getLogger("dialgraph.graph")
 
 _LOOKUPS: tuple[Request, ...] = ("cancel", "reschedule", "my_appointments")
+_INTENTS = frozenset({None, *(intent.value for intent in Intent)})
 _Step = Literal[
     "transfer",
     "goodbye",
@@ -147,6 +149,8 @@ _NODE_FOR: dict[Request, _Step] = {
             "other_day",
             "which_time",
             "pick_appointment",
+            "value_ok",
+            "value_wrong",
         ),
         "collect",
     ),
@@ -202,7 +206,7 @@ async def greet(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         profile = await memory.get(ctx.caller)
         name = (profile or {}).get("name")
     if name is None and ctx.caller:
-        name = await _name_on_file(ctx)
+        name = await name_on_file(ctx)
     # The call's own clock (pinned in demos and evals), in the clinic's time zone.
     text = greeting(name, clinic_now(ctx.today, ctx.timezone).hour)
     return {
@@ -215,8 +219,13 @@ async def greet(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     }
 
 
-def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Read the caller's turn against what was asked: what it says, and what it asks for."""
+async def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Read the caller's turn against what was asked: what it says, and what it asks for.
+
+    The understanding step reads it (the clinic's rules, and the chat model
+    ``DIALGRAPH_MODEL`` names when the rules are unsure: see
+    :mod:`graphs.clinic.understanding`), with a confidence for every value.
+    """
     ctx = runtime.context
     today = ctx.today_date()
     update: dict[str, Any] = {
@@ -235,7 +244,11 @@ def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         turn["source"] == "speech" and (not spoken or _SILENCE.fullmatch(spoken))
     ):
         return {**update, "request": "silence"}  # asked again, not counted as a miss
-    heard = heard_of(read_turn(turn, today, state.stage))
+    reading = understander(ctx.model, nlu_expect(state.stage))
+    found = await reading.understand(turn, expecting=expecting(state.stage), today=today)
+    heard = heard_from(found)
+    if heard["intent"] not in _INTENTS:  # a model's word the clinic has no step for
+        heard["intent"] = None
     name = heard["slots"]["name"]
     if name and (state.stage in {"name", "name_on_booking"} or name != state.caller_name):
         update["caller_name"] = name
@@ -252,12 +265,54 @@ def understand(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
 
 
 # -- the booking details ----------------------------------------------------------
+_REASK: dict[str, tuple[str, Any]] = {
+    "appointment_type": (words.WHICH_TYPE, "type"),
+    "day": ("What day would you like?", "day"),
+    "time": ("What time would you like?", "time"),
+    "doctor": ("Which doctor would you like to see?", "doctor"),
+    "name": ("What name should I put the appointment under?", "name"),
+}
+"""The question asked again for a detail the caller said was misheard."""
+
+
 def collect(state: State) -> dict[str, Any]:
     """Apply the turn's details to the task (starting it if asked); ask where the turn
-    only picks the way on. The next step is ``route_next``'s."""
-    heard, request, stage = state.heard, state.request, state.stage
+    only picks the way on. The next step is ``route_next``'s.
+
+    A detail that was not clearly heard is kept but noted (``unsure``), and
+    confirmed before the task goes on; a no to that check clears it and asks
+    for it again.
+    """
+    heard = state.heard
     if heard is None:
         raise ValueError("collect runs after a turn that was heard")
+    if state.request == "value_ok":
+        return {"unsure": []}
+    if state.request == "value_wrong":
+        return _misheard(state, policy.to_confirm(state))
+    update = _collected(state, heard)
+    if "slots" in update:
+        kept = [] if "task" in update else state.unsure
+        before = EMPTY_SLOTS if "task" in update else state.slots
+        update["unsure"] = policy.still_unsure(kept, heard, before, update["slots"])
+    return update
+
+
+def _misheard(state: State, details: list[str]) -> dict[str, Any]:
+    """The caller said no to "Did you say ...?": clear what was checked and ask again."""
+    values = {**slot_values(state.slots), **dict.fromkeys(details)}
+    if "day" in details:
+        values["time"] = None
+    update: dict[str, Any] = {"slots": Slots(**values), "unsure": []}  # type: ignore[typeddict-item]
+    asked = next((name for name in details if name in _REASK), None)
+    if asked is None:
+        return update
+    question, stage = _REASK[asked]
+    return {**update, **ask(state, f"Sorry about that. {question}", stage)}
+
+
+def _collected(state: State, heard: Heard) -> dict[str, Any]:
+    request, stage = state.request, state.stage
     if request in {"book", "availability"}:
         task: Task = "book" if request == "book" else "availability"
         slots, _ = policy.apply_turn(EMPTY_SLOTS, heard, task)
@@ -324,6 +379,13 @@ def change(state: State) -> dict[str, Any]:
 def ask_detail(state: State) -> dict[str, Any]:
     """Ask for what the task still needs: a detail, or another day or time."""
     need, slots = policy.next_need(state), Slots(**state.slots)
+    if need == "confirm_value":
+        said = replies.values_said(slots, policy.to_confirm(state))
+        lead = (
+            "And did you" if state.ack else "Sorry, I want to be sure I heard that right. Did you"
+        )
+        text = f"{lead} say {said}?"
+        return ask(state, text, "confirm_value")
     if need == "past_day":
         slots["day"] = slots["time"] = None
         text = "Sorry, that day has already passed. Which day would you like?"
@@ -750,25 +812,4 @@ builder.add_edge("remember", "report")
 for speaking in ("greet", "ask_detail", "read_back", "converse", "reprompt", "offer_person"):
     builder.add_edge(speaking, END)
 
-graph = builder.compile(name="clinic")
-
-phone = dataclasses.replace(
-    clinic_phone,
-    spoken_nodes=frozenset(
-        {
-            "greet",
-            "collect",
-            "change",
-            "ask_detail",
-            "read_back",
-            "identify",
-            "transfer",
-            "goodbye",
-            "converse",
-            "reprompt",
-            "offer_person",
-            "report",
-        }
-    ),
-)
-"""The clinic's phone settings (the old flow's), speaking from this graph's nodes."""
+graph = builder.compile(name=GRAPH_ID)

@@ -5,9 +5,11 @@ the stage (what the last reply asked) and names the step it asks for;
 :func:`apply_turn` and :func:`take_offered` fill the booking details;
 :func:`next_need` says what the booking still needs (a detail, a look at
 the calendar, or the read-back); :func:`matching` finds the appointment a
-turn points at. Ported from the old flow's policy (``graphs.voice_agent._dialogue``)
-with its decisions and its order unchanged, except where issue 15 found it
-wrong: "yes, cancel it please" to "Shall I go ahead?" confirms the cancel.
+turn points at; :func:`still_unsure` keeps the details that were not
+clearly heard (below :data:`CONFIRM_BELOW`), which are confirmed before they
+are used. Decisions and their order are the old rule-engine clinic's,
+except where issue 15 found it wrong: "yes, cancel it please" to "Shall I go
+ahead?" confirms the cancel.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from graphs.clinic.state import Heard, Request, Slots, State
-from graphs.voice_agent import _replies as replies
-from graphs.voice_agent.nlu import FACT_TOPICS, Intent
+from graphs.clinic import words as replies
+from graphs.clinic.nlu import FACT_TOPICS, Intent
+from graphs.clinic.state import Heard, Request, Slots, State, slot_values
 
 __all__ = [
+    "CONFIRM_BELOW",
     "Need",
     "apply_turn",
     "booking_name",
@@ -30,11 +33,24 @@ __all__ = [
     "has_slots",
     "matching",
     "next_need",
+    "still_unsure",
     "take_offered",
+    "to_confirm",
     "understood",
 ]
 
+CONFIRM_BELOW = 0.7
+"""A detail heard with less confidence than this is confirmed before it is used.
+
+The offline rules give 1.0 to a phrase they know, 0.8 to a bare answer to the
+question asked and 0.75 to a misspelt or misheard doctor's name, times the
+recogniser's confidence when it gives one; a value found only in the
+recogniser's second or third reading is trusted 0.9 or 0.81 times less, and a
+chat model says its own. So what falls below is a value the ear was unsure of,
+or only its other readings held."""
+
 Need = Literal[
+    "confirm_value",
     "past_day",
     "sunday",
     "closed_time",
@@ -56,6 +72,8 @@ _OPEN_STAGES = frozenset({"anything_else", "offer_book", "retry_day", "offer_tim
 _CONFIRM_DETAILS = frozenset({"confirm_book", "confirm_reschedule"})
 _IDENTITY = frozenset({"number", "name_on_booking"})
 _FREE_ANSWERS = _IDENTITY | {"change"}  # stages whose answer may hold no word the NLU knows
+# what a turn may give that is confirmed when unsure, in the order it is said back
+_CHECKED = ("appointment_type", "doctor", "day", "time", "part_of_day", "name")
 
 
 def has_slots(heard: Heard) -> bool:
@@ -201,6 +219,13 @@ def decide(state: State, heard: Heard) -> Request | None:
 def _in_stage(state: State, heard: Heard) -> Request | None:
     """A turn without a new request: an answer to what was asked, or a detail."""
     stage, answer = state.stage, heard["answer"]
+    if stage == "confirm_value":
+        _, changed = apply_turn(state.slots, heard, state.task)
+        if changed:  # "no, Dr. Nguyen": the right value, said again
+            return "details"
+        if answer:
+            return "value_ok" if answer == "yes" else "value_wrong"
+        return None
     if stage == "confirm_cancel":
         if answer == "yes" and state.target:
             return "confirm"
@@ -263,9 +288,36 @@ def _detail(state: State, heard: Heard) -> Request | None:
         return "abort" if answer == "no" else None
     if changed or (stage == "name" and booking_name(state)):
         return "details"
+    if stage == "doctor":  # "any of them", "no preference": go on without one
+        return "details"
     if stage == "pick_time" and answer:
         return "other_day" if answer == "no" else "which_time"
     return None
+
+
+def still_unsure(unsure: Sequence[str], heard: Heard, before: Slots, after: Slots) -> list[str]:
+    """The details still to confirm once a turn's values are in: those it set that were
+    not clearly heard join the list; those it said again clearly, or cleared, leave it."""
+    sure = heard.get("sure") or {}
+    old = slot_values(before)
+    new = slot_values(after)
+    said = slot_values(heard["slots"])
+    left = [name for name in unsure if new.get(name) is not None]
+    for name in _CHECKED:
+        if said[name] is None or new[name] != said[name]:
+            continue  # not given, or not taken (a time kept while a list is open)
+        confident = sure.get(name, 1.0) >= CONFIRM_BELOW
+        if confident and name in left:
+            left.remove(name)
+        elif not confident and new[name] != old[name] and name not in left:
+            left.append(name)
+    return left
+
+
+def to_confirm(state: State) -> list[str]:
+    """The details still to confirm that have a value, in the order they are read out."""
+    values = slot_values(state.slots)
+    return [name for name in _CHECKED if name in state.unsure and values[name] is not None]
 
 
 def change_asked(heard: Heard) -> str | None:
@@ -291,6 +343,8 @@ def next_need(state: State) -> Need:
     """What the task in progress needs next: a detail, the calendar, or the read-back."""
     s, task = state.slots, state.task
     today = dt.date.fromisoformat(state.today) if state.today else dt.date.today()
+    if to_confirm(state):
+        return "confirm_value"
     if task == "cancel":
         return "read_back"
     if task == "availability":

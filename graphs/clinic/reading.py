@@ -1,7 +1,7 @@
 """How the clinic reads one caller turn: the clinic's NLU, plus four fixes from issue 15.
 
 :func:`read_turn` reads a spoken or keyed turn with
-:func:`graphs.voice_agent.nlu.parse` / ``parse_keys``, told what the last
+:func:`graphs.clinic.nlu.parse` / ``parse_keys``, told what the last
 reply asked for (the stage), and returns it as a JSON-safe :class:`Heard`
 for the state. On top of the NLU it corrects what issue 15 found wrong in
 the old flow:
@@ -27,12 +27,12 @@ import dataclasses
 import datetime as dt
 import re
 
-from dialgraph import CallerTurn
+from dialgraph import CallerTurn, Understanding
+from graphs.clinic.nlu import Expect, Intent, Utterance, parse, parse_keys
 from graphs.clinic.state import Heard, Slots, Stage
-from graphs.voice_agent.nlu import Expect, Intent, Utterance, parse, parse_keys
 from spoken.words import fold
 
-__all__ = ["asks_for_person", "heard_of", "read_turn"]
+__all__ = ["asks_for_person", "heard_from", "heard_of", "nlu_expect", "read", "read_turn"]
 
 _NLU_EXPECT: dict[str, Expect] = {
     "type": "type",
@@ -113,12 +113,21 @@ def _corrected(u: Utterance, today: dt.date, expect: Expect | None) -> Utterance
     return u
 
 
-def read_turn(turn: CallerTurn, today: dt.date, stage: Stage | None) -> Utterance:
-    """Understand a spoken or keyed caller turn, given what the last reply asked for."""
-    expect = _NLU_EXPECT.get(stage or "")
+def nlu_expect(stage: Stage | None) -> Expect | None:
+    """What the NLU is told to expect after ``stage`` (``None``: nothing in particular)."""
+    return _NLU_EXPECT.get(stage or "")
+
+
+def read(turn: CallerTurn, today: dt.date, expect: Expect | None) -> Utterance:
+    """Understand a spoken or keyed caller turn, told what answer to expect."""
     if turn["source"] == "dtmf":
         return parse_keys(turn.get("digits") or turn["text"], expect=expect)
     return _corrected(parse(turn["text"], today, expect=expect), today, expect)
+
+
+def read_turn(turn: CallerTurn, today: dt.date, stage: Stage | None) -> Utterance:
+    """Understand a spoken or keyed caller turn, given what the last reply asked for."""
+    return read(turn, today, nlu_expect(stage))
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -144,4 +153,40 @@ def heard_of(u: Utterance) -> Heard:
         dtmf=u.dtmf,
         ref_day=_iso(u.ref_day),
         ref_time=u.ref_time,
+        sure={},
+        source="rules",
+    )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def heard_from(found: Understanding) -> Heard:
+    """The turn as the understanding step read it, as it goes into the state.
+
+    The slot names are :data:`graphs.clinic.meaning.MEANING`'s; ``sure`` keeps
+    the confidence of every detail and name the turn gave.
+    """
+    value = found.value
+    selection = value("selection")
+    return Heard(
+        text=found.text,
+        intent=found.intent,
+        answer=found.answer,
+        correction=found.correction,
+        slots=Slots(
+            appointment_type=_text(value("appointment_type")),
+            day=_text(value("day")),
+            time=_text(value("time")),
+            part_of_day=_text(value("part_of_day")),
+            doctor=_text(value("doctor")),
+            name=_text(value("name")),
+        ),
+        selection=None if not isinstance(selection, int) else max(selection - 1, -1),
+        dtmf=_text(value("key")),
+        ref_day=_text(value("from_day")),
+        ref_time=_text(value("from_time")),
+        sure={name: round(slot.confidence, 3) for name, slot in found.slots.items()},
+        source=found.source,
     )

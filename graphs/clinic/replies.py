@@ -5,7 +5,7 @@ which returns the state update of a node that speaks: the ``AIMessage``, the
 ``stage`` (what the reply asked for), the ``question`` asked again after a
 miss (the reply's last sentence), ``last_reply`` (for "say that again"), and
 it tells the ear what the answer should be (:func:`dialgraph.expect`). The
-words themselves are the old flow's (:mod:`graphs.voice_agent._replies`),
+words themselves are the old flow's (:mod:`graphs.clinic.words`),
 so callers, tests and eval suites hear the same receptionist.
 """
 
@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage
 
 from dialgraph import Expect, expect
-from graphs.clinic.state import EMPTY_SLOTS, Resume, Slots, Stage, State, Task
-from graphs.voice_agent import _replies as words
-from graphs.voice_agent.nlu import APPOINTMENT_TYPES
+from graphs.clinic import words
+from graphs.clinic.nlu import APPOINTMENT_TYPES, DOCTORS
+from graphs.clinic.state import EMPTY_SLOTS, Resume, Slots, Stage, State, Task, slot_values
+from spoken.saying import say_day, say_time
 
 __all__ = [
     "ASK_NAME_ON_BOOKING",
@@ -30,9 +31,11 @@ __all__ = [
     "NOT_ON_FILE",
     "anything_else",
     "ask",
+    "expecting",
     "offer_transfer",
     "say",
     "start",
+    "values_said",
 ]
 
 ASK_NUMBER = (
@@ -50,6 +53,7 @@ _YES_NO_STAGES = frozenset(
         "confirm_cancel",
         "confirm_reschedule",
         "confirm_transfer",
+        "confirm_value",
         "anything_else",
         "offer_book",
         "offer_times",
@@ -65,10 +69,40 @@ _ASKED_FOR: dict[str, dict[str, Any]] = {
     "number": Expect.digits(10, hints=["my number is"]),
     "pick_time": Expect.time(hints=["the first one", "the second one", "the last one"]),
     "pick_appt": Expect.choice(["the first one", "the second one", "the third one"]),
+    "doctor": Expect.choice(DOCTORS),
     "change": Expect.choice(["the day", "the time", "the type of visit", "the name"]),
     **{stage: Expect.yes_no() for stage in _YES_NO_STAGES},
 }
 """What the answer to each stage's question should be (biases the ear)."""
+
+
+def expecting(stage: Stage | None) -> Mapping[str, Any] | None:
+    """What the answer to ``stage``'s question should be (``None``: nothing in particular)."""
+    return _ASKED_FOR.get(stage or "")
+
+
+def values_said(slots: Slots, details: Sequence[str]) -> str:
+    """Details as the receptionist says them back to check them: "a checkup with Dr.
+    Nguyen on Thursday, November twenty sixth, at three p.m."."""
+    values = slot_values(slots)
+    said = []
+    for detail in details:
+        value = values.get(detail)
+        if not value:
+            continue
+        if detail == "day" and (day := words.parse_iso(value)):
+            said.append(f"on {say_day(day)},")
+        elif detail == "time":
+            said.append(f"at {say_time(value)}")
+        elif detail == "appointment_type":
+            said.append(f"a {value}")
+        elif detail == "doctor":
+            said.append(f"with {value}")
+        elif detail == "part_of_day":
+            said.append(f"in the {value}")
+        elif detail == "name":
+            said.append(f"under the name {value}")
+    return " ".join(said).rstrip(",")
 
 
 def _tell_the_ear(spec: Mapping[str, Any] | None) -> None:
@@ -115,6 +149,7 @@ def start(task: Task | None, slots: Slots | None = None) -> dict[str, Any]:
     return {
         "task": task,
         "slots": Slots(**(slots or EMPTY_SLOTS)),
+        "unsure": [],
         "target": None,
         "hint": None,
         "offered": [],

@@ -6,7 +6,7 @@ caller hears an apology and, where it helps, an offer of the front desk.
 Each ``after_<tool>`` returns the state update of the ``report`` node; an
 update without ``messages`` means the task goes on (a target was found for
 a move, a doctor was not known): the graph's next step asks or reads back.
-Ported from the old flow's ``graphs.voice_agent._tool_results``.
+Ported from the old flow's ``graphs.clinic._tool_results``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from dialgraph import Expect
+from graphs.clinic import words
 from graphs.clinic.policy import matching
 from graphs.clinic.replies import anything_else, ask, offer_transfer, say, start
 from graphs.clinic.state import EMPTY_SLOTS, Slots, Stage, State
-from graphs.voice_agent import _replies as words
 from spoken.saying import say_time, say_times, sentence, speakable
 
 __all__ = ["after_tool"]

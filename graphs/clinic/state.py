@@ -10,7 +10,7 @@ the last reply asked (``stage``) and what the last turn was understood as
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from langchain_core.messages import AnyMessage
 
@@ -18,11 +18,11 @@ from langchain_core.messages import AnyMessage
 # takes only ``typing_extensions``' on Python < 3.12.
 from typing_extensions import TypedDict
 
-from graphs.voice_agent.state import MESSAGE_WINDOW
 from memory.window import windowed_messages
 
 __all__ = [
     "EMPTY_SLOTS",
+    "MESSAGE_WINDOW",
     "Heard",
     "InputState",
     "Request",
@@ -31,8 +31,10 @@ __all__ = [
     "Stage",
     "State",
     "Task",
+    "slot_values",
 ]
 
+MESSAGE_WINDOW = 40  # ~10 caller turns of context: enough for any booking dialogue
 # One reducer object: LangGraph compares the input and full schemas' channels by identity.
 keep_recent_messages = windowed_messages(MESSAGE_WINDOW)
 
@@ -52,6 +54,8 @@ Stage = Literal[
     "confirm_cancel",
     "confirm_reschedule",
     "confirm_transfer",
+    "confirm_value",
+    "doctor",
     "anything_else",
     "offer_book",
     "offer_times",
@@ -91,6 +95,8 @@ Request = Literal[
     "confirm",
     "refuse",
     "change_detail",
+    "value_ok",
+    "value_wrong",
     "identity",
     "silence",
     "event",
@@ -122,8 +128,13 @@ EMPTY_SLOTS = Slots(
 )
 
 
+def slot_values(slots: Slots) -> dict[str, str | None]:
+    """A copy of the details as a plain mapping, to look one up by a name in a variable."""
+    return cast("dict[str, str | None]", slots).copy()
+
+
 class Heard(TypedDict):
-    """One caller turn as it was understood (``graphs.voice_agent.nlu.Utterance``, JSON-safe)."""
+    """One caller turn as it was understood (``graphs.clinic.nlu.Utterance``, JSON-safe)."""
 
     text: str
     """The words, folded to lower case (the keys, for a keyed turn)."""
@@ -143,6 +154,13 @@ class Heard(TypedDict):
     """For a move: the day of the appointment to move."""
     ref_time: str | None
     """For a move: the time of the appointment to move."""
+    sure: dict[str, float]
+    """How sure the understanding step is of each value the turn gave, in [0, 1], by
+    its slot name (``day``, ``doctor``, ``from_day``...): a value below
+    :data:`graphs.clinic.policy.CONFIRM_BELOW` is confirmed before it is used."""
+    source: str
+    """Which understander read the turn: ``rules``, or ``rules+model`` when the chat
+    model was asked too."""
 
 
 class Resume(TypedDict):
@@ -209,6 +227,10 @@ class State(InputState):
 
     target: dict[str, Any] | None = None
     """The listed appointment being cancelled or moved."""
+
+    unsure: list[str] = field(default_factory=list)
+    """Details taken from a turn that was not clearly heard (``doctor``, ``day``...),
+    each confirmed with the caller ("Was that Dr. Nguyen?") before the task goes on."""
 
     hint: Heard | None = None
     """The turn that started a cancel or a move ("my friday appointment")."""

@@ -19,8 +19,8 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode
 
+from graphs.clinic.context import Context
 from graphs.runtime.effects import current_ledger, use_ledger
-from graphs.voice_agent.context import Context
 from memory.effects import InMemoryEffectLedger
 from tests.postgres import SERVER_URL, fresh_schema
 from tools import CLINIC_TOOLS

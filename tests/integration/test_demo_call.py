@@ -37,7 +37,7 @@ def agent_channel(path: Path) -> np.ndarray:
 
 async def recognise(pcm: np.ndarray, cache: Path) -> list[str]:
     """What a listener makes of the agent's side of the recording."""
-    from graphs.voice_agent import vocabulary
+    from graphs.clinic import vocabulary
 
     config = PocketsphinxConfig.for_domain(
         vocabulary.corpus(), words=vocabulary.words(), cache_dir=cache

@@ -39,7 +39,7 @@ from bench.bench_speech import (
     synthesise,
     words_of,
 )
-from graphs.voice_agent import vocabulary
+from graphs.clinic import vocabulary
 from telephony.speech.dictionary import default_dictionary_path
 from telephony.speech.domain_lm import DIGIT_WORDS, GenericMix, build_domain_model
 from telephony.speech.pocketsphinx import PocketsphinxConfig, PocketsphinxSTT

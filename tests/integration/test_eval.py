@@ -27,7 +27,7 @@ from telephony.eval.text_mode import MAX_REPLIES
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE = REPO / "tests" / "evals"
-CLINIC = "graphs.voice_agent.graph:graph"  # the clinic, loadable from any folder
+CLINIC = "graphs.clinic.graph:graph"  # the clinic, loadable from any folder
 _QUIETED = ("dialgraph", "graphs", "memory", "tools")  # loggers the command quiets
 
 WRONG_DOCTOR = "book_appointment was called, but doctor='Dr. Patel', expected 'Dr. Lee'"

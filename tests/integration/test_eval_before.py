@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_earlier_calls_share_the_state_and_the_last_is_judged(tmp_path: Path) -> None:
     scenarios = [
         load_scenario(ROOT / "tests/evals_before/same_number_twice.yaml"),
-        load_scenario(ROOT / "graphs/voice_agent/evals/withheld_callers_share_nothing.yaml"),
-        load_scenario(ROOT / "graphs/voice_agent/evals/second_caller_not_the_first.yaml"),
+        load_scenario(ROOT / "graphs/clinic/evals/withheld_callers_share_nothing.yaml"),
+        load_scenario(ROOT / "graphs/clinic/evals/second_caller_not_the_first.yaml"),
     ]
     flow = load_flow("clinic", root=ROOT)
     same, withheld, other = await run_suite(

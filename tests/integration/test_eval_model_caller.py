@@ -25,7 +25,7 @@ from telephony.eval.runner import RunOptions, run_suite
 from telephony.eval.scenario import parse_scenario
 from tests.openai_fake import FakeOpenAI, HttpError, ToolCalls
 
-CLINIC = "graphs.voice_agent.graph:graph"
+CLINIC = "graphs.clinic.graph:graph"
 SCENARIO = """
 name: persona_books_a_checkup
 description: A caller played by a model books a checkup

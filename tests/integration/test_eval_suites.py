@@ -16,7 +16,7 @@ from telephony.eval.runner import RunOptions, run_suite
 from telephony.eval.scenario import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
-SUITES = {"clinic": "graphs/voice_agent/evals", "helpdesk": "graphs/helpdesk/evals"}
+SUITES = {"clinic": "graphs/clinic/evals", "helpdesk": "graphs/helpdesk/evals"}
 
 
 @pytest.mark.parametrize("flow_id", sorted(SUITES))

@@ -1,6 +1,6 @@
 """LangGraph Studio sees the calls: ``langgraph dev`` on the service's database.
 
-Calls are placed through the service code path (``load_flow("clinic")`` and
+Calls are placed through the service code path (``load_flow("clinic_agent")`` and
 ``open_flow_agents``; the model, ``DIALGRAPH_MODEL``, is ``langchain-openai``
 against the local fake OpenAI server) on a
 temporary SQLite file. Then the real ``langgraph dev`` runs as a subprocess
@@ -32,10 +32,10 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 
 from dialgraph import load_flow
+from graphs.clinic.models import get_chat_model
 from graphs.runtime.runner import thread_id_for_call
 from graphs.runtime.service import open_flow_agents
 from graphs.studio import StudioThreads, list_call_threads, sync_to_server
-from graphs.voice_agent.models import get_chat_model
 from memory.checkpointer import open_checkpointer
 from tests.langgraph_server import HAS_DEV_SERVER, OFFLINE_ENV, langgraph_dev
 from tests.openai_fake import FakeOpenAI, Text, ToolCalls
@@ -204,7 +204,7 @@ async def _listed(client, thread_id: str, within_s: float = 15.0) -> list[dict]:
     """The listed call threads, once ``thread_id`` is among them (or ``within_s`` passed)."""
     deadline = time.monotonic() + within_s
     while True:
-        threads = await client.threads.search(metadata={"graph_id": "clinic"}, limit=50)
+        threads = await client.threads.search(metadata={"graph_id": "clinic_agent"}, limit=50)
         if any(t["thread_id"] == thread_id for t in threads) or time.monotonic() > deadline:
             return threads
         await asyncio.sleep(0.2)
@@ -239,7 +239,7 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
     }
     studio_dir = tmp_path / "studio"
     studio_dir.mkdir()
-    flow = load_flow("clinic", root=REPO)
+    flow = load_flow("clinic_agent", root=REPO)
     async with FakeOpenAI() as llm:
         monkeypatch.setenv("DIALGRAPH_MODEL", f"openai-compatible:{llm.base_url}|fake-model")
         async with open_flow_agents(flow, database_url=db_url, var_dir=tmp_path, today=TODAY) as (
@@ -254,7 +254,7 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
                 print(f"\nlanggraph dev answered /ok after {server.startup_s:.1f} s")
 
                 # Listed as soon as the server is up (registered at start-up).
-                threads = await client.threads.search(metadata={"graph_id": "clinic"})
+                threads = await client.threads.search(metadata={"graph_id": "clinic_agent"})
                 assert [t["thread_id"] for t in threads] == [before]
                 assert threads[0]["metadata"]["call_sid"] == "CA_before_studio"
 
@@ -279,7 +279,7 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
                     before,
                     during,
                 }
-                assert len(await client.threads.search(metadata={"graph_id": "clinic"})) == 2
+                assert len(await client.threads.search(metadata={"graph_id": "clinic_agent"})) == 2
 
                 # Studio can continue a call: the run happens in the dev server, on
                 # the shared checkpointer, and the service sees the new turn.
@@ -293,7 +293,7 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
                 }
                 await client.runs.wait(
                     before,
-                    "clinic",
+                    "clinic_agent",
                     input={"messages": [{"role": "user", "content": "thanks"}]},
                     context=context,
                 )

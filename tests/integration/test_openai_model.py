@@ -26,12 +26,12 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_openai import ChatOpenAI
 
 from dialgraph import CallFacts
+from graphs.clinic.agent import make_builder, phone
+from graphs.clinic.context import Context
+from graphs.clinic.models import get_chat_model
 from graphs.runtime.contract import CALL_KEY
 from graphs.runtime.effects import use_ledger
 from graphs.runtime.runner import GraphAgent, thread_id_for_call
-from graphs.voice_agent.context import Context
-from graphs.voice_agent.graph import make_builder, phone
-from graphs.voice_agent.models import get_chat_model
 from memory.checkpointer import open_checkpointer
 from memory.effects import InMemoryEffectLedger
 from memory.store import open_store

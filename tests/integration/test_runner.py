@@ -23,10 +23,10 @@ import pytest
 from langchain_core.messages import HumanMessage, ToolMessage
 
 from dialgraph import CallFacts, StartupInfo, caller_turn, requested_actions
+from graphs.clinic.agent import make_builder, phone
 from graphs.runtime.contract import CALL_KEY
 from graphs.runtime.effects import use_ledger
 from graphs.runtime.runner import GraphAgent, thread_id_for_call
-from graphs.voice_agent.graph import make_builder, phone
 from memory.checkpointer import open_checkpointer
 from memory.effects import InMemoryEffectLedger
 from memory.store import open_store

@@ -19,7 +19,7 @@ import pytest
 from langchain.chat_models import init_chat_model
 
 from dialgraph import CallerTurn, ChatModelUnderstander, Expect, Mixed, Slot
-from graphs.voice_agent import meaning as clinic
+from graphs.clinic import meaning as clinic
 from tests.openai_fake import FakeOpenAI, HttpError, Reply, Text, ToolCalls
 
 TODAY = dt.date(2026, 12, 3)
@@ -141,7 +141,7 @@ async def test_a_failing_model_understands_nothing_and_says_so_in_one_line(
     server: FakeOpenAI, reply: Reply, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.replies.append(reply)
-    with caplog.at_level(logging.WARNING, logger="graphs.runtime.understanding"):
+    with caplog.at_level(logging.WARNING, logger="graphs.runtime.understanding.chat_model"):
         heard = await understander().understand(TURN, today=TODAY)
     assert heard.intent is None and heard.intent_confidence == 0.0 and not heard.understood
     assert heard.source == "model"
@@ -154,7 +154,7 @@ async def test_a_slow_model_is_given_up_on(
     server: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
     server.replies.append(understood(intent="book", intent_confidence=0.9, slots={}))
-    with caplog.at_level(logging.WARNING, logger="graphs.runtime.understanding"):
+    with caplog.at_level(logging.WARNING, logger="graphs.runtime.understanding.chat_model"):
         heard = await understander(timeout_s=0.0).understand(TURN, today=TODAY)
     assert not heard.understood
     assert "TimeoutError" in caplog.records[0].getMessage()

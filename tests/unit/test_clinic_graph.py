@@ -20,7 +20,7 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 
 from dialgraph import CallerTurn, CallFacts, StartupInfo, turn_message
-from graphs.clinic import policy
+from graphs.clinic import policy, words
 from graphs.clinic.graph import (
     act,
     builder,
@@ -35,7 +35,6 @@ from graphs.clinic.graph import (
 from graphs.clinic.reading import asks_for_person, heard_of, read_turn
 from graphs.clinic.state import EMPTY_SLOTS, Slots, State
 from graphs.runtime.runner import GraphAgent
-from graphs.voice_agent import _replies as words
 from tools.calendar import get_calendar
 from tools.clinic import FRONT_DESK
 
@@ -441,3 +440,87 @@ async def test_a_number_said_as_words_identifies_the_caller_for_a_cancel(
     done = await speak(agent, "yes")
     assert done.startswith("Done. I've cancelled your checkup")
     assert await upcoming(startup, MARIA) == []
+
+
+# -- values not clearly heard --------------------------------------------------------------
+CHECK = "Sorry, I want to be sure I heard that right. Did you say "
+
+
+async def test_details_heard_with_low_confidence_are_checked_before_they_are_used(
+    startup: StartupInfo,
+) -> None:
+    agent = _agent(startup, NEW_CALLER)
+    await speak(agent, source="start")
+    said = "i'd like to book a checkup for thursday at three"
+    checked = "".join([t async for t in agent.respond(said, confidence=0.5)])
+    assert checked == f"{CHECK}a checkup on Thursday, November twenty sixth, at three p.m.?"
+    values = await state_of(agent)
+    assert values["stage"] == "confirm_value"
+    assert values["unsure"] == ["appointment_type", "day", "time"]
+    assert values["heard"]["sure"] == {"appointment_type": 0.5, "day": 0.5, "time": 0.5}
+    assert agent.expecting() == {"kind": "yes_no", "hints": []}
+    assert await speak(agent, "yes") == "And what name should I put the appointment under?"
+    values = await state_of(agent)
+    assert values["unsure"] == [] and values["slots"]["day"] == "2026-11-26"
+
+
+async def test_a_no_to_the_check_clears_what_was_misheard_and_asks_again(
+    startup: StartupInfo,
+) -> None:
+    agent = _agent(startup, NEW_CALLER)
+    await speak(agent, source="start")
+    async for _ in agent.respond(
+        "i'd like to book a checkup for thursday at three", confidence=0.4
+    ):
+        pass
+    assert await speak(agent, "no") == f"Sorry about that. {words.WHICH_TYPE}"
+    values = await state_of(agent)
+    assert values["task"] == "book" and values["unsure"] == []
+    assert values["slots"] == _slots()
+    assert await speak(agent, "a vaccination") == "What day would you like to come in?"
+
+
+async def test_a_correction_to_the_check_is_taken_and_the_rest_still_checked(
+    startup: StartupInfo,
+) -> None:
+    agent = _agent(startup, NEW_CALLER)
+    await speak(agent, source="start")
+    async for _ in agent.respond(
+        "i'd like to book a checkup for thursday at three", confidence=0.4
+    ):
+        pass
+    again = await speak(agent, "no wednesday")
+    assert again == "Got it. And did you say a checkup at three p.m.?"
+    values = await state_of(agent)
+    assert values["slots"]["day"] == "2026-11-25"
+    assert values["unsure"] == ["appointment_type", "time"]
+
+
+async def test_a_clearly_heard_detail_is_not_checked(startup: StartupInfo) -> None:
+    agent = _agent(startup, NEW_CALLER)
+    await speak(agent, source="start")
+    said = "book a checkup with doctor on friday at ten"
+    other = "book a checkup with doctor nguyen on friday at ten"
+    asked = "".join([t async for t in agent.respond(said, confidence=0.9, alternatives=[other])])
+    assert asked == "And what name should I put the appointment under?"
+    values = await state_of(agent)
+    assert values["slots"]["doctor"] == "Dr. Nguyen", "the doctor only the second reading held"
+    assert values["heard"]["sure"]["doctor"] < values["heard"]["sure"]["day"]
+    assert values["unsure"] == []
+    read = await speak(agent, "ana diaz")
+    assert "with Dr. Nguyen" in read, "the read-back names the doctor"
+
+
+@pytest.mark.parametrize(
+    ("before", "said", "sure", "left"),
+    [
+        ({}, {"day": "2026-11-26"}, {"day": 0.5}, ["day"]),
+        ({}, {"day": "2026-11-26"}, {"day": 0.95}, []),
+        ({"day": "2026-11-26"}, {"day": "2026-11-26"}, {"day": 0.5}, []),  # already had it
+    ],
+)
+def test_still_unsure(
+    before: dict[str, str], said: dict[str, str], sure: dict[str, float], left: list[str]
+) -> None:
+    heard = {**_heard("thursday"), "slots": _slots(**said), "sure": sure}
+    assert policy.still_unsure([], heard, _slots(**before), _slots(**{**before, **said})) == left

@@ -13,7 +13,7 @@ import datetime as dt
 
 import pytest
 
-from graphs.voice_agent.nlu import (
+from graphs.clinic.nlu import (
     Intent,
     parse,
     parse_appointment_type,

@@ -21,8 +21,8 @@ from langgraph.graph import END, START, StateGraph, add_messages
 from langgraph.prebuilt import ToolNode
 
 from dialgraph import is_side_effect, requested_actions
+from graphs.clinic.context import Context
 from graphs.runtime.effects import current_ledger, effect_key, use_ledger
-from graphs.voice_agent.context import Context
 from memory.effects import InMemoryEffectLedger
 from tools import CLINIC_TOOLS
 from tools._runtime import UNAVAILABLE

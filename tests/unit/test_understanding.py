@@ -30,8 +30,8 @@ from dialgraph import (
     match_choice,
     yes_no,
 )
+from graphs.clinic import meaning as clinic
 from graphs.helpdesk import meaning as helpdesk
-from graphs.voice_agent import meaning as clinic
 
 TODAY = dt.date(2026, 12, 3)  # a Thursday
 DOCTORS = ("Dr. Patel", "Dr. Nguyen")

@@ -57,7 +57,7 @@ def test_a_graph_without_a_script_gets_the_generic_call() -> None:
 
 def test_the_clinic_ships_its_demo_call_and_a_script_flag_wins(tmp_path: Path) -> None:
     default = load_flow("clinic", root=REPO)
-    assert script_for(default)[1] == str(REPO / "graphs" / "voice_agent" / "demo.toml")
+    assert script_for(default)[1] == str(REPO / "graphs" / "clinic" / "demo.toml")
     (tmp_path / "mine.toml").write_text(OWN_SCRIPT)
     assert script_for(default, tmp_path / "mine.toml")[1] == str(tmp_path / "mine.toml")
     with pytest.raises(ScriptError):

@@ -82,7 +82,7 @@ def test_every_step_kind_parses(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_is_valid() -> None:
-    script = load_script(REPO / "graphs" / "voice_agent" / "hello.toml")
+    script = load_script(REPO / "graphs" / "clinic" / "hello.toml")
     assert isinstance(script.steps[-1], Hangup)
     assert any(isinstance(s, Say) and s.barge_in_after_ms for s in script.steps)
 

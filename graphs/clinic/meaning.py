@@ -3,9 +3,9 @@
 :data:`MEANING` declares the clinic's intents and slots once: the chat
 model's prompt and schema (``dialgraph.ChatModelUnderstander``) and the
 recogniser's hints are built from it. :func:`understand` is the clinic's
-offline rules (:func:`graphs.voice_agent.nlu.parse` for words,
-:func:`~graphs.voice_agent.nlu.parse_keys` for keys) as a
-``dialgraph.RuleFunction``, and :data:`RULES` the understander a node awaits::
+offline rules (:func:`graphs.clinic.reading.read`: the NLU with the
+clinic's corrections, words and keys alike) as a ``dialgraph.RuleFunction``,
+and :data:`RULES` the understander a node awaits::
 
     heard = await RULES.understand(turn, expecting=Expect.time())
     if (time := heard.slot("time")) and time.confidence >= 0.8: ...
@@ -33,6 +33,7 @@ from dialgraph import (
     CallerTurn,
     IntentSpec,
     Meaning,
+    RuleFunction,
     RuleUnderstander,
     Slot,
     SlotSpec,
@@ -41,9 +42,10 @@ from dialgraph import (
     yes_no,
 )
 
-from .nlu import APPOINTMENT_TYPES, DOCTORS, Expect, Intent, Utterance, parse, parse_keys
+from .nlu import APPOINTMENT_TYPES, DOCTORS, Expect, Intent, Utterance
+from .reading import read
 
-__all__ = ["MEANING", "RULES", "asked", "understand"]
+__all__ = ["MEANING", "RULES", "asked", "reader", "understand"]
 
 _INTENTS: dict[Intent, tuple[str, tuple[str, ...]]] = {
     Intent.BOOK: (
@@ -107,7 +109,7 @@ MEANING = Meaning(
         "key": SlotSpec.text("a key pressed on the phone's keypad (0-9, * or #)"),
     },
 )
-"""The clinic's intents (the :class:`~graphs.voice_agent.nlu.Intent` values) and slots."""
+"""The clinic's intents (the :class:`~graphs.clinic.nlu.Intent` values) and slots."""
 
 _ASKED: dict[str, Expect] = {
     "yes_no": "yes_no",
@@ -144,29 +146,15 @@ def _values(u: Utterance) -> dict[str, str | int]:
     return {name: value for name, value in found.items() if value is not None}
 
 
-def understand(
-    turn: CallerTurn, *, expecting: Mapping[str, Any] | None = None, today: dt.date
-) -> Understanding:
-    """One clinic turn, understood by the rules (a ``dialgraph.RuleFunction``).
-
-    Args:
-        turn: The caller's turn: speech, or keys (``"1"`` yes, ``"2"`` no,
-            ``"0"`` the front desk, a number in a list read out).
-        expecting: What the step asked (``Expect.time()``, ``Expect.name()``...),
-            so bare answers count.
-        today: The day "tomorrow" and "friday" count from.
-    """
-    clinic_expect = asked(expecting)
-    if turn["source"] == "dtmf":
-        u = parse_keys(turn.get("digits") or turn["text"], expect=clinic_expect)
-        alone = u  # a key means what it means: nothing is inferred from it
-    elif turn["source"] == "speech":
-        u = parse(turn["text"], today, expect=clinic_expect)
-        alone = parse(turn["text"], today) if clinic_expect else u  # without the question
-    else:
+def _understood(turn: CallerTurn, expect: Expect | None, today: dt.date) -> Understanding:
+    if turn["source"] not in {"speech", "dtmf"}:
         return Understanding(text="")
+    u = read(turn, today, expect)
     if not u.text:
         return Understanding(text="")
+    # a key means what it means: nothing is inferred from it; words are read
+    # again without the question, so what only the question gave is INFERRED
+    alone = read(turn, today, None) if expect and turn["source"] == "speech" else u
     plain = _values(alone)
     slots = {
         name: Slot(value, EXACT if plain.get(name) == value else INFERRED, turn["text"])
@@ -192,6 +180,34 @@ def understand(
         correction=u.correction,
         text=u.text,
     )
+
+
+def understand(
+    turn: CallerTurn, *, expecting: Mapping[str, Any] | None = None, today: dt.date
+) -> Understanding:
+    """One clinic turn, understood by the rules (a ``dialgraph.RuleFunction``).
+
+    Args:
+        turn: The caller's turn: speech, or keys (``"1"`` yes, ``"2"`` no,
+            ``"0"`` the front desk, a number in a list read out).
+        expecting: What the step asked (``Expect.time()``, ``Expect.name()``...),
+            so bare answers count.
+        today: The day "tomorrow" and "friday" count from.
+    """
+    return _understood(turn, asked(expecting), today)
+
+
+def reader(expect: Expect | None) -> RuleFunction:
+    """The rules told what to expect in the clinic's own terms (the graph knows the
+    stage, which says more than a ``dialgraph.Expect``: "the second one" and
+    "nine thirty" both answer a list of times read out)."""
+
+    def understand_as_asked(
+        turn: CallerTurn, *, expecting: Mapping[str, Any] | None = None, today: dt.date
+    ) -> Understanding:
+        return _understood(turn, expect, today)
+
+    return understand_as_asked
 
 
 RULES = RuleUnderstander(understand)

@@ -16,7 +16,7 @@ from typing import Any
 from spoken.numbers import say_number
 from spoken.saying import say_day, say_time, say_times, sentence
 
-from ._speech import appointment_phrase, when_phrase
+from .phrases import appointment_phrase, when_phrase
 
 __all__ = [
     "ANYTHING_ELSE",

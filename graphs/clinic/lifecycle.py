@@ -1,7 +1,7 @@
 """What the clinic does around its calls: at start-up, per call, after a call.
 
 These are the clinic's hooks in its phone settings (``phone`` in
-:mod:`graphs.voice_agent.graph`); the runtime calls them and knows nothing
+:mod:`graphs.clinic.settings`); the runtime calls them and knows nothing
 of the clinic:
 
 - :func:`call_context` builds the graph's :class:`Context` for a call from
@@ -21,8 +21,8 @@ import os
 from langgraph.store.base import BaseStore
 
 from dialgraph import CallFacts, StartupInfo
-from graphs.voice_agent.context import Context
-from graphs.voice_agent.models import get_chat_model
+from graphs.clinic.context import Context
+from graphs.clinic.models import get_chat_model
 from memory.store import CallerMemory
 from spoken import warm as warm_spoken
 from tools.calendar import get_calendar

@@ -38,7 +38,7 @@ from spoken.times import PartOfDay, find_times, parse_part_of_day
 from spoken.words import fold
 from tools.clinic import OPENING_HOURS, OPENS_AT_HOUR
 
-from ._answers import correction_marked, dtmf_key, no_answer, selection, yes_answer
+from .answers import correction_marked, dtmf_key, no_answer, selection, yes_answer
 
 __all__ = [
     "APPOINTMENT_TYPES",

@@ -1,6 +1,7 @@
 """The clinic's chat models, chosen by one setting (``DIALGRAPH_MODEL``).
 
-- ``local``: the offline, deterministic clinic dialogue model (no network).
+- ``local`` (the default): no chat model. The clinic graph understands
+  callers with its offline rules alone; ``clinic_agent`` refuses to start.
 - ``openai:<model>``: OpenAI's API through ``langchain-openai`` (``OPENAI_API_KEY``).
 - ``openai-compatible:<base_url>|<model>``: any server speaking the Chat
   Completions API (vLLM, llama.cpp server, Ollama), e.g.
@@ -24,12 +25,14 @@ class ModelSpecError(ValueError):
 
 
 @functools.cache
-def get_chat_model(spec: str) -> BaseChatModel:
-    """The chat model named by ``spec`` (cached: clients are reused across calls)."""
-    if spec == "local":
-        from graphs.voice_agent.local_model import LocalDialogueModel
+def get_chat_model(spec: str) -> BaseChatModel | None:
+    """The chat model named by ``spec``, ``None`` for ``local`` (cached: clients are reused).
 
-        return LocalDialogueModel()
+    Raises:
+        ModelSpecError: ``spec`` is not one of the documented forms.
+    """
+    if spec == "local":
+        return None
     kind, _, rest = spec.partition(":")
     if kind == "openai" and rest:
         from langchain_openai import ChatOpenAI

@@ -25,8 +25,8 @@ class Context:
     Attributes:
         call_sid: Twilio's CallSid ("" outside a call, e.g. in Studio).
         caller: The caller's number in E.164 (caller ID), "" if withheld.
-        model: Dialogue model: ``local``, ``openai:<model>``, or
-            ``openai-compatible:<base_url>|<model>``.
+        model: Chat model: ``local`` (none: the offline rules alone),
+            ``openai:<model>``, or ``openai-compatible:<base_url>|<model>``.
         db_url: Database of the calendar and caller memory
             (``sqlite:///path`` or ``postgresql://...``).
         today: ISO date (or date and time, ``YYYY-MM-DDTHH:MM``, to pin the
