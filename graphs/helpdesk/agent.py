@@ -5,8 +5,10 @@ model needs (``transfer_call``, ``hang_up``, and ``collect_digits`` so a
 ticket number can be keyed); the model decides the steps. The model is named
 by ``DIALGRAPH_HELPDESK_MODEL`` (``provider:model`` as
 ``init_chat_model`` takes it, e.g. ``openai:gpt-4.1-mini``, with the
-provider's usual key) and built only when a graph is built, so this module
-imports without any key.
+provider's usual key; unset, :data:`DEFAULT_MODEL`) and built only when a
+graph is built, so this module imports without any key. The explicit graph
+reads the same setting, but only when it is set: there the model helps the
+rules understand a turn (``understander.py``).
 
 ``graph`` is a factory: Dialgraph calls it once per call with the call's
 facts (``Flow.per_call``); ``langgraph dev`` calls it with its run config.
@@ -31,12 +33,12 @@ from dialgraph import CallFacts, StartupInfo, call_facts, collect_digits, hang_u
 from graphs.helpdesk.context import HelpdeskContext
 from graphs.helpdesk.settings import phone as _phone
 from graphs.helpdesk.settings import prepare
+from graphs.helpdesk.understander import MODEL_ENV
 from spoken.names import month_name, weekday_name
 from tools.helpdesk import HELPDESK_TOOLS
 
 __all__ = ["DEFAULT_MODEL", "MODEL_ENV", "SYSTEM_PROMPT", "graph", "make_model", "phone"]
 
-MODEL_ENV = "DIALGRAPH_HELPDESK_MODEL"
 DEFAULT_MODEL = "openai:gpt-4.1-mini"  # quick enough for a phone turn, good at tool calls
 
 SYSTEM_PROMPT = """\

@@ -1,12 +1,13 @@
-"""The Northwind Broadband helpdesk, as an explicit LangGraph (no chat model).
+"""The Northwind Broadband helpdesk, as an explicit LangGraph (no chat model by default).
 
 One run per caller turn on the call's thread::
 
     START -route_start-+-> greet ------------------------------------------------> END
                        +-> understand -route_request-+-> outage ---------+
                                                      +-> ticket_lookup --+
-                                                     |   route_after_lookup: tools, or
-                                                     |   transfer / goodbye / offer_person
+                                                     |   route_after_lookup: tools, END (a
+                                                     |   value read back, wait for the yes),
+                                                     |   or transfer / goodbye / offer_person
                                                      +-> describe_problem
                                                      |   route_after_describing: END (wait
                                                      |   for the yes), or transfer / goodbye /
@@ -18,13 +19,23 @@ One run per caller turn on the call's thread::
     tools -route_after_tools-+-> report --> END
                              +-> END (a transfer or a hang-up: the runtime carries it out)
 
-- ``understand`` reads the caller's turn with the offline rules of
-  :mod:`graphs.helpdesk.intents` and writes what it asks for (``request``);
-  a yes or a no answers the question the last reply left ``pending``.
+- ``understand`` reads the caller's turn through Dialgraph's understanding
+  step (``await understander.understand(turn, expecting=..., today=...)``):
+  the helpdesk's offline rules (:data:`graphs.helpdesk.meaning.RULES`), or,
+  when ``DIALGRAPH_HELPDESK_MODEL`` names a chat model, the rules first and
+  the model for the turns they are unsure of
+  (:mod:`graphs.helpdesk.understander`). It writes what the turn asks for
+  (``request``) and what it was heard as (``heard``, with confidences); a
+  yes or a no answers the question the last reply left ``pending``.
 - ``outage``, ``ticket_lookup`` and ``describe_problem`` get their value from
   the turn or ask for it with ``dialgraph.ask`` (the run waits at an
-  ``interrupt()``; ZIP codes and ticket numbers may be said or keyed). Two
-  tries, then the caller is offered a person.
+  ``interrupt()``; ZIP codes and ticket numbers may be said or keyed, and
+  are read by the same rules). Two tries, then the caller is offered a person.
+- A ZIP code or ticket number heard less sure than :data:`CONFIRM_BELOW`
+  (a poor recogniser's confidence, only in the recogniser's other reading,
+  or read by the model) is read back ("Was that zip code 5 5 1 0 4?") and
+  waits in ``unconfirmed``: a yes uses it, a no asks for it again. It is
+  never used before.
 - Everything that reads or writes the helpdesk's systems, and the call
   actions, are tool calls: a node writes an ``AIMessage`` with the call and
   the ``ToolNode`` runs it. So a ticket opens through the same
@@ -36,11 +47,13 @@ One run per caller turn on the call's thread::
 
 Exports ``builder`` (tests and the phone service compile it with their
 checkpointer), ``graph`` (compiled without one, for Studio / ``langgraph
-dev``) and ``phone`` (the flow's phone settings).
+dev``) and ``phone`` (the flow's phone settings; its start-up hook builds the
+understander, so a wrong ``DIALGRAPH_HELPDESK_MODEL`` stops the service).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -52,7 +65,11 @@ from langgraph.prebuilt import ToolNode
 from dialgraph import (
     CallerTurn,
     Expect,
+    Slot,
+    StartupInfo,
+    Understanding,
     ask,
+    call_facts,
     expect,
     hang_up,
     is_call_start,
@@ -62,24 +79,37 @@ from dialgraph import (
 )
 from graphs.helpdesk import replies
 from graphs.helpdesk.context import HelpdeskContext
-from graphs.helpdesk.intents import (
-    Intent,
-    Understanding,
-    asks_instead,
-    ticket_number_in,
-    understand,
-    zip_in,
+from graphs.helpdesk.intents import Intent, asks_instead
+from graphs.helpdesk.meaning import RULES
+from graphs.helpdesk.settings import phone as _phone
+from graphs.helpdesk.settings import prepare
+from graphs.helpdesk.state import (
+    HeardValue,
+    InputState,
+    Pending,
+    Request,
+    Stage,
+    State,
+    ValueSlot,
 )
-from graphs.helpdesk.settings import phone
-from graphs.helpdesk.state import InputState, Pending, Request, State
+from graphs.helpdesk.understander import check_setting, understander
 from tools.helpdesk import HELPDESK_TOOLS, TICKET_DIGITS, ZIP_DIGITS
 
-__all__ = ["builder", "graph", "phone"]
+__all__ = ["CONFIRM_BELOW", "builder", "graph", "phone"]
 
 ASK_TRIES = 2  # a value asked for twice without an answer: offer a person instead
 MISSES_BEFORE_OFFER = 2  # turns in a row not understood (or silent) before a person is offered
 MISSES_BEFORE_HANGUP = 4  # ... before the caller is taken to be gone
 TRANSFER_FAILED = "transfer_failed"  # the line event after a transfer that did not go through
+CONFIRM_BELOW = 0.95
+"""A ZIP code or ticket number heard less sure than this is read back, and used only
+after a yes (a no asks for it again). The rules read digits ``EXACT`` (1.0), scaled
+by the recogniser's confidence, and a value only the recogniser's other readings
+hold is trusted ``0.9`` per rank less; so a value is used as heard only when the
+best reading holds it and the recogniser was at least 95 % sure of it (typed text,
+keys, and a recogniser that gives no confidence count as sure). Everything else,
+and any value a chat model read, is confirmed: a wrong ZIP code or ticket number
+gives a caller a confident wrong answer they cannot notice."""
 
 _YES_TO: dict[Pending, Request] = {
     "open_ticket": "open_ticket",
@@ -96,13 +126,17 @@ _Step = Literal[
     "declined",
     "transfer_failed",
 ]
-_REQUEST_OF: dict[Intent, Request] = {
-    Intent.PERSON: "person",
-    Intent.GOODBYE: "goodbye",
-    Intent.NEW_TICKET: "new_ticket",
-    Intent.TICKET_STATUS: "ticket_status",
-    Intent.OUTAGE: "outage",
+_REQUEST_OF: dict[str, Request] = {
+    Intent.PERSON.value: "person",
+    Intent.GOODBYE.value: "goodbye",
+    Intent.NEW_TICKET.value: "new_ticket",
+    Intent.TICKET_STATUS.value: "ticket_status",
+    Intent.OUTAGE.value: "outage",
 }
+_VALUE_SLOTS: tuple[ValueSlot, ...] = ("zip_code", "ticket_number")
+_STEP_OF: dict[ValueSlot, Request] = {"zip_code": "outage", "ticket_number": "ticket_status"}
+"""The request a value is for: heard unsure, it is read back only when the turn asks
+for that now (a ZIP code in "open a ticket, zip five five one oh four" is dropped)."""
 _NODE_FOR: dict[Request, _Step] = {
     "outage": "outage",
     "ticket_status": "ticket_lookup",
@@ -127,48 +161,104 @@ def _say(text: str, *, expecting: Mapping[str, Any] | None = None) -> list[AIMes
     return [AIMessage(text)]
 
 
-def _resolve(heard: Understanding, pending: Pending | None) -> Request | None:
+def _expected(state: State) -> Mapping[str, Any] | None:
+    """What the last reply's question expects, for the understanding step: a yes or
+    a no when it left one open (every reply that sets ``pending`` says
+    ``Expect.yes_no()``), else nothing in particular (a menu: "How can I help?")."""
+    return Expect.yes_no() if state.pending is not None else None
+
+
+def _resolve(heard: Understanding, state: State) -> Request | None:
     """What a turn asks for, given the question the last reply left open."""
     if heard.intent in (Intent.PERSON, Intent.GOODBYE):  # these win over any question
         return _REQUEST_OF[heard.intent]
-    if pending is not None and heard.answer == "yes":
-        return _YES_TO[pending]
-    if pending is not None and heard.answer == "no":
+    if state.pending == "confirm_value":
+        value = state.unconfirmed
+        step = _STEP_OF[value["slot"]] if value is not None else None
+        answered = value is not None and (heard.answer or heard.slot(value["slot"]))
+        if answered and (heard.intent is None or _REQUEST_OF.get(heard.intent) == step):
+            return step  # yes: use it; no: ask for it again; another value: that one
+    elif state.pending is not None and heard.answer == "yes":
+        return _YES_TO[state.pending]
+    elif state.pending is not None and heard.answer == "no":
         return "declined"
     if heard.intent is not None:
-        return _REQUEST_OF[heard.intent]
+        return _REQUEST_OF.get(heard.intent)
     if heard.answer == "no":  # "no" to "anything else?"
         return "goodbye"
     return None
 
 
+def _heard_value(slot: ValueSlot, found: Slot) -> HeardValue:
+    return HeardValue(
+        slot=slot, value=str(found.value), confidence=found.confidence, heard=found.heard
+    )
+
+
+def _read_back(value: HeardValue, stage: Stage) -> dict[str, Any]:
+    """Read a value heard unsure back for a yes; the next turn answers it."""
+    text = replies.confirm_value(value["slot"], value["value"])
+    return {
+        "messages": _say(text, expecting=Expect.yes_no()),
+        "unconfirmed": value,
+        "pending": "confirm_value",
+        "stage": stage,
+    }
+
+
 def _collect(
-    question: str, again: str, read: Callable[[CallerTurn], str], spec: Mapping[str, Any]
-) -> tuple[str, Request | None]:
-    """Ask for a value (twice at most): ``(value, None)``, ``("", "person" or "goodbye")``
-    when the caller asked for that instead, or ``("", None)``.
+    question: str,
+    again: str,
+    read: Callable[[CallerTurn], Slot | None],
+    spec: Mapping[str, Any],
+) -> tuple[Slot | None, Request | None]:
+    """Ask for a value (twice at most): ``(value, None)``, ``(None, "person" or
+    "goodbye")`` when the caller asked for that instead, or ``(None, None)``.
 
     Each ``ask`` is an ``interrupt()``: this node re-runs from the top when
-    the caller answers, with the earlier answers replayed in order.
+    the caller answers, with the earlier answers replayed in order. So ``read``
+    must give the same value for the same turn every time: the answers are read
+    by the rules, never by a chat model, whose reading of a replayed answer
+    could differ from the first and pair the caller's later answers with the
+    wrong questions.
     """
     prompt = question
     for _ in range(ASK_TRIES):
         turn = ask(prompt, spec)
         if escape := asks_instead(turn):
-            return "", escape.value
-        if value := read(turn):
-            return value, None
+            return None, escape.value
+        if (found := read(turn)) is not None:
+            return found, None
         prompt = again
-    return "", None
+    return None, None
+
+
+def _value_in(slot: ValueSlot, spec: Mapping[str, Any]) -> Callable[[CallerTurn], Slot | None]:
+    """Reads the answer to a question for ``slot`` through the understanding step's
+    rules (told what was asked, so only a turn that is the number counts), with the
+    recogniser's confidence and other readings behind its confidence."""
+
+    def read(turn: CallerTurn) -> Slot | None:
+        return RULES.read(turn, expecting=spec).slot(slot)
+
+    return read
 
 
 def _gave_up(escape: Request | None) -> dict[str, Any]:
     """A value was not given: hand over to ``transfer``/``goodbye``, or offer a person."""
-    return {"request": escape, "misses": 0 if escape else MISSES_BEFORE_OFFER, "stage": "menu"}
+    return {
+        "request": escape,
+        "misses": 0 if escape else MISSES_BEFORE_OFFER,
+        "stage": "menu",
+        "pending": None,
+    }
 
 
-def _spoken_words(turn: CallerTurn) -> str:
-    return " ".join(turn["text"].split()).rstrip(".!?") if turn["source"] == "speech" else ""
+def _fault_in(turn: CallerTurn) -> Slot | None:
+    """The fault in the caller's own words (spoken only; keys describe nothing)."""
+    if turn["source"] != "speech" or not (words := " ".join(turn["text"].split()).rstrip(".!?")):
+        return None
+    return Slot(words, heard=words)
 
 
 # -- nodes ---------------------------------------------------------------------------
@@ -177,57 +267,104 @@ def greet(state: State) -> dict[str, Any]:
     return {"messages": _say(replies.GREETING), "stage": "menu", "misses": 0, "pending": None}
 
 
-def understand_turn(state: State) -> dict[str, Any]:
-    """Read the caller's turn: what it asks for, and any ZIP code, ticket number or fault."""
+async def understand_turn(state: State) -> dict[str, Any]:
+    """Read the caller's turn through the understanding step: what it asks for, and
+    any ZIP code, ticket number or fault, each with a confidence.
+
+    A yes or a no answers the question the last reply left ``pending``; to a
+    value read back (``confirm_value``) a yes uses it and a no asks for it
+    again. A ZIP code or ticket number heard less sure than
+    :data:`CONFIRM_BELOW` is never stored as the caller's: it waits in
+    ``unconfirmed`` to be read back when the turn asks for its look-up, and
+    is dropped otherwise.
+    """
     turn = last_caller_turn(state.messages)
     if turn is not None and turn["source"] == "event":
         event = turn["text"] if turn["text"] == TRANSFER_FAILED else ""
-        return {"request": event or None, "misses": state.misses}
-    heard = understand(turn) if turn is not None else Understanding("")
-    request = _resolve(heard, state.pending)
-    update: dict[str, Any] = {"request": request}
-    if heard.zip_code:
-        update["zip_code"] = heard.zip_code
-    if heard.ticket_number:
-        update["ticket_number"] = heard.ticket_number
-    if heard.problem:
-        update["description"] = heard.problem
+        return {"request": event or None, "misses": state.misses, "heard": None}
+    heard = Understanding()
+    if turn is not None:
+        heard = await understander().understand(
+            turn, expecting=_expected(state), today=call_facts().local_date()
+        )
+    request = _resolve(heard, state)
+    update: dict[str, Any] = {"request": request, "heard": heard.as_dict()}
+    read_back = state.unconfirmed if state.pending == "confirm_value" else None
+    refused = False
+    if read_back is not None and request == _STEP_OF[read_back["slot"]]:
+        if heard.answer == "yes":
+            update[read_back["slot"]] = read_back["value"]
+        elif heard.answer == "no":  # the step asks again ("Sorry about that...")
+            update[read_back["slot"]] = ""
+            refused = True
     if request is None:
         update["misses"] = state.misses + 1  # the open question, if any, stays open
     else:
         update["misses"] = 0
-        if request != "declined":  # ``declined`` reads what was declined
+        update["unconfirmed"] = None
+        if request != "declined" and not refused:  # these read what was said no to
             update["pending"] = None
+    for name in _VALUE_SLOTS:
+        if (found := heard.slot(name)) is None:
+            continue
+        if found.confidence >= CONFIRM_BELOW:
+            update[name] = str(found.value)
+        elif request == _STEP_OF[name]:
+            update["unconfirmed"] = _heard_value(name, found)
+    if problem := heard.value("problem"):
+        update["description"] = str(problem)
     return update
 
 
 def outage(state: State) -> dict[str, Any]:
-    """Check for an outage at the caller's ZIP code (asked for if not given yet)."""
+    """Check for an outage at the caller's ZIP code: asked for if not given yet, and
+    read back first when it was heard unsure."""
+    if state.unconfirmed is not None and state.unconfirmed["slot"] == "zip_code":
+        return _read_back(state.unconfirmed, "outage")
     zip_code = state.zip_code
     if not zip_code:
         spec = Expect.digits(ZIP_DIGITS, hints=["my zip code is"])
-        zip_code, escape = _collect(replies.ASK_ZIP, replies.ASK_ZIP_AGAIN, zip_in, spec)
-        if not zip_code:
+        refused = state.pending == "confirm_value"  # a no to the ZIP code read back
+        question = replies.ASK_ZIP_REHEARD if refused else replies.ASK_ZIP
+        found, escape = _collect(question, replies.ASK_ZIP_AGAIN, _value_in("zip_code", spec), spec)
+        if found is None:
             return _gave_up(escape)
+        if found.confidence < CONFIRM_BELOW:
+            return _read_back(_heard_value("zip_code", found), "outage")
+        zip_code = str(found.value)
     call = _tool_call("check_outage", zip_code=zip_code)
-    return {"messages": [AIMessage("", tool_calls=[call])], "zip_code": zip_code, "stage": "outage"}
+    return {
+        "messages": [AIMessage("", tool_calls=[call])],
+        "zip_code": zip_code,
+        "stage": "outage",
+        "pending": None,
+    }
 
 
 def ticket_lookup(state: State) -> dict[str, Any]:
-    """Read a ticket's status (its number asked for, said or keyed, if not given yet)."""
+    """Read a ticket's status: its number asked for (said or keyed) if not given yet,
+    and read back first when it was heard unsure."""
+    if state.unconfirmed is not None and state.unconfirmed["slot"] == "ticket_number":
+        return _read_back(state.unconfirmed, "ticket_status")
     number = state.ticket_number
     if not number:
         spec = Expect.digits(TICKET_DIGITS, hints=["my ticket number is"])
-        number, escape = _collect(
-            replies.ASK_TICKET, replies.ASK_TICKET_AGAIN, ticket_number_in, spec
+        refused = state.pending == "confirm_value"  # a no to the number read back
+        question = replies.ASK_TICKET_REHEARD if refused else replies.ASK_TICKET
+        found, escape = _collect(
+            question, replies.ASK_TICKET_AGAIN, _value_in("ticket_number", spec), spec
         )
-        if not number:
+        if found is None:
             return _gave_up(escape)
+        if found.confidence < CONFIRM_BELOW:
+            return _read_back(_heard_value("ticket_number", found), "ticket_status")
+        number = str(found.value)
     call = _tool_call("ticket_status", ticket_number=number)
     return {
         "messages": [AIMessage("", tool_calls=[call])],
         "ticket_number": number,
         "stage": "ticket_status",
+        "pending": None,
     }
 
 
@@ -235,11 +372,12 @@ def describe_problem(state: State) -> dict[str, Any]:
     """Get the fault in the caller's words and read the ticket back for a yes."""
     description = state.description
     if not description:
-        description, escape = _collect(
-            replies.ASK_PROBLEM, replies.ASK_PROBLEM_AGAIN, _spoken_words, Expect.text()
+        found, escape = _collect(
+            replies.ASK_PROBLEM, replies.ASK_PROBLEM_AGAIN, _fault_in, Expect.text()
         )
-        if not description:
+        if found is None:
             return _gave_up(escape)
+        description = str(found.value)
     return {
         "messages": _say(replies.read_back(description), expecting=Expect.yes_no()),
         "description": description,
@@ -283,7 +421,11 @@ def declined(state: State) -> dict[str, Any]:
 def reprompt(state: State) -> dict[str, Any]:
     """Not understood (or silence): ask again, the open question if there is one."""
     turn = last_caller_turn(state.messages)
-    if state.pending is not None:
+    if state.pending == "confirm_value" and state.unconfirmed is not None:
+        value = state.unconfirmed
+        text = replies.confirm_value_again(value["slot"], value["value"])
+        return {"messages": _say(text, expecting=Expect.yes_no())}
+    if state.pending in replies.PENDING_QUESTIONS:
         text = f"Sorry, I didn't catch that. {replies.PENDING_QUESTIONS[state.pending]}"
         return {"messages": _say(text, expecting=Expect.yes_no())}
     silent = turn is not None and turn["source"] == "silence"
@@ -295,6 +437,7 @@ def offer_person(state: State) -> dict[str, Any]:
     return {
         "messages": _say(replies.OFFER_PERSON, expecting=Expect.yes_no()),
         "pending": "transfer",
+        "unconfirmed": None,  # a value read back and not answered is dropped
         "stage": "menu",
     }
 
@@ -378,11 +521,16 @@ def _elsewhere(state: State) -> Literal["transfer", "goodbye", "offer_person"]:
     raise ValueError(f"a step that asked ended with the request {state.request!r}")
 
 
-def route_after_lookup(state: State) -> Literal["tools", "transfer", "goodbye", "offer_person"]:
-    """After ``outage`` or ``ticket_lookup``: run the look-up, or follow the caller."""
+def route_after_lookup(
+    state: State,
+) -> Literal["tools", "transfer", "goodbye", "offer_person", "__end__"]:
+    """After ``outage`` or ``ticket_lookup``: run the look-up, wait for the answer to
+    the value read back, or follow the caller."""
     last = state.messages[-1] if state.messages else None
     if isinstance(last, AIMessage) and last.tool_calls:
         return "tools"
+    if state.pending == "confirm_value":
+        return "__end__"
     return _elsewhere(state)
 
 
@@ -427,3 +575,13 @@ for speaking in ("greet", "declined", "reprompt", "offer_person", "transfer_fail
     builder.add_edge(speaking, END)
 
 graph = builder.compile(name="helpdesk")
+
+
+async def _start(startup: StartupInfo) -> None:
+    check_setting()  # a model setting that names no model: stop now, not at a caller's turn
+    await prepare(startup)
+
+
+phone = dataclasses.replace(_phone, on_startup=_start)
+"""The helpdesk's phone settings, whose start-up hook also builds this graph's
+understander (``DIALGRAPH_HELPDESK_MODEL``, when set)."""

@@ -20,7 +20,11 @@ While the helpdesk waits for a ZIP code, ticket number or fault,
 :func:`asks_instead` tells whether the turn asks for a person or says
 goodbye instead of answering; a turn that reads out a number never does.
 
-Pure functions of the text: no model, no I/O, same words, same result.
+Pure functions of the text: no model, no I/O, same words, same result. The
+graph does not call :func:`understand` itself: it reads turns through
+Dialgraph's understanding step, where these rules are
+:data:`graphs.helpdesk.meaning.RULES` (with confidences, and the recogniser's
+other readings); :func:`asks_instead` it calls directly, on the best reading.
 """
 
 from __future__ import annotations

@@ -8,14 +8,18 @@ code" in lower case, because Piper spells a capitalised "ZIP" out as letters
 
 from __future__ import annotations
 
+from tools.helpdesk import spoken_digits
+
 __all__ = [
     "ANYTHING_ELSE",
     "ASK_PROBLEM",
     "ASK_PROBLEM_AGAIN",
     "ASK_TICKET",
     "ASK_TICKET_AGAIN",
+    "ASK_TICKET_REHEARD",
     "ASK_ZIP",
     "ASK_ZIP_AGAIN",
+    "ASK_ZIP_REHEARD",
     "DECLINED",
     "GONE",
     "GOODBYE",
@@ -28,6 +32,8 @@ __all__ = [
     "REPROMPT_SILENCE",
     "TRANSFER",
     "TRANSFER_FAILED",
+    "confirm_value",
+    "confirm_value_again",
     "read_back",
 ]
 
@@ -41,6 +47,8 @@ ASK_TICKET = "Of course. What's your six-digit ticket number? You can say it or 
 ASK_TICKET_AGAIN = (
     "Sorry, I didn't get that. Please say or key the six digits of your ticket number."
 )
+ASK_ZIP_REHEARD = "Sorry about that. Please say or key your five-digit zip code."
+ASK_TICKET_REHEARD = "Sorry about that. Please say or key the six digits of your ticket number."
 ASK_PROBLEM = "I can open a repair ticket for you. In a sentence, what's wrong?"
 ASK_PROBLEM_AGAIN = (
     "Sorry, I didn't catch that. Please tell me briefly what's wrong with your service."
@@ -76,3 +84,16 @@ PENDING_QUESTIONS = {
 def read_back(description: str) -> str:
     """The ticket about to be opened, read back for a yes or a no."""
     return f"I'll open a repair ticket saying: {description}. Shall I go ahead?"
+
+
+_VALUE_NAMES = {"zip_code": "zip code", "ticket_number": "ticket number"}
+
+
+def confirm_value(slot: str, value: str) -> str:
+    """A ZIP code or ticket number heard unsure, read back digit by digit for a yes or a no."""
+    return f"Was that {_VALUE_NAMES[slot]} {spoken_digits(value)}?"
+
+
+def confirm_value_again(slot: str, value: str) -> str:
+    """The read-back asked again after a turn that did not answer it."""
+    return f"Sorry, I didn't catch that. {confirm_value(slot, value)} Please say yes or no."

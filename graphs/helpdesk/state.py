@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypedDict
 
 from langchain_core.messages import AnyMessage
 
 from memory.window import DEFAULT_MAX_MESSAGES, windowed_messages
 
-__all__ = ["InputState", "Pending", "Request", "Stage", "State"]
+__all__ = ["HeardValue", "InputState", "Pending", "Request", "Stage", "State", "ValueSlot"]
 
 # One reducer object: LangGraph compares the input and full schemas' channels by identity.
 keep_recent_messages = windowed_messages(DEFAULT_MAX_MESSAGES)
@@ -34,9 +34,26 @@ resolved against ``pending`` (a yes to "Shall I go ahead?" is ``open_ticket``,
 a no is ``declined``); ``transfer_failed`` is the line's event after a transfer
 that did not go through."""
 
-Pending = Literal["open_ticket", "offer_ticket", "transfer"]
+Pending = Literal["open_ticket", "offer_ticket", "transfer", "confirm_value"]
 """What a yes from the caller does now: open the ticket just read back, start a
-new ticket (offered when there is no outage), or put the call through."""
+new ticket (offered when there is no outage), put the call through, or use the
+value just read back (``unconfirmed``; a no asks for it again)."""
+
+ValueSlot = Literal["zip_code", "ticket_number"]
+"""The values a look-up needs, which the helpdesk reads back when heard unsure."""
+
+
+class HeardValue(TypedDict):
+    """A ZIP code or ticket number heard with too little confidence to use unconfirmed."""
+
+    slot: ValueSlot
+    """Which value it is."""
+    value: str
+    """The digits heard."""
+    confidence: float
+    """How sure the understanding step was (below the graph's ``CONFIRM_BELOW``)."""
+    heard: str
+    """The caller's words it was read from (perhaps the recogniser's other reading)."""
 
 
 @dataclass
@@ -73,3 +90,12 @@ class State(InputState):
 
     description: str = ""
     """The fault in the caller's words: the summary of the ticket to open."""
+
+    unconfirmed: HeardValue | None = None
+    """A value heard unsure, read back and waiting for the caller's yes
+    (``pending`` is ``confirm_value``); never used before it."""
+
+    heard: dict[str, Any] | None = None
+    """What the latest caller turn was understood as, ``Understanding.as_dict()``:
+    intent, answer and values, each with its confidence, and which understander
+    read it (``rules``, ``rules+model``)."""

@@ -20,13 +20,14 @@ from langgraph.store.memory import InMemoryStore
 import graphs.helpdesk.agent as helpdesk_agent
 from dialgraph import CallFacts, GraphLoadError, StartupInfo, load_flow
 from graphs.helpdesk.settings import SUPPORT_NUMBER
+from graphs.runtime.contract import TurnSource
 from graphs.runtime.runner import GraphAgent
 from tests.fakes_graph import ScriptedChatModel, Step
 
 REPO = Path(__file__).parents[2]
 
 
-async def speak(agent: GraphAgent, text: str = "", source: str = "speech") -> str:
+async def speak(agent: GraphAgent, text: str = "", source: TurnSource = "speech") -> str:
     return "".join([token async for token in agent.respond(text, source=source)])
 
 

@@ -27,7 +27,9 @@ from graphs.helpdesk import replies
 from graphs.helpdesk.graph import builder, phone
 from graphs.helpdesk.intents import Intent, asks_instead, plain, understand
 from graphs.helpdesk.settings import SUPPORT_NUMBER, TICKET_NUMBER_PATTERN
+from graphs.helpdesk.understander import MODEL_ENV
 from graphs.helpdesk.vocabulary import PHRASES, PRONUNCIATIONS
+from graphs.runtime.contract import TurnSource
 from graphs.runtime.effects import InMemoryEffectLedger, tracker, use_ledger
 from graphs.runtime.runner import GraphAgent
 from telephony.softphone import Dtmf, Say, load_script
@@ -35,6 +37,13 @@ from tools._helpdesk_db import Helpdesk, get_helpdesk
 
 REPO = Path(__file__).parents[2]
 CALLER = "+15551234567"
+
+
+@pytest.fixture(autouse=True)
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The graph's rules alone: a chat model set in the developer's environment
+    (``DIALGRAPH_HELPDESK_MODEL``) would be asked for the turns they miss."""
+    monkeypatch.delenv(MODEL_ENV, raising=False)
 
 
 @pytest.fixture
@@ -59,7 +68,7 @@ def agent(startup: StartupInfo) -> GraphAgent:
     )
 
 
-async def speak(agent: GraphAgent, text: str = "", source: str = "speech") -> str:
+async def speak(agent: GraphAgent, text: str = "", source: TurnSource = "speech") -> str:
     return "".join([token async for token in agent.respond(text, source=source)])
 
 
@@ -116,7 +125,7 @@ async def test_no_outage_offers_a_ticket_for_the_fault_the_caller_described(
     ("answer", "source"), [("four eight two nine one three", "speech"), ("482913", "dtmf")]
 )
 async def test_ticket_status_with_the_number_said_or_keyed(
-    agent: GraphAgent, answer: str, source: str
+    agent: GraphAgent, answer: str, source: TurnSource
 ) -> None:
     await answered(agent)
     assert await speak(agent, "what's the status of my ticket") == replies.ASK_TICKET
