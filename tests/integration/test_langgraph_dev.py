@@ -17,6 +17,7 @@ a server, against a recording client, on SQLite and (when reachable) Postgres.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import time
 import uuid
@@ -200,11 +201,13 @@ async def _place_call(agents, call_sid: str, llm: FakeOpenAI) -> str:
     return agent.thread_id
 
 
-async def _listed(client, thread_id: str, within_s: float = 15.0) -> list[dict]:
+async def _listed(
+    client, thread_id: str, within_s: float = 15.0, graph_id: str = "clinic_agent"
+) -> list[dict]:
     """The listed call threads, once ``thread_id`` is among them (or ``within_s`` passed)."""
     deadline = time.monotonic() + within_s
     while True:
-        threads = await client.threads.search(metadata={"graph_id": "clinic_agent"}, limit=50)
+        threads = await client.threads.search(metadata={"graph_id": graph_id}, limit=50)
         if any(t["thread_id"] == thread_id for t in threads) or time.monotonic() > deadline:
             return threads
         await asyncio.sleep(0.2)
@@ -302,3 +305,30 @@ async def test_studio_lists_and_reads_the_calls_placed_through_the_service(
                     ("human", "thanks"),
                     ("ai", "You are welcome. Goodbye!"),
                 ], tail(server.log)
+
+                # The explicit clinic (no model) on the same database: Studio's state
+                # panel shows where a live call is and what is known (issue 15).
+                async with open_flow_agents(
+                    load_flow("clinic", root=REPO),
+                    database_url=db_url,
+                    var_dir=tmp_path,
+                    today=TODAY,
+                ) as clinic:
+                    live = await clinic(SimpleNamespace(call_sid="CA_live_clinic", caller=CALLER))
+                    for text, source in (("", "start"), ("book a checkup friday at ten", "speech")):
+                        async for _ in live.respond(text, source=source):
+                            pass
+                    assert live.thread_id in [
+                        t["thread_id"]
+                        for t in await _listed(client, live.thread_id, graph_id="clinic")
+                    ]
+                    shown = (await client.threads.get_state(live.thread_id))["values"]
+                    print("\nStudio's state panel for a live clinic call:")
+                    for key in ("task", "stage", "slots", "heard", "question", "misses"):
+                        print(f"  {key}: {json.dumps(shown[key])}")
+                    assert shown["task"] == "book" and shown["stage"] == "name"
+                    assert shown["slots"]["appointment_type"] == "checkup"
+                    assert (shown["slots"]["day"], shown["slots"]["time"]) == (FRIDAY, "10:00")
+                    assert shown["heard"]["intent"] == "book"
+                    assert shown["question"] == "And what name should I put the appointment under?"
+                    await live.aclose()
